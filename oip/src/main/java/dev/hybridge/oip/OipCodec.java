@@ -558,7 +558,7 @@ public final class OipCodec {
 
     /** The lengths of nested data arrays, level by level, to check against the shape. */
     private static final class NestingProfile {
-        private long[] lengths = new long[4];
+        private long[] lengths = {-1, -1, -1, -1}; // -1: no array at this level has ended yet
         private int depth; // number of array levels seen
         private int leafLevel = -1;
 
@@ -568,10 +568,13 @@ public final class OipCodec {
                         + level);
             }
             if (level >= lengths.length) {
-                lengths = Arrays.copyOf(lengths, Math.max(level + 1, lengths.length * 2));
+                int old = lengths.length;
+                lengths = Arrays.copyOf(lengths, Math.max(level + 1, old * 2));
+                Arrays.fill(lengths, old, lengths.length, -1);
             }
-            if (level >= depth) {
-                depth = level + 1;
+            // inner arrays end before outer ones, so a level's first length can arrive after deeper levels'
+            if (lengths[level] < 0) {
+                depth = Math.max(depth, level + 1);
                 lengths[level] = count;
             } else if (lengths[level] != count) {
                 throw OipException.badRequest("tensor '" + tensor + "': nested data is ragged: arrays at nesting level "
@@ -660,6 +663,10 @@ public final class OipCodec {
     }
 
     private OipException tooDeep(StreamConstraintsException e) {
+        String message = e.getOriginalMessage();
+        if (message == null || !message.contains("nesting depth")) {
+            return malformed(e); // another parser limit (number or string length): say which
+        }
         return OipException.badRequest("JSON nests deeper than the limit of " + maxNestingDepth + " levels");
     }
 

@@ -1,0 +1,221 @@
+package dev.hybridge.serving.web;
+
+import dev.hybridge.oip.InferRequest;
+import dev.hybridge.oip.InferResponse;
+import dev.hybridge.oip.OipCodec;
+import dev.hybridge.oip.OipException;
+import dev.hybridge.oip.ServerMetadata;
+import dev.hybridge.serving.model.ModelHost;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.core.io.buffer.DataBuffer;
+import org.springframework.core.io.buffer.DataBufferLimitException;
+import org.springframework.core.io.buffer.DataBufferUtils;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.MediaType;
+import org.springframework.web.reactive.function.BodyExtractors;
+import org.springframework.web.reactive.function.server.RouterFunction;
+import org.springframework.web.reactive.function.server.RouterFunctions;
+import org.springframework.web.reactive.function.server.ServerRequest;
+import org.springframework.web.reactive.function.server.ServerResponse;
+import org.springframework.web.util.pattern.PathPattern;
+import org.springframework.web.util.pattern.PathPatternParser;
+import reactor.core.publisher.Mono;
+
+import static org.springframework.web.reactive.function.server.RequestPredicates.path;
+
+/**
+ * The Open Inference Protocol (v2 REST) over a {@link ModelHost}. Every error answers with an
+ * OIP body {@code {"error": "..."}}: 400 bad input, 404 unknown model or path, 405 wrong method,
+ * 413 body too large, 503 not ready or queue full, 500 only for a fault of this program.
+ */
+public final class OipHandler {
+
+    private static final Logger log = LoggerFactory.getLogger(OipHandler.class);
+    private static final List<String> EXTENSIONS = List.of("binary_tensor_data");
+    private static final List<PathPattern> KNOWN_PATHS = Stream.of("/v2", "/v2/health/live", "/v2/health/ready",
+                    "/v2/models/{model}", "/v2/models/{model}/ready", "/v2/models/{model}/infer",
+                    "/v2/models/{model}/versions/{version}", "/v2/models/{model}/versions/{version}/ready",
+                    "/v2/models/{model}/versions/{version}/infer")
+            .map(PathPatternParser.defaultInstance::parse).toList();
+
+    private final ModelHost host;
+    private final OipCodec codec;
+    private final int maxRequestBytes;
+    private final boolean strictReadiness;
+    private final byte[] serverMetadata;
+
+    OipHandler(ModelHost host, OipCodec codec, ServingProperties properties, String version) {
+        this.host = host;
+        this.codec = codec;
+        this.maxRequestBytes = (int) properties.maxRequestSize().toBytes();
+        this.strictReadiness = properties.strictReadiness();
+        this.serverMetadata = codec.encodeServerMetadata(new ServerMetadata(properties.serverName(), version, EXTENSIONS));
+    }
+
+    RouterFunction<ServerResponse> routes() {
+        return RouterFunctions.route()
+                .GET("/v2", request -> json(HttpStatus.OK, serverMetadata))
+                .GET("/v2/health/live", request -> json(HttpStatus.OK, "{\"live\":true}"))
+                .GET("/v2/health/ready", this::serverReady)
+                .GET("/v2/models/{model}", this::metadata)
+                .GET("/v2/models/{model}/versions/{version}", this::metadata)
+                .GET("/v2/models/{model}/ready", this::modelReady)
+                .GET("/v2/models/{model}/versions/{version}/ready", this::modelReady)
+                .POST("/v2/models/{model}/infer", this::infer)
+                .POST("/v2/models/{model}/versions/{version}/infer", this::infer)
+                .route(path("/v2").or(path("/v2/**")), this::noSuchEndpoint)
+                .build();
+    }
+
+    /** Why the program is not ready, or null when it is. */
+    String notReadyReason() {
+        if (!host.isLoaded()) {
+            return "models are still loading";
+        }
+        if (strictReadiness && !host.failures().isEmpty()) {
+            return "models failed to load: " + host.failures();
+        }
+        return null;
+    }
+
+    private Mono<ServerResponse> serverReady(ServerRequest request) {
+        String reason = notReadyReason();
+        if (reason != null) {
+            return error(OipException.unavailable("not ready: " + reason));
+        }
+        return json(HttpStatus.OK, "{\"ready\":true}");
+    }
+
+    private Mono<ServerResponse> metadata(ServerRequest request) {
+        return Mono.defer(() -> {
+            var served = host.require(request.pathVariable("model"), version(request));
+            return json(HttpStatus.OK, codec.encodeModelMetadata(served.model().metadata(), Map.of()));
+        }).onErrorResume(this::error);
+    }
+
+    private Mono<ServerResponse> modelReady(ServerRequest request) {
+        return Mono.defer(() -> {
+            var served = host.require(request.pathVariable("model"), version(request));
+            return json(HttpStatus.OK, "{\"name\":" + quote(served.model().name()) + ",\"ready\":true}");
+        }).onErrorResume(this::error);
+    }
+
+    private Mono<ServerResponse> infer(ServerRequest request) {
+        return Mono.defer(() -> {
+            String model = request.pathVariable("model");
+            String version = version(request);
+            host.require(model, version); // 404 before reading a body that cannot be used
+            long declared = request.headers().contentLength().orElse(-1);
+            if (declared > maxRequestBytes) {
+                throw tooLarge();
+            }
+            int jsonLength = jsonLength(request);
+            return DataBufferUtils.join(request.body(BodyExtractors.toDataBuffers()), maxRequestBytes)
+                    .map(OipHandler::toBytes)
+                    .defaultIfEmpty(new byte[0])
+                    .flatMap(body -> {
+                        if (body.length == 0) {
+                            throw OipException.badRequest("the request body is empty; send an OIP inference request");
+                        }
+                        InferRequest inferRequest = codec.decodeRequest(body, jsonLength);
+                        return Mono.fromFuture(host.infer(model, version, inferRequest))
+                                .map(response -> codec.encodeResponse(response, inferRequest));
+                    })
+                    .flatMap(this::encoded);
+        }).onErrorResume(this::error);
+    }
+
+    private Mono<ServerResponse> encoded(OipCodec.Encoded encoded) {
+        if (!encoded.hasBinary()) {
+            return json(HttpStatus.OK, encoded.body());
+        }
+        return ServerResponse.ok().contentType(MediaType.APPLICATION_OCTET_STREAM)
+                .header(OipCodec.HEADER_LENGTH, Integer.toString(encoded.jsonLength()))
+                .bodyValue(encoded.body());
+    }
+
+    private Mono<ServerResponse> noSuchEndpoint(ServerRequest request) {
+        String path = request.path();
+        var container = org.springframework.http.server.PathContainer.parsePath(path);
+        boolean known = KNOWN_PATHS.stream().anyMatch(p -> p.matches(container));
+        if (known) {
+            String allowed = path.endsWith("/infer") ? "POST" : "GET";
+            return ServerResponse.status(HttpStatus.METHOD_NOT_ALLOWED).header("Allow", allowed)
+                    .contentType(MediaType.APPLICATION_JSON)
+                    .bodyValue(codec.encodeError(request.method() + " is not allowed on " + path + "; use " + allowed));
+        }
+        return error(OipException.notFound("no such endpoint: " + request.method() + " " + path));
+    }
+
+    private static String version(ServerRequest request) {
+        return request.pathVariables().get("version");
+    }
+
+    private static int jsonLength(ServerRequest request) {
+        String header = request.headers().firstHeader(OipCodec.HEADER_LENGTH);
+        if (header == null) {
+            return -1;
+        }
+        try {
+            int length = Integer.parseInt(header.trim());
+            if (length < 0) {
+                throw new NumberFormatException();
+            }
+            return length;
+        } catch (NumberFormatException e) {
+            throw OipException.badRequest(OipCodec.HEADER_LENGTH + " must be a whole number of bytes but was '"
+                    + header + "'");
+        }
+    }
+
+    private static byte[] toBytes(DataBuffer buffer) {
+        try {
+            byte[] bytes = new byte[buffer.readableByteCount()];
+            buffer.read(bytes);
+            return bytes;
+        } finally {
+            DataBufferUtils.release(buffer);
+        }
+    }
+
+    private OipException tooLarge() {
+        return OipException.payloadTooLarge("request body is larger than the limit of " + maxRequestBytes
+                + " bytes (hybridge.serving.max-request-size)");
+    }
+
+    private Mono<ServerResponse> error(Throwable failure) {
+        Throwable e = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+                ? failure.getCause() : failure;
+        OipException oip;
+        if (e instanceof OipException known) {
+            oip = known;
+        } else if (e instanceof DataBufferLimitException) {
+            oip = tooLarge();
+        } else {
+            log.error("Unexpected failure serving a request", e);
+            oip = new OipException(500, "internal error: " + e.getClass().getSimpleName()
+                    + (e.getMessage() == null ? "" : ": " + e.getMessage()));
+        }
+        if (oip.status() >= 500 && oip.status() != 503) {
+            log.warn("Answering {}: {}", oip.status(), oip.getMessage());
+        }
+        return ServerResponse.status(oip.status()).contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(codec.encodeError(oip.getMessage()));
+    }
+
+    private static Mono<ServerResponse> json(HttpStatus status, byte[] body) {
+        return ServerResponse.status(status).contentType(MediaType.APPLICATION_JSON).bodyValue(body);
+    }
+
+    private static Mono<ServerResponse> json(HttpStatus status, String body) {
+        return json(status, body.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    private static String quote(String s) {
+        return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+    }
+}

@@ -1,0 +1,62 @@
+package dev.hybridge.serving.web;
+
+import dev.hybridge.oip.OipCodec;
+import dev.hybridge.serving.model.ModelHost;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.springframework.boot.ApplicationRunner;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.health.contributor.Health;
+import org.springframework.boot.health.contributor.HealthIndicator;
+import org.springframework.boot.info.BuildProperties;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.web.reactive.function.server.RouterFunction;
+import org.springframework.web.reactive.function.server.ServerResponse;
+
+/**
+ * The OIP server both programs run: a model host over {@code hybridge.serving.model-repository}
+ * and the {@code /v2} endpoints. Models load in an {@link ApplicationRunner}, so the program is
+ * live at once and ready only when they are loaded.
+ */
+@Configuration(proxyBeanMethods = false)
+@EnableConfigurationProperties(ServingProperties.class)
+public class ServingConfiguration {
+
+    @Bean(destroyMethod = "close")
+    ModelHost modelHost(ServingProperties properties, MeterRegistry meters) {
+        return new ModelHost(properties.toHostSettings(), meters);
+    }
+
+    @Bean
+    OipCodec oipCodec(ServingProperties properties) {
+        return new OipCodec(properties.maxJsonDepth());
+    }
+
+    @Bean
+    OipHandler oipHandler(ModelHost host, OipCodec codec, ServingProperties properties,
+                          ObjectProvider<BuildProperties> build) {
+        BuildProperties info = build.getIfAvailable();
+        return new OipHandler(host, codec, properties, info == null ? "dev" : info.getVersion());
+    }
+
+    @Bean
+    RouterFunction<ServerResponse> oipRoutes(OipHandler handler) {
+        return handler.routes();
+    }
+
+    @Bean
+    ApplicationRunner loadModels(ModelHost host) {
+        return args -> host.loadAll();
+    }
+
+    /** Part of readiness (not liveness): the models are loaded and, when strict, none failed. */
+    @Bean
+    HealthIndicator models(OipHandler handler, ModelHost host) {
+        return () -> {
+            String notReady = handler.notReadyReason();
+            Health.Builder health = notReady == null ? Health.up() : Health.outOfService().withDetail("reason", notReady);
+            return health.withDetail("served", host.modelNames()).withDetail("failed", host.failures().keySet()).build();
+        };
+    }
+}
