@@ -10,14 +10,33 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 
 /** A small OIP client over java.net.http, for tests and load generation against real programs. */
 public final class OipClient {
 
-    /** An HTTP answer: status, body, and the binary-extension header when present (else -1). */
-    public record Answer(int status, byte[] body, int jsonLength) {
+    /**
+     * An HTTP answer: status, body, the binary-extension header when present (else -1), and all
+     * headers (names in lower case).
+     */
+    public record Answer(int status, byte[] body, int jsonLength, Map<String, List<String>> headers) {
+        public Answer(int status, byte[] body, int jsonLength) {
+            this(status, body, jsonLength, Map.of());
+        }
+
         public String text() {
             return new String(body, java.nio.charset.StandardCharsets.UTF_8);
+        }
+
+        /** The first value of a header (any case), or null. */
+        public String header(String name) {
+            for (Map.Entry<String, List<String>> e : headers.entrySet()) {
+                if (e.getKey().equalsIgnoreCase(name) && !e.getValue().isEmpty()) {
+                    return e.getValue().get(0);
+                }
+            }
+            return null;
         }
     }
 
@@ -52,6 +71,32 @@ public final class OipClient {
         return send(builder);
     }
 
+    /**
+     * POSTs raw bytes without announcing their length (chunked transfer encoding), optionally with
+     * the binary-extension header: for servers that must enforce limits while reading.
+     */
+    public Answer postChunked(String path, byte[] body, int jsonLength) {
+        HttpRequest.Builder builder = HttpRequest.newBuilder(base.resolve(path))
+                .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(body)));
+        if (jsonLength >= 0) {
+            builder.header(OipCodec.HEADER_LENGTH, Integer.toString(jsonLength))
+                    .header("Content-Type", "application/octet-stream");
+        } else {
+            builder.header("Content-Type", "application/json");
+        }
+        return send(builder);
+    }
+
+    /** Sends any method, with a JSON body or none (null). */
+    public Answer request(String method, String path, byte[] body) {
+        HttpRequest.Builder builder = HttpRequest.newBuilder(base.resolve(path)).method(method,
+                body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
+        if (body != null) {
+            builder.header("Content-Type", "application/json");
+        }
+        return send(builder);
+    }
+
     /** Sends an inference request (inputs as JSON or binary) and returns the raw answer. */
     public Answer infer(String model, InferRequest request, boolean binaryInputs) {
         OipCodec.Encoded encoded = codec.encodeRequest(request, binaryInputs);
@@ -72,7 +117,7 @@ public final class OipClient {
             HttpResponse<byte[]> response = http.send(builder.timeout(Duration.ofSeconds(30)).build(),
                     HttpResponse.BodyHandlers.ofByteArray());
             int jsonLength = response.headers().firstValue(OipCodec.HEADER_LENGTH).map(Integer::parseInt).orElse(-1);
-            return new Answer(response.statusCode(), response.body(), jsonLength);
+            return new Answer(response.statusCode(), response.body(), jsonLength, response.headers().map());
         } catch (IOException e) {
             throw new UncheckedIOException("request to " + base + " failed", e);
         } catch (InterruptedException e) {

@@ -168,6 +168,32 @@ public final class ProgramProcess implements AutoCloseable {
         return process.isAlive();
     }
 
+    /**
+     * Waits for the program to exit on its own and returns its exit code, for programs that are
+     * meant to stop (such as on a bad configuration). Fails, with the log's tail, if it is still
+     * running after {@code timeout}; it is then left running for {@link #close()} to stop.
+     */
+    public int awaitExit(Duration timeout) {
+        try {
+            if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                throw new IllegalStateException(program + " still running after " + timeout + ":\n" + logTail(40));
+            }
+            return process.exitValue();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted waiting for " + program + " to exit");
+        }
+    }
+
+    /** The whole log so far. */
+    public String logText() {
+        try {
+            return new String(Files.readAllBytes(log), java.nio.charset.StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     public Path log() {
         return log;
     }

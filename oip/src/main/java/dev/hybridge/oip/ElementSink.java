@@ -50,6 +50,7 @@ abstract class ElementSink {
             case VALUE_TRUE, VALUE_FALSE -> "a boolean";
             case VALUE_NULL -> "null";
             case START_OBJECT -> "an object";
+            case START_ARRAY -> "an array";
             default -> String.valueOf(token);
         };
     }

@@ -1,0 +1,315 @@
+package dev.hybridge.bench;
+
+import dev.hybridge.e2e.ProgramProcess;
+import dev.hybridge.oip.Datatype;
+import dev.hybridge.oip.InferRequest;
+import dev.hybridge.oip.Tensor;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+
+/**
+ * What every benchmark here shares: settings from system properties, the machine description,
+ * the exact command, latency statistics, and a report printed as it goes and written as
+ * markdown to {@code benchmarks/results/<name>.md}.
+ *
+ * <p>Settings: {@code -Dbench.long=true} for longer runs (more rounds, longer phases); each
+ * benchmark also reads its own {@code -Dbench.*} properties, listed in its class comment.
+ */
+final class Bench {
+
+    private final String name;
+    private final String mainClass;
+    private final String[] args;
+    private final ZonedDateTime started = ZonedDateTime.now();
+    private final String loadAtStart = loadAverage();
+    private final StringBuilder markdown = new StringBuilder();
+
+    Bench(String name, Class<?> mainClass, String[] args) {
+        this.name = name;
+        this.mainClass = mainClass.getName();
+        this.args = args.clone();
+        System.out.println("== " + name + " ==");
+        System.out.println("machine: " + machine());
+        System.out.println("command: " + command());
+        System.out.println();
+    }
+
+    // ------------------------------------------------------------------------------ settings
+
+    static boolean longRun() {
+        return Boolean.getBoolean("bench.long");
+    }
+
+    /** {@code -Dbench.<key>}, else the default for a normal or a long run. */
+    static int intSetting(String key, int normal, int longer) {
+        return Integer.getInteger("bench." + key, longRun() ? longer : normal);
+    }
+
+    static Path root() {
+        return ProgramProcess.root();
+    }
+
+    static Path testRepository() {
+        return root().resolve("models").resolve("testdata").resolve("repository");
+    }
+
+    static Path logDir() {
+        return root().resolve("benchmarks").resolve("target").resolve("bench-logs");
+    }
+
+    static Path workDir() {
+        return root().resolve("benchmarks").resolve("target").resolve("bench-work");
+    }
+
+    // ------------------------------------------------------------------------------ inputs
+
+    /** One second of 8 kHz "audio": a 440 Hz tone with a little noise, fixed seed, in [-1, 1]. */
+    static float[] audio(long seed) {
+        Random random = new Random(seed);
+        float[] samples = new float[8000];
+        for (int i = 0; i < samples.length; i++) {
+            double tone = 0.5 * Math.sin(2 * Math.PI * 440 * i / 8000.0);
+            samples[i] = (float) (tone + 0.1 * random.nextGaussian());
+        }
+        return samples;
+    }
+
+    /** An inference request with one FP32 input {@code audio} of shape [1, 8000]. */
+    static InferRequest audioRequest(long seed) {
+        return new InferRequest(List.of(new Tensor("audio", Datatype.FP32, new long[] {1, 8000}, audio(seed))));
+    }
+
+    // ------------------------------------------------------------------------------ machine
+
+    String machine() {
+        return Runtime.getRuntime().availableProcessors() + " CPUs (nproc), " + cpuModel() + ", "
+                + (totalMemoryMb() / 1024) + " GB RAM; Java " + System.getProperty("java.runtime.version")
+                + " (" + System.getProperty("java.vm.name") + "); " + System.getProperty("os.name") + " "
+                + System.getProperty("os.version");
+    }
+
+    private static String cpuModel() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("model name")) {
+                    return line.substring(line.indexOf(':') + 1).trim();
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux: leave it out
+        }
+        return "unknown CPU";
+    }
+
+    private static long totalMemoryMb() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
+                if (line.startsWith("MemTotal:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux
+        }
+        return 0;
+    }
+
+    /** The 1, 5 and 15 minute load averages: how busy the (shared) machine was. */
+    static String loadAverage() {
+        try {
+            String[] parts = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+            return parts[0] + " " + parts[1] + " " + parts[2];
+        } catch (IOException | RuntimeException e) {
+            return "unknown";
+        }
+    }
+
+    /** The command that ran this benchmark, as it could be typed again from the repository root. */
+    String command() {
+        List<String> parts = new ArrayList<>();
+        parts.add("java");
+        parts.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+        parts.add("-cp");
+        parts.add(relativeToRoot(System.getProperty("java.class.path")));
+        parts.add(mainClass);
+        parts.addAll(Arrays.asList(args));
+        return String.join(" ", parts);
+    }
+
+    private static String relativeToRoot(String classPath) {
+        String rootText = root().toString() + "/";
+        return classPath.replace(rootText, "");
+    }
+
+    /** CPU time (user + system) a process has used, in milliseconds, from /proc (Linux, 100 ticks/s). */
+    static long cpuMillis(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+            // fields[0] is field 3 (state); utime is field 14, stime field 15
+            return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) * 10;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    // ------------------------------------------------------------------------------ statistics
+
+    /** Latency statistics over nanosecond samples. */
+    record Stats(int count, long p50, long p95, long p99, long max, double mean) {
+        static Stats of(long[] nanos, int count) {
+            long[] sorted = Arrays.copyOf(nanos, count);
+            Arrays.sort(sorted);
+            double sum = 0;
+            for (long v : sorted) {
+                sum += v;
+            }
+            return new Stats(count, percentile(sorted, 50), percentile(sorted, 95), percentile(sorted, 99),
+                    count == 0 ? 0 : sorted[count - 1], count == 0 ? 0 : sum / count);
+        }
+
+        static Stats of(long[] nanos) {
+            return of(nanos, nanos.length);
+        }
+    }
+
+    /** Nearest-rank percentile of sorted samples. */
+    static long percentile(long[] sorted, double p) {
+        if (sorted.length == 0) {
+            return 0;
+        }
+        int rank = (int) Math.ceil(p / 100.0 * sorted.length);
+        return sorted[Math.max(0, Math.min(sorted.length - 1, rank - 1))];
+    }
+
+    static double median(double[] values) {
+        double[] sorted = values.clone();
+        Arrays.sort(sorted);
+        int n = sorted.length;
+        return n == 0 ? Double.NaN : n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    }
+
+    static long[] concat(List<long[]> parts) {
+        int total = 0;
+        for (long[] part : parts) {
+            total += part.length;
+        }
+        long[] all = new long[total];
+        int position = 0;
+        for (long[] part : parts) {
+            System.arraycopy(part, 0, all, position, part.length);
+            position += part.length;
+        }
+        return all;
+    }
+
+    static String ms(long nanos) {
+        return String.format(Locale.ROOT, "%.3f", nanos / 1e6);
+    }
+
+    static String ms(double nanos) {
+        return String.format(Locale.ROOT, "%.3f", nanos / 1e6);
+    }
+
+    static String fixed(double value, int decimals) {
+        return String.format(Locale.ROOT, "%." + decimals + "f", value);
+    }
+
+    static String mb(long bytes) {
+        return String.format(Locale.ROOT, "%.1f", bytes / (1024.0 * 1024.0));
+    }
+
+    // ------------------------------------------------------------------------------ report
+
+    /** A paragraph (markdown), also printed. */
+    void text(String paragraph) {
+        System.out.println(paragraph);
+        System.out.println();
+        markdown.append(paragraph).append("\n\n");
+    }
+
+    void heading(String title) {
+        System.out.println("-- " + title + " --");
+        markdown.append("## ").append(title).append("\n\n");
+    }
+
+    /** A table, printed aligned and added to the markdown. */
+    void table(List<String> header, List<List<String>> rows) {
+        int[] widths = new int[header.size()];
+        for (int i = 0; i < widths.length; i++) {
+            widths[i] = header.get(i).length();
+            for (List<String> row : rows) {
+                widths[i] = Math.max(widths[i], row.get(i).length());
+            }
+        }
+        System.out.println(line(header, widths));
+        StringBuilder rule = new StringBuilder();
+        for (int w : widths) {
+            rule.append(rule.length() == 0 ? "" : "-+-").append("-".repeat(w));
+        }
+        System.out.println(rule);
+        for (List<String> row : rows) {
+            System.out.println(line(row, widths));
+        }
+        System.out.println();
+        markdown.append("| ").append(String.join(" | ", header)).append(" |\n|");
+        for (int i = 0; i < header.size(); i++) {
+            markdown.append(i == 0 ? "---|" : "---:|");
+        }
+        markdown.append('\n');
+        for (List<String> row : rows) {
+            markdown.append("| ").append(String.join(" | ", row)).append(" |\n");
+        }
+        markdown.append('\n');
+    }
+
+    private static String line(List<String> cells, int[] widths) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < cells.size(); i++) {
+            if (i > 0) {
+                b.append(" | ");
+            }
+            String cell = cells.get(i);
+            b.append(i == 0 ? pad(cell, widths[i]) : " ".repeat(widths[i] - cell.length()) + cell);
+        }
+        return b.toString();
+    }
+
+    private static String pad(String s, int width) {
+        return s + " ".repeat(width - s.length());
+    }
+
+    /** Writes {@code benchmarks/results/<name>.md}: date, machine, command, then everything reported. */
+    Path write() {
+        ZonedDateTime finished = ZonedDateTime.now();
+        StringBuilder out = new StringBuilder();
+        out.append("# ").append(name).append("\n\n");
+        out.append("- Date: ").append(started.format(DateTimeFormatter.ISO_OFFSET_DATE_TIME))
+                .append(" (took ").append(java.time.Duration.between(started, finished).toSeconds()).append(" s)\n");
+        out.append("- Machine: ").append(machine()).append('\n');
+        out.append("- Load average (1/5/15 min) at start: ").append(loadAtStart).append(", at end: ")
+                .append(loadAverage()).append(" (the machine is shared: other builds may have been running)\n");
+        out.append("- Command (from the repository root, after `./mvnw -q -pl benchmarks package`):\n\n  ```\n  ")
+                .append(command()).append("\n  ```\n\n");
+        out.append(markdown);
+        Path file = root().resolve("benchmarks").resolve("results").resolve(name + ".md");
+        try {
+            Files.createDirectories(file.getParent());
+            Files.writeString(file, out.toString());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        System.out.println("written: " + file);
+        return file;
+    }
+}

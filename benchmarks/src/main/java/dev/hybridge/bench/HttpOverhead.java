@@ -1,0 +1,296 @@
+package dev.hybridge.bench;
+
+import dev.hybridge.e2e.OipClient;
+import dev.hybridge.e2e.ProgramProcess;
+import dev.hybridge.oip.InferRequest;
+import dev.hybridge.oip.InferResponse;
+import dev.hybridge.oip.OipCodec;
+import dev.hybridge.serving.model.HostSettings;
+import dev.hybridge.serving.model.ModelHost;
+import dev.hybridge.serving.model.OnnxModel;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * What HTTP adds: edge-agent's {@code infer} over HTTP (JSON and the binary tensor extension)
+ * against the same model called in-process, in the same run, rounds interleaved.
+ *
+ * <p>Model {@code classifier}, one second of 8 kHz audio (FP32 [1, 8000]), sequential calls,
+ * one caller. In-process calls use a {@link ModelHost} built with edge-agent's settings
+ * (intra-op 1, inter-op 1, batching default off, run-queue 2 threads), so both sides run the
+ * same queue and session code; a raw {@link OnnxModel#infer} (no queue, no validation) is shown
+ * as well. HTTP calls use {@link OipClient#infer}, which encodes the request on every call (that
+ * client-side encoding is part of the HTTP figures; the response is received, not decoded).
+ *
+ * <p>Two scenarios, each with its own edge-agent process started with {@code
+ * --hybridge.serving.model-repository=...}:
+ * <ol>
+ *   <li>{@code unbatched}: a copy of {@code classifier} whose {@code config.yaml} has batching off:
+ *       what HTTP itself costs.</li>
+ *   <li>{@code as shipped}: {@code models/testdata/repository} as it is. Its {@code classifier/config.yaml}
+ *       turns batching on with {@code max-queue-delay: 5ms}, overriding edge-agent's default, so a lone
+ *       request waits the whole delay for company on both sides.</li>
+ * </ol>
+ *
+ * <p>Settings ({@code -D}): {@code bench.rounds} (5), {@code bench.calls} sequential calls per mode per
+ * round in the unbatched scenario (3000; long: 10000), {@code bench.batchedCalls} in the as-shipped one
+ * (400; long: 2000), {@code bench.long=true}.
+ */
+public final class HttpOverhead {
+
+    private static final String MODEL = "classifier";
+
+    private HttpOverhead() {
+    }
+
+    /** One way of calling the model, timed call by call. */
+    private record Mode(String name, Runnable call) {
+    }
+
+    private record Result(String mode, List<long[]> rounds) {
+        long[] all() {
+            return Bench.concat(rounds);
+        }
+
+        double medianOfRoundP50s() {
+            double[] p50s = new double[rounds.size()];
+            for (int i = 0; i < p50s.length; i++) {
+                p50s[i] = Bench.Stats.of(rounds.get(i)).p50();
+            }
+            return Bench.median(p50s);
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        Bench bench = new Bench("HttpOverhead", HttpOverhead.class, args);
+        int rounds = Bench.intSetting("rounds", 5, 5);
+        int calls = Bench.intSetting("calls", 3000, 10000);
+        int batchedCalls = Bench.intSetting("batchedCalls", 400, 2000);
+        InferRequest request = Bench.audioRequest(1);
+
+        bench.text("Model `" + MODEL + "`, input FP32 [1, 8000] (one second of 8 kHz audio), one caller, sequential"
+                + " calls. " + rounds + " rounds per scenario; in each round every mode makes its calls in turn (the"
+                + " order rotates from round to round). Latency is measured by the caller around each call."
+                + " In-process = a `ModelHost` in this JVM with edge-agent's settings (intra-op 1, inter-op 1,"
+                + " batching off by default, run-queue 2 threads) on the same model folder; HTTP = edge-agent"
+                + " started by `ProgramProcess` (default JVM options) called through `OipClient.infer`"
+                + " (encodes the request each call; the response is received but not decoded).");
+
+        Path unbatchedRepository = unbatchedCopy();
+        Map<String, Result> unbatched = scenario(bench, "unbatched", unbatchedRepository, request, rounds, calls,
+                true);
+        Map<String, Result> shipped = scenario(bench, "as shipped", Bench.testRepository(), request, rounds,
+                batchedCalls, false);
+
+        bench.heading("Summary: what HTTP adds at p50 (target: under 0.5 ms)");
+        List<List<String>> rows = new ArrayList<>();
+        summaryRows(rows, "unbatched", unbatched);
+        summaryRows(rows, "as shipped (5 ms batching)", shipped);
+        bench.table(List.of("scenario", "HTTP mode", "in-process p50 ms", "HTTP p50 ms", "difference ms", "ratio",
+                "target met"), rows);
+
+        clientCodecCosts(bench, request);
+        bench.write();
+    }
+
+    private static void summaryRows(List<List<String>> rows, String scenario, Map<String, Result> results) {
+        long inProcess = Bench.Stats.of(results.get("in-process ModelHost.infer").all()).p50();
+        for (String http : List.of("HTTP JSON", "HTTP binary")) {
+            long p50 = Bench.Stats.of(results.get(http).all()).p50();
+            long diff = p50 - inProcess;
+            rows.add(List.of(scenario, http, Bench.ms(inProcess), Bench.ms(p50), Bench.ms(diff),
+                    Bench.fixed((double) p50 / inProcess, 2) + "x", diff < 500_000 ? "yes" : "no"));
+        }
+    }
+
+    /** A repository holding only {@code classifier}, with batching off in its config.yaml. */
+    private static Path unbatchedCopy() throws IOException {
+        Path source = Bench.testRepository().resolve(MODEL);
+        Path target = Bench.workDir().resolve("repository-unbatched").resolve(MODEL);
+        Files.createDirectories(target);
+        Files.copy(source.resolve(OnnxModel.MODEL_FILE), target.resolve(OnnxModel.MODEL_FILE),
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        String config = Files.readString(source.resolve("config.yaml"));
+        String changed = config.replace("batching:\n  enabled: true", "batching:\n  enabled: false");
+        if (changed.equals(config)) {
+            throw new IllegalStateException(source + "/config.yaml no longer turns batching on as expected:\n" + config);
+        }
+        Files.writeString(target.resolve("config.yaml"), changed);
+        return target.getParent();
+    }
+
+    private static Map<String, Result> scenario(Bench bench, String scenario, Path repository, InferRequest request,
+                                                int rounds, int calls, boolean withRaw) throws Exception {
+        System.out.println("scenario " + scenario + ": starting edge-agent and an in-process host on " + repository);
+        HostSettings settings = new HostSettings(repository, HostSettings.ExecutionProvider.CPU, 0, 1, 1,
+                new HostSettings.BatchSettings(false, 16, Duration.ofMillis(2), 256), 2, 256);
+        try (ModelHost host = new ModelHost(settings, new SimpleMeterRegistry());
+             ProgramProcess edge = ProgramProcess.start("edge-agent", Bench.logDir(), List.of(),
+                     List.of("--hybridge.serving.model-repository=" + repository))) {
+            host.loadAll();
+            if (!host.failures().isEmpty()) {
+                throw new IllegalStateException("in-process host failed to load: " + host.failures());
+            }
+            Duration ready = edge.awaitReady(Duration.ofSeconds(120));
+            System.out.println("edge-agent ready in " + ready.toMillis() + " ms (pid " + edge.pid() + ")");
+            OipClient client = new OipClient(edge.baseUri());
+            ModelHost.ServedModel served = host.require(MODEL, null);
+            boolean batched = served.batched();
+            checkSameAnswer(client, host, request);
+
+            List<Mode> modes = new ArrayList<>();
+            modes.add(new Mode("in-process ModelHost.infer", () -> host.infer(MODEL, null, request).join()));
+            if (withRaw) {
+                modes.add(new Mode("in-process OnnxModel.infer (raw)", () -> served.model().infer(request)));
+            }
+            modes.add(new Mode("HTTP JSON", () -> ok(client.infer(MODEL, request, false))));
+            modes.add(new Mode("HTTP binary", () -> ok(client.infer(MODEL, request, true))));
+
+            // Warm-up: many calls quickly, concurrently when the model batches (a lone call waits its delay).
+            int warmup = Math.max(2000, calls);
+            for (Mode mode : modes) {
+                warm(mode, warmup, batched ? 8 : 1);
+                time(mode, Math.min(200, calls));
+            }
+            Map<String, Result> results = new LinkedHashMap<>();
+            for (Mode mode : modes) {
+                results.put(mode.name(), new Result(mode.name(), new ArrayList<>()));
+            }
+            for (int round = 0; round < rounds; round++) {
+                for (int i = 0; i < modes.size(); i++) {
+                    Mode mode = modes.get((i + round) % modes.size());
+                    long[] latencies = time(mode, calls);
+                    results.get(mode.name()).rounds().add(latencies);
+                    System.out.printf("  round %d %-34s p50 %s ms%n", round + 1, mode.name(),
+                            Bench.ms(Bench.Stats.of(latencies).p50()));
+                }
+            }
+
+            bench.heading("Scenario: " + scenario);
+            bench.text("Repository `" + Bench.root().relativize(repository) + "`; classifier "
+                    + (batched ? "**batched** (its config.yaml: batching on, max-queue-delay 5ms, max-batch-size 8)"
+                    : "unbatched (run on the shared run-queue executor)") + ". edge-agent ready in "
+                    + ready.toMillis() + " ms. " + rounds + " rounds x " + calls + " calls per mode.");
+            List<List<String>> rows = new ArrayList<>();
+            long inProcessP50 = Bench.Stats.of(results.get("in-process ModelHost.infer").all()).p50();
+            for (Result result : results.values()) {
+                Bench.Stats s = Bench.Stats.of(result.all());
+                rows.add(List.of(result.mode(), Integer.toString(s.count()), Bench.ms(s.p50()), Bench.ms(s.p99()),
+                        Bench.ms(s.mean()), Bench.ms(result.medianOfRoundP50s()),
+                        Bench.ms(s.p50() - inProcessP50), Bench.fixed((double) s.p50() / inProcessP50, 2) + "x"));
+            }
+            bench.table(List.of("mode", "calls", "p50 ms", "p99 ms", "mean ms", "median of round p50s ms",
+                    "p50 - in-process p50 ms", "p50 / in-process p50"), rows);
+            return results;
+        }
+    }
+
+    private static void ok(OipClient.Answer answer) {
+        if (answer.status() != 200) {
+            throw new IllegalStateException("infer answered " + answer.status() + ": " + answer.text());
+        }
+    }
+
+    /** The HTTP answer must be the in-process one: same label, same probabilities. */
+    private static void checkSameAnswer(OipClient client, ModelHost host, InferRequest request) {
+        InferResponse local = host.infer(MODEL, null, request).join();
+        for (boolean binary : new boolean[] {false, true}) {
+            InferResponse remote = client.inferOk(MODEL, request, binary);
+            float[] a = (float[]) local.output("probs").data();
+            float[] b = (float[]) remote.output("probs").data();
+            for (int i = 0; i < a.length; i++) {
+                if (Math.abs(a[i] - b[i]) > 1e-6f) {
+                    throw new IllegalStateException("HTTP and in-process answers differ at probs[" + i + "]: "
+                            + b[i] + " vs " + a[i]);
+                }
+            }
+            if (!String.valueOf(local.parameters().get(OnnxModel.LABEL))
+                    .equals(String.valueOf(remote.parameters().get(OnnxModel.LABEL)))) {
+                throw new IllegalStateException("labels differ: " + remote.parameters() + " vs " + local.parameters());
+            }
+        }
+    }
+
+    private static long[] time(Mode mode, int calls) {
+        long[] latencies = new long[calls];
+        for (int i = 0; i < calls; i++) {
+            long start = System.nanoTime();
+            mode.call().run();
+            latencies[i] = System.nanoTime() - start;
+        }
+        return latencies;
+    }
+
+    private static void warm(Mode mode, int calls, int threads) throws Exception {
+        if (threads == 1) {
+            time(mode, calls);
+            return;
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try {
+            AtomicInteger left = new AtomicInteger(calls);
+            List<Future<?>> futures = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                futures.add(pool.submit(() -> {
+                    while (left.getAndDecrement() > 0) {
+                        mode.call().run();
+                    }
+                }));
+            }
+            for (Future<?> f : futures) {
+                f.get();
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    /** What the caller's side of the codec costs per call (included in the HTTP figures above). */
+    private static void clientCodecCosts(Bench bench, InferRequest request) {
+        OipCodec codec = new OipCodec();
+        InferResponse response = new InferResponse(MODEL, "3", null, Map.of(), List.of(request.inputs().get(0)));
+        byte[] responseJson = codec.encodeResponse(response, null).body();
+        List<List<String>> rows = new ArrayList<>();
+        rows.add(codecRow("encodeRequest, JSON (" + codec.encodeRequest(request, false).body().length + " bytes)",
+                () -> codec.encodeRequest(request, false)));
+        rows.add(codecRow("encodeRequest, binary (" + codec.encodeRequest(request, true).body().length + " bytes)",
+                () -> codec.encodeRequest(request, true)));
+        OipCodec.Encoded json = codec.encodeRequest(request, false);
+        OipCodec.Encoded binary = codec.encodeRequest(request, true);
+        rows.add(codecRow("decodeRequest, JSON (server side)", () -> codec.decodeRequest(json.body(), json.jsonLength())));
+        rows.add(codecRow("decodeRequest, binary (server side)",
+                () -> codec.decodeRequest(binary.body(), binary.jsonLength())));
+        rows.add(codecRow("decodeResponse, JSON 8000 floats (for scale; not in the figures)",
+                () -> codec.decodeResponse(responseJson, -1)));
+        bench.heading("Codec costs in this JVM (single-shot p50, for reading the figures above)");
+        bench.text("The HTTP figures include one `encodeRequest` on the caller and one `decodeRequest` plus one"
+                + " `encodeResponse` (three small outputs) on the server. See `CodecBenchmark` (JMH) for"
+                + " careful figures.");
+        bench.table(List.of("operation", "p50 us", "p99 us"), rows);
+    }
+
+    private static List<String> codecRow(String name, Runnable op) {
+        for (int i = 0; i < 3000; i++) {
+            op.run();
+        }
+        long[] t = new long[3000];
+        for (int i = 0; i < t.length; i++) {
+            long start = System.nanoTime();
+            op.run();
+            t[i] = System.nanoTime() - start;
+        }
+        Bench.Stats s = Bench.Stats.of(t);
+        return List.of(name, Bench.fixed(s.p50() / 1e3, 1), Bench.fixed(s.p99() / 1e3, 1));
+    }
+}
