@@ -1,0 +1,51 @@
+package dev.hybridge.cloud;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+import org.springframework.test.web.reactive.server.WebTestClient;
+
+/** The cloud worker as configured by its own application.yaml: OIP on its port, batching on. */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+        properties = "hybridge.serving.execution-provider=cuda")
+class CloudWorkerApplicationTest {
+
+    @DynamicPropertySource
+    static void repository(DynamicPropertyRegistry registry) {
+        registry.add("hybridge.serving.model-repository", () -> testModels().toString());
+    }
+
+    static Path testModels() {
+        Path dir = Path.of(System.getProperty("hybridge.root", "")).toAbsolutePath();
+        while (!Files.isDirectory(dir.resolve("models/testdata/repository"))) {
+            dir = dir.getParent();
+        }
+        return dir.resolve("models/testdata/repository");
+    }
+
+    @LocalServerPort
+    int port;
+
+    @Test
+    void servesOipWithBatchingAndStartsEvenWhenCudaIsMissing() {
+        WebTestClient client = WebTestClient.bindToServer().baseUrl("http://127.0.0.1:" + port).build();
+        client.get().uri("/v2").exchange().expectStatus().isOk()
+                .expectBody().jsonPath("$.name").isEqualTo("hybridge-cloud-worker");
+        client.get().uri("/v2/health/ready").exchange().expectStatus().isOk();
+        client.post().uri("/v2/models/add/infer")
+                .bodyValue("{\"inputs\":[{\"name\":\"a\",\"datatype\":\"FP32\",\"shape\":[1,4],\"data\":[1,2,3,4]},"
+                        + "{\"name\":\"b\",\"datatype\":\"FP32\",\"shape\":[1,4],\"data\":[4,3,2,1]}]}")
+                .exchange().expectStatus().isOk().expectBody().jsonPath("$.outputs[0].data[3]").isEqualTo(5.0);
+        // batching is the cloud worker's default: every batchable model gets batch meters
+        client.get().uri("/actuator/prometheus").exchange().expectStatus().isOk().expectBody(String.class)
+                .value(text -> assertThat(text).contains("hybridge_batch_rows_count{model=\"add\"")
+                        .contains("hybridge_batch_rows_count{model=\"classifier\"")
+                        .doesNotContain("hybridge_batch_rows_count{model=\"fixed_batch\""));
+    }
+}
