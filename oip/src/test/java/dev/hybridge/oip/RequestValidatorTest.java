@@ -92,6 +92,17 @@ class RequestValidatorTest {
     }
 
     @Test
+    void aFixedZeroDimensionIsNotDynamic() {
+        ModelMetadata model = new ModelMetadata("empty", List.of(), "p",
+                List.of(new TensorSpec("e", Datatype.INT8, new long[] {0})), List.of());
+        Tensor zero = new Tensor("e", Datatype.INT8, new long[] {0}, new byte[0]);
+        assertThatCode(() -> RequestValidator.validate(request(List.of(zero)), model)).doesNotThrowAnyException();
+        Tensor two = new Tensor("e", Datatype.INT8, new long[] {2}, new byte[2]);
+        assertThat(badRequestMessage(() -> RequestValidator.validate(request(List.of(two)), model)))
+                .contains("input 'e'").contains("model 'empty'").contains("dimension 0 must be 0");
+    }
+
+    @Test
     void elementCountMustMatchTheShape() {
         Tensor shortData = new Tensor("image", Datatype.FP32, new long[] {2, 3, 2, 2}, new float[12]);
         assertThat(reject(request(List.of(shortData, scale()))))
