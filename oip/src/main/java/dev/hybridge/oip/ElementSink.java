@@ -43,6 +43,33 @@ abstract class ElementSink {
                 + describe(token) + " but datatype " + datatype + " takes " + expected);
     }
 
+    /**
+     * Floating-point elements may also be the strings {@code "NaN"}, {@code "Infinity"} and
+     * {@code "-Infinity"}, which is how such values are written (JSON numbers cannot hold them).
+     */
+    double special(JsonParser p, JsonToken token) {
+        return switch (p.getString()) {
+            case "NaN" -> Double.NaN;
+            case "Infinity" -> Double.POSITIVE_INFINITY;
+            case "-Infinity" -> Double.NEGATIVE_INFINITY;
+            default -> throw wrongKind(token, "numbers (or \"NaN\", \"Infinity\", \"-Infinity\")");
+        };
+    }
+
+    void requireNumber(JsonToken token) {
+        if (token != JsonToken.VALUE_NUMBER_FLOAT && token != JsonToken.VALUE_NUMBER_INT) {
+            throw wrongKind(token, "numbers");
+        }
+    }
+
+    /** A finite number must stay finite in the datatype: 1e39 is no FP32. */
+    void requireFinite(JsonParser p, boolean overflowed) {
+        if (overflowed) {
+            throw OipException.badRequest("tensor '" + tensorName + "': element " + size + " is " + p.getString()
+                    + ", out of range for " + datatype);
+        }
+    }
+
     static String describe(JsonToken token) {
         return switch (token) {
             case VALUE_STRING -> "a string";
@@ -88,13 +115,18 @@ abstract class ElementSink {
 
         @Override
         void accept(JsonParser p, JsonToken token) {
-            if (token != JsonToken.VALUE_NUMBER_FLOAT && token != JsonToken.VALUE_NUMBER_INT) {
-                throw wrongKind(token, "numbers");
+            float value;
+            if (token == JsonToken.VALUE_STRING) {
+                value = (float) special(p, token);
+            } else {
+                requireNumber(token);
+                value = p.getFloatValue();
+                requireFinite(p, Float.isInfinite(value));
             }
             if (size == values.length) {
                 values = Arrays.copyOf(values, size * 2);
             }
-            values[size++] = p.getFloatValue();
+            values[size++] = value;
         }
 
         @Override
@@ -112,13 +144,18 @@ abstract class ElementSink {
 
         @Override
         void accept(JsonParser p, JsonToken token) {
-            if (token != JsonToken.VALUE_NUMBER_FLOAT && token != JsonToken.VALUE_NUMBER_INT) {
-                throw wrongKind(token, "numbers");
+            double value;
+            if (token == JsonToken.VALUE_STRING) {
+                value = special(p, token);
+            } else {
+                requireNumber(token);
+                value = p.getDoubleValue();
+                requireFinite(p, Double.isInfinite(value));
             }
             if (size == values.length) {
                 values = Arrays.copyOf(values, size * 2);
             }
-            values[size++] = p.getDoubleValue();
+            values[size++] = value;
         }
 
         @Override
@@ -136,14 +173,21 @@ abstract class ElementSink {
 
         @Override
         void accept(JsonParser p, JsonToken token) {
-            if (token != JsonToken.VALUE_NUMBER_FLOAT && token != JsonToken.VALUE_NUMBER_INT) {
-                throw wrongKind(token, "numbers");
+            short bits;
+            if (token == JsonToken.VALUE_STRING) {
+                float f = (float) special(p, token);
+                bits = datatype == Datatype.FP16 ? HalfFloats.floatToFp16(f) : HalfFloats.floatToBf16(f);
+            } else {
+                requireNumber(token);
+                float f = p.getFloatValue();
+                bits = datatype == Datatype.FP16 ? HalfFloats.floatToFp16(f) : HalfFloats.floatToBf16(f);
+                float back = datatype == Datatype.FP16 ? HalfFloats.fp16ToFloat(bits) : HalfFloats.bf16ToFloat(bits);
+                requireFinite(p, Float.isInfinite(back));
             }
             if (size == values.length) {
                 values = Arrays.copyOf(values, size * 2);
             }
-            float f = p.getFloatValue();
-            values[size++] = datatype == Datatype.FP16 ? HalfFloats.floatToFp16(f) : HalfFloats.floatToBf16(f);
+            values[size++] = bits;
         }
 
         @Override

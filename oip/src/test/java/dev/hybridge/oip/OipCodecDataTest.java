@@ -52,7 +52,10 @@ class OipCodecDataTest {
             INT32  | {}                    | element 1 is an object but datatype INT32 takes whole numbers
             INT8   | true                  | element 1 is a boolean but datatype INT8 takes whole numbers
             FP32   | 'x'                   | element 1 is a string but datatype FP32 takes numbers
-            FP32   | 'NaN'                 | element 1 is a string but datatype FP32 takes numbers
+            FP32   | 'nan'                 | element 1 is a string but datatype FP32 takes numbers
+            FP32   | 1e39                  | element 1 is 1e39, out of range for FP32
+            FP64   | 1e309                 | element 1 is 1e309, out of range for FP64
+            FP16   | 65520                 | element 1 is 65520, out of range for FP16
             FP64   | true                  | element 1 is a boolean but datatype FP64 takes numbers
             FP16   | null                  | element 1 is null but datatype FP16 takes numbers
             BF16   | '1'                   | element 1 is a string but datatype BF16 takes numbers
@@ -97,9 +100,30 @@ class OipCodecDataTest {
     }
 
     @Test
-    void floatElementsBeyondTheRangeOfFp16BecomeInfinity() {
-        short[] data = (short[]) decodeOne("'name':'h','datatype':'FP16','shape':[3],'data':[65519, 65520, -1e6]").data();
-        assertThat(data).containsExactly((short) 0x7BFF, (short) 0x7C00, (short) 0xFC00);
+    void fp16ElementsRoundToTheLargestHalfUpToTheOverflowPoint() {
+        short[] data = (short[]) decodeOne("'name':'h','datatype':'FP16','shape':[2],'data':[65519, -65504]").data();
+        assertThat(data).containsExactly((short) 0x7BFF, (short) 0xFBFF);
+        assertThat(rejectOne("'name':'h','datatype':'FP16','shape':[1],'data':[-1e6]"))
+                .contains("tensor 'h'").contains("out of range for FP16");
+    }
+
+    @Test
+    void nonFiniteFloatsTravelAsTheStringsTheyAreWrittenAs() {
+        Tensor out = new Tensor("f", Datatype.FP32, new long[] {3},
+                new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY});
+        OipCodec codec = new OipCodec();
+        byte[] body = codec.encodeResponse(new InferResponse("m", null, null, java.util.Map.of(), java.util.List.of(out)),
+                null).body();
+        assertThat(new String(body, java.nio.charset.StandardCharsets.UTF_8)).contains("[\"NaN\",\"Infinity\",\"-Infinity\"]");
+        float[] back = (float[]) codec.decodeResponse(body, -1).output("f").data();
+        assertThat(back[0]).isNaN();
+        assertThat(back[1]).isEqualTo(Float.POSITIVE_INFINITY);
+        assertThat(back[2]).isEqualTo(Float.NEGATIVE_INFINITY);
+        double[] d = (double[]) decodeOne("'name':'d','datatype':'FP64','shape':[2],'data':['-Infinity','NaN']").data();
+        assertThat(d[0]).isEqualTo(Double.NEGATIVE_INFINITY);
+        assertThat(d[1]).isNaN();
+        short[] h = (short[]) decodeOne("'name':'h','datatype':'FP16','shape':[1],'data':['Infinity']").data();
+        assertThat(h).containsExactly((short) 0x7C00);
     }
 
     @Test
