@@ -87,16 +87,6 @@ public final class OipClient {
         return send(builder);
     }
 
-    /** Sends any method, with a JSON body or none (null). */
-    public Answer request(String method, String path, byte[] body) {
-        HttpRequest.Builder builder = HttpRequest.newBuilder(base.resolve(path)).method(method,
-                body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
-        if (body != null) {
-            builder.header("Content-Type", "application/json");
-        }
-        return send(builder);
-    }
-
     /** Sends an inference request (inputs as JSON or binary) and returns the raw answer. */
     public Answer infer(String model, InferRequest request, boolean binaryInputs) {
         OipCodec.Encoded encoded = codec.encodeRequest(request, binaryInputs);
@@ -112,7 +102,8 @@ public final class OipClient {
         return codec.decodeResponse(answer.body(), answer.jsonLength());
     }
 
-    private Answer send(HttpRequest.Builder builder) {
+    /** Sends a request built by the caller (any method, headers and body), with this client's timeout. */
+    public Answer send(HttpRequest.Builder builder) {
         try {
             HttpResponse<byte[]> response = http.send(builder.timeout(Duration.ofSeconds(30)).build(),
                     HttpResponse.BodyHandlers.ofByteArray());

@@ -140,6 +140,37 @@ public final class ProgramProcess implements AutoCloseable {
         throw new IllegalStateException(program + " not live within " + timeout + ":\n" + logTail(40));
     }
 
+    /**
+     * Waits until a line of the log matches {@code pattern} (found anywhere in the line), polling
+     * every 20 ms, and returns that line: for states a program announces only in its log. Fails
+     * at once, with the log's tail, if the process exits first.
+     */
+    public String awaitLogLine(java.util.regex.Pattern pattern, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            boolean alive = process.isAlive(); // before reading, so a last line written on exit is seen
+            for (String line : logText().split("\\R")) {
+                if (pattern.matcher(line).find()) {
+                    return line;
+                }
+            }
+            if (!alive) {
+                throw new IllegalStateException(program + " exited with " + process.exitValue()
+                        + " before logging " + pattern + ":\n" + logTail(40));
+            }
+            if (System.nanoTime() >= deadline) {
+                throw new IllegalStateException(program + " did not log " + pattern + " within " + timeout + ":\n"
+                        + logTail(40));
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted waiting for " + program);
+            }
+        }
+    }
+
     private int status(String path) {
         try {
             HttpRequest request = HttpRequest.newBuilder(baseUri().resolve(path)).timeout(Duration.ofSeconds(2)).GET().build();

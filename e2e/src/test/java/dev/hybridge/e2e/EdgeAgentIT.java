@@ -103,6 +103,10 @@ class EdgeAgentIT {
                 E2e.classifierRequest(null, 0, Map.of()), false);
         assertThat(infer.status()).isEqualTo(404);
         assertThat(errorOf(client, infer)).contains("9");
+        // the version it serves answers at its versioned path
+        InferResponse versioned = client.inferOk("classifier/versions/3", E2e.classifierRequest("v3", 0, Map.of()), true);
+        assertThat(versioned.id()).isEqualTo("v3");
+        assertThat(versioned.modelVersion()).isEqualTo("3");
     }
 
     @Test
@@ -137,6 +141,7 @@ class EdgeAgentIT {
         OipClient.Answer binaryOutAnswer = client.infer("classifier",
                 E2e.classifierRequest("req-bin-out", 3, binaryOutParameters), true);
         assertThat(binaryOutAnswer.status()).as(binaryOutAnswer.text()).isEqualTo(200);
+        assertThat(binaryOutAnswer.header("Content-Type")).startsWith("application/octet-stream");
         assertThat(binaryOutAnswer.jsonLength()).as("Inference-Header-Content-Length of a binary answer")
                 .isPositive().isLessThan(binaryOutAnswer.body().length);
         String jsonPart = new String(binaryOutAnswer.body(), 0, binaryOutAnswer.jsonLength(), StandardCharsets.UTF_8);
@@ -212,13 +217,58 @@ class EdgeAgentIT {
     @Test
     @Order(2)
     void fp16ThroughIdentity() {
-        // 1.5, -2, the largest half (65504), the smallest subnormal, negative zero, infinity
-        short[] bits = {0x3E00, (short) 0xC000, 0x7BFF, 0x0001, (short) 0x8000, 0x7C00};
+        // 1.5, -2, the largest half (65504), the smallest subnormal, negative zero, 1/3 rounded to half
+        short[] bits = {0x3E00, (short) 0xC000, 0x7BFF, 0x0001, (short) 0x8000, 0x3555};
         for (boolean binary : new boolean[] {false, true}) {
             Tensor out = identity("identity_fp16", new Tensor("x", Datatype.FP16, new long[] {2, 3}, bits), binary);
             assertThat(out.datatype()).isEqualTo(Datatype.FP16);
             assertThat(out.shape()).containsExactly(2, 3);
             assertThat((short[]) out.data()).as("binary=%s", binary).containsExactly(bits);
+        }
+    }
+
+    @Test
+    @Order(2)
+    void nonFiniteFloatsRoundTripOverJson() {
+        // NaN and infinities travel in JSON as the strings "NaN", "Infinity", "-Infinity"
+        float[] values = {Float.POSITIVE_INFINITY, Float.NaN, Float.NEGATIVE_INFINITY, 1};
+        Tensor fp32 = new Tensor("x", Datatype.FP32, new long[] {1, 4}, values);
+        // in as binary, out as JSON: the answer is readable
+        OipClient.Answer answer = client.infer("identity_fp32", new InferRequest(List.of(fp32)), true);
+        assertThat(answer.status()).as(answer.text()).isEqualTo(200);
+        assertThat(answer.jsonLength()).isNegative();
+        assertThat(answer.text()).contains("\"Infinity\"", "\"NaN\"", "\"-Infinity\"");
+        assertThat((float[]) client.codec().decodeResponse(answer.body(), -1).output("y").data())
+                .containsExactly(values);
+        // and what the program writes, it reads
+        assertThat((float[]) identity("identity_fp32", fp32, false).data()).containsExactly(values);
+        short[] half = {0x7C00, (short) 0xFC00, 0x3C00};
+        assertThat((short[]) identity("identity_fp16", new Tensor("x", Datatype.FP16, new long[] {1, 3}, half), false)
+                .data()).containsExactly(half);
+        short[] halfNaN = (short[]) identity("identity_fp16",
+                new Tensor("x", Datatype.FP16, new long[] {1, 1}, new short[] {0x7E00}), false).data();
+        assertThat(Float.isNaN(dev.hybridge.oip.HalfFloats.fp16ToFloat(halfNaN[0]))).as("FP16 NaN").isTrue();
+    }
+
+    @Test
+    @Order(2)
+    void otherDatatypesThroughIdentity() {
+        List<Tensor> inputs = List.of(
+                new Tensor("x", Datatype.INT8, new long[] {1, 3}, new byte[] {Byte.MIN_VALUE, -1, Byte.MAX_VALUE}),
+                new Tensor("x", Datatype.INT16, new long[] {1, 3}, new short[] {Short.MIN_VALUE, -1, Short.MAX_VALUE}),
+                new Tensor("x", Datatype.INT32, new long[] {1, 3}, new int[] {Integer.MIN_VALUE, -1, Integer.MAX_VALUE}),
+                new Tensor("x", Datatype.FP64, new long[] {1, 3}, new double[] {Math.PI, -Double.MAX_VALUE, Double.MIN_VALUE}),
+                // bfloat16 1.0, -2.5 and the largest finite value
+                new Tensor("x", Datatype.BF16, new long[] {1, 3}, new short[] {0x3F80, (short) 0xC020, 0x7F7F}),
+                new Tensor("x", Datatype.FP32, new long[] {1, 3}, new float[] {Float.MIN_VALUE, -0f, Float.MAX_VALUE}));
+        for (Tensor x : inputs) {
+            String model = "identity_" + x.datatype().name().toLowerCase(java.util.Locale.ROOT);
+            for (boolean binary : new boolean[] {false, true}) {
+                Tensor y = identity(model, x, binary);
+                assertThat(y.datatype()).as(model).isEqualTo(x.datatype());
+                assertThat(java.util.Objects.deepEquals(y.data(), x.data()))
+                        .as("%s binary=%s: %s", model, binary, y).isTrue();
+            }
         }
     }
 
@@ -249,7 +299,7 @@ class EdgeAgentIT {
             assertThat(out.datatype()).isEqualTo(Datatype.BYTES);
             assertThat(out.shape()).containsExactly(2, 2);
             byte[][] got = (byte[][]) out.data();
-            assertThat(got).as("binary=%s", binary).hasSameSizeAs(values);
+            assertThat(got.length).as("binary=%s: elements", binary).isEqualTo(values.length);
             for (int i = 0; i < values.length; i++) {
                 assertThat(got[i]).as("binary=%s element %d", binary, i).containsExactly(values[i]);
             }
@@ -395,6 +445,37 @@ class EdgeAgentIT {
 
     @Test
     @Order(3)
+    void repeatedOrUnknownNamesAreBadRequest() {
+        assertThat(expectError(400, postJson("add",
+                "{\"inputs\":[" + ADD_B + "," + ADD_B + "]}"))).contains("'b'");
+        String inputs = "{\"name\":\"a\",\"datatype\":\"FP32\",\"shape\":[1,4],\"data\":[1,2,3,4]}," + ADD_B;
+        assertThat(expectError(400, postJson("add",
+                "{\"inputs\":[" + inputs + "],\"outputs\":[{\"name\":\"product\"}]}"))).contains("'product'");
+        assertThat(expectError(400, postJson("add",
+                "{\"inputs\":[" + inputs + "],\"outputs\":[{\"name\":\"sum\"},{\"name\":\"sum\"}]}"))).contains("'sum'");
+    }
+
+    @Test
+    @Order(3)
+    void badBinaryHeaderIsBadRequest() {
+        byte[] body = ("{\"inputs\":[" + ADD_B + "]}").getBytes(StandardCharsets.UTF_8);
+        // the JSON part cannot be longer than the body
+        assertThat(expectError(400, client.post("/v2/models/add/infer", body, body.length + 10)))
+                .contains("Inference-Header-Content-Length");
+        // and must be a number of bytes
+        OipClient.Answer answer = client.send(java.net.http.HttpRequest.newBuilder(
+                        edge.baseUri().resolve("/v2/models/add/infer"))
+                .header("Inference-Header-Content-Length", "ten")
+                .header("Content-Type", "application/octet-stream")
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofByteArray(body)));
+        assertThat(expectError(400, answer)).contains("Inference-Header-Content-Length");
+        // binary data that no tensor claims
+        byte[] extra = java.util.Arrays.copyOf(body, body.length + 8);
+        assertThat(expectError(400, client.post("/v2/models/add/infer", extra, body.length))).contains("8 bytes");
+    }
+
+    @Test
+    @Order(3)
     void wrongDatatypeIsBadRequest() {
         String message = expectError(400, postJson("add",
                 "{\"inputs\":[{\"name\":\"a\",\"datatype\":\"FP64\",\"shape\":[1,4],\"data\":[1,2,3,4]}," + ADD_B + "]}"));
@@ -421,6 +502,19 @@ class EdgeAgentIT {
         byte[] truncated = java.util.Arrays.copyOf(encoded.body(), encoded.body().length - 4);
         assertThat(expectError(400, client.post("/v2/models/identity_fp32/infer", truncated, encoded.jsonLength())))
                 .contains("'x'");
+    }
+
+    @Test
+    @Order(3)
+    void numbersOutOfRangeForTheDatatypeAreBadRequest() {
+        String[][] cases = {{"identity_fp32", "FP32", "1e39"}, {"identity_fp16", "FP16", "70000"},
+                {"identity_uint8", "UINT8", "256"}, {"identity_int8", "INT8", "-129"},
+                {"identity_int64", "INT64", "9223372036854775808"}};
+        for (String[] c : cases) {
+            String message = expectError(400, postJson(c[0], "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"" + c[1]
+                    + "\",\"shape\":[1,2],\"data\":[1," + c[2] + "]}]}"));
+            assertThat(message).as(c[1]).contains("'x'").contains(c[1]);
+        }
     }
 
     @Test

@@ -66,10 +66,11 @@ public final class OnnxModel implements AutoCloseable {
         this.provider = provider;
         this.batchable = batchable;
         this.outputTypes = new HashMap<>();
+        this.allOutputs = new LinkedHashSet<>(); // metadata order, so answers list outputs as metadata does
         for (TensorSpec spec : metadata.outputs()) {
             outputTypes.put(spec.name(), spec.datatype());
+            allOutputs.add(spec.name());
         }
-        this.allOutputs = new LinkedHashSet<>(outputTypes.keySet());
     }
 
     /** Loads {@code folder/model.onnx} (and its {@code config.yaml}); the model's name is the folder's. */
