@@ -1,0 +1,88 @@
+package dev.hybridge.models;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * The committed demo models, loaded through the project's own model host and run on the real
+ * recordings of the official test split, against their model cards.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class DemoModelsTest {
+
+    private DemoEvaluation.Answers answers;
+    private Properties card;
+
+    @BeforeAll
+    void measure() throws IOException {
+        Path root = root();
+        List<Fsdd.Clip> test = Fsdd.testSplit(Fsdd.recordings(root));
+        assertThat(test).hasSize(250);
+        answers = DemoEvaluation.answer(DemoEvaluation.repository(root), test);
+        card = new Properties();
+        try (Reader in = Files.newBufferedReader(root.resolve("models/demo/measured.properties"))) {
+            card.load(in);
+        }
+    }
+
+    private static Path root() {
+        Path dir = Path.of(System.getProperty("hybridge.root", "")).toAbsolutePath();
+        while (!Files.isDirectory(dir.resolve("models/demo"))) {
+            dir = dir.getParent();
+        }
+        return dir;
+    }
+
+    private double cardValue(String key) {
+        return Double.parseDouble(card.getProperty(key));
+    }
+
+    @Test
+    void accuracyMatchesTheModelCards() {
+        Map<String, String> measured = DemoReport.measure(answers);
+        double oneClip = 1.0 / answers.size();
+        for (String key : List.of("accuracy.cloud", "accuracy.edge", "accuracy.head", "accuracy.edge.most_confident_80")) {
+            assertThat(Double.parseDouble(measured.get(key))).as(key).isCloseTo(cardValue(key), within(oneClip + 1e-9));
+        }
+    }
+
+    @Test
+    void theCloudModelIsWellAboveTheEdgeModel() {
+        double cloud = DemoEvaluation.accuracy(answers.cloud(), answers.truth());
+        double edge = DemoEvaluation.accuracy(answers.edge(), answers.truth());
+        assertThat(cloud).isGreaterThanOrEqualTo(0.95);
+        assertThat(cloud - edge).isGreaterThanOrEqualTo(0.03);
+    }
+
+    @Test
+    void theCloudHeadBeatsTheEdgeModelsOwnHead() {
+        assertThat(DemoEvaluation.accuracy(answers.head(), answers.truth()))
+                .isGreaterThan(DemoEvaluation.accuracy(answers.edge(), answers.truth()));
+    }
+
+    @Test
+    void theEdgeModelsConfidenceRanksItsErrors() {
+        double overall = DemoEvaluation.accuracy(answers.edge(), answers.truth());
+        double confident = DemoEvaluation.edgeAccuracyOnMostConfident(answers, 0.8);
+        assertThat(confident - overall).isGreaterThanOrEqualTo(0.03);
+    }
+
+    @Test
+    void aCascadeThresholdKeeps99PercentOfCloudAccuracyWhileEscalatingAMinority() {
+        double cloud = DemoEvaluation.accuracy(answers.cloud(), answers.truth());
+        DemoEvaluation.TradeOff best = DemoEvaluation.cheapestKeeping(DemoEvaluation.sweep(answers), cloud, 0.99);
+        assertThat(best).isNotNull();
+        assertThat(best.escalated()).isLessThan(0.5);
+    }
+}
