@@ -163,6 +163,63 @@ final class Bench {
         }
     }
 
+    /**
+     * CPU used by processes other than this benchmark and the programs it started, over a
+     * window: the machine is shared, and this says how much of it something else took.
+     */
+    static final class OtherCpu {
+        private final long busyTicks;
+        private final long oursMillis;
+        private final long startNanos;
+
+        private OtherCpu() {
+            this.busyTicks = machineBusyTicks();
+            this.oursMillis = oursMillis();
+            this.startNanos = System.nanoTime();
+        }
+
+        static OtherCpu start() {
+            return new OtherCpu();
+        }
+
+        /** Percent of one CPU used by others since {@link #start} (the machine has nproc x 100%). */
+        double percent() {
+            double elapsedMs = (System.nanoTime() - startNanos) / 1e6;
+            double machineMs = (machineBusyTicks() - busyTicks) * 10.0;
+            double others = machineMs - (oursMillis() - oursMillis);
+            return elapsedMs <= 0 ? 0 : Math.max(0, others / elapsedMs * 100);
+        }
+
+        String text() {
+            return fixed(percent(), 0) + "%";
+        }
+
+        private static long machineBusyTicks() {
+            try {
+                String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+                // cpu user nice system idle iowait irq softirq steal ...
+                return Long.parseLong(f[1]) + Long.parseLong(f[2]) + Long.parseLong(f[3]) + Long.parseLong(f[6])
+                        + Long.parseLong(f[7]) + Long.parseLong(f[8]);
+            } catch (IOException | RuntimeException e) {
+                return 0;
+            }
+        }
+
+        /** This JVM and every process it started (children that have exited are not counted). */
+        private static long oursMillis() {
+            long total = 0;
+            for (ProcessHandle p : (Iterable<ProcessHandle>) () -> java.util.stream.Stream.concat(
+                    java.util.stream.Stream.of(ProcessHandle.current()), ProcessHandle.current().descendants()).iterator()) {
+                try {
+                    total += cpuMillis(p.pid());
+                } catch (RuntimeException e) {
+                    // exited meanwhile
+                }
+            }
+            return total;
+        }
+    }
+
     // ------------------------------------------------------------------------------ statistics
 
     /** Latency statistics over nanosecond samples. */
@@ -289,6 +346,16 @@ final class Bench {
         return s + " ".repeat(width - s.length());
     }
 
+    private static String jarText(String program) {
+        Path jar = root().resolve(program).resolve("target").resolve(program + ".jar");
+        try {
+            return "`" + root().relativize(jar) + "` built " + Files.getLastModifiedTime(jar).toInstant()
+                    .truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+        } catch (IOException e) {
+            return "`" + root().relativize(jar) + "` missing";
+        }
+    }
+
     /** Writes {@code benchmarks/results/<name>.md}: date, machine, command, then everything reported. */
     Path write() {
         ZonedDateTime finished = ZonedDateTime.now();
@@ -299,6 +366,7 @@ final class Bench {
         out.append("- Machine: ").append(machine()).append('\n');
         out.append("- Load average (1/5/15 min) at start: ").append(loadAtStart).append(", at end: ")
                 .append(loadAverage()).append(" (the machine is shared: other builds may have been running)\n");
+        out.append("- Programs: ").append(jarText("edge-agent")).append("; ").append(jarText("cloud-worker")).append('\n');
         out.append("- Command (from the repository root, after `./mvnw -q -pl benchmarks package`):\n\n  ```\n  ")
                 .append(command()).append("\n  ```\n\n");
         out.append(markdown);

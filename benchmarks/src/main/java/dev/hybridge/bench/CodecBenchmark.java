@@ -64,6 +64,18 @@ public class CodecBenchmark {
         return codec.decodeRequest(binaryBody, binaryJsonLength);
     }
 
+    private static String jmhVersion() {
+        try (var in = Runner.class.getResourceAsStream("/META-INF/maven/org.openjdk.jmh/jmh-core/pom.properties")) {
+            java.util.Properties properties = new java.util.Properties();
+            if (in != null) {
+                properties.load(in);
+            }
+            return properties.getProperty("version", "(unknown version)");
+        } catch (java.io.IOException e) {
+            return "(unknown version)";
+        }
+    }
+
     /** Runs both benchmarks and writes the markdown result. */
     public static void main(String[] args) throws Exception {
         Bench bench = new Bench("CodecBenchmark", CodecBenchmark.class, args);
@@ -79,7 +91,7 @@ public class CodecBenchmark {
                 .measurementTime(TimeValue.seconds(2))
                 .build();
         Collection<RunResult> results = new Runner(options).run();
-        bench.text("JMH " + org.openjdk.jmh.util.Utils.class.getPackage().getImplementationVersion()
+        bench.text("JMH " + jmhVersion()
                 + ", average time per `decodeRequest` call, " + (longer ? 3 : 1) + " fork(s) with -Xms512m -Xmx512m, "
                 + (longer ? 5 : 3) + " x 2 s warm-up, " + (longer ? 10 : 5) + " x 2 s measurement. Request: FP32 [1, 8000]"
                 + " (one second of 8 kHz audio), JSON body " + sizes.jsonBody.length + " bytes, binary body "

@@ -20,7 +20,6 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * What HTTP adds: edge-agent's {@code infer} over HTTP (JSON and the binary tensor extension)
@@ -31,7 +30,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * (intra-op 1, inter-op 1, batching default off, run-queue 2 threads), so both sides run the
  * same queue and session code; a raw {@link OnnxModel#infer} (no queue, no validation) is shown
  * as well. HTTP calls use {@link OipClient#infer}, which encodes the request on every call (that
- * client-side encoding is part of the HTTP figures; the response is received, not decoded).
+ * client-side encoding is part of the HTTP figures; the response is received, not decoded). A
+ * third HTTP mode sends the binary request, encoded once, over a bare keep-alive socket
+ * ({@link RawHttp}): what the server side of HTTP costs without java.net.http's own overhead.
  *
  * <p>Two scenarios, each with its own edge-agent process started with {@code
  * --hybridge.serving.model-repository=...}:
@@ -45,7 +46,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Settings ({@code -D}): {@code bench.rounds} (5), {@code bench.calls} sequential calls per mode per
  * round in the unbatched scenario (3000; long: 10000), {@code bench.batchedCalls} in the as-shipped one
- * (400; long: 2000), {@code bench.long=true}.
+ * (300; long: 2000), {@code bench.warmupSeconds} of traffic per HTTP mode before measuring (6; long: 20;
+ * in-process modes 2 s), {@code bench.long=true}.
  */
 public final class HttpOverhead {
 
@@ -58,7 +60,7 @@ public final class HttpOverhead {
     private record Mode(String name, Runnable call) {
     }
 
-    private record Result(String mode, List<long[]> rounds) {
+    private record Result(String mode, List<long[]> rounds, List<String> othersCpu) {
         long[] all() {
             return Bench.concat(rounds);
         }
@@ -76,40 +78,48 @@ public final class HttpOverhead {
         Bench bench = new Bench("HttpOverhead", HttpOverhead.class, args);
         int rounds = Bench.intSetting("rounds", 5, 5);
         int calls = Bench.intSetting("calls", 3000, 10000);
-        int batchedCalls = Bench.intSetting("batchedCalls", 400, 2000);
+        int batchedCalls = Bench.intSetting("batchedCalls", 300, 2000);
+        int warmupSeconds = Bench.intSetting("warmupSeconds", 6, 20);
         InferRequest request = Bench.audioRequest(1);
 
         bench.text("Model `" + MODEL + "`, input FP32 [1, 8000] (one second of 8 kHz audio), one caller, sequential"
                 + " calls. " + rounds + " rounds per scenario; in each round every mode makes its calls in turn (the"
-                + " order rotates from round to round). Latency is measured by the caller around each call."
+                + " order rotates from round to round), after a warm-up of " + warmupSeconds + " s of calls per HTTP mode"
+                + " (2 s per in-process mode). Latency is measured by the caller around each call. `others' CPU`:"
+                + " CPU used by other processes on this shared machine during each round (% of one CPU)."
                 + " In-process = a `ModelHost` in this JVM with edge-agent's settings (intra-op 1, inter-op 1,"
                 + " batching off by default, run-queue 2 threads) on the same model folder; HTTP = edge-agent"
                 + " started by `ProgramProcess` (default JVM options) called through `OipClient.infer`"
-                + " (encodes the request each call; the response is received but not decoded).");
+                + " (encodes the request each call; the response is received but not decoded), and, as a third HTTP"
+                + " mode, the binary request encoded once and sent on a bare keep-alive socket (`RawHttp`): the"
+                + " server's share of the cost without java.net.http's.");
 
         Path unbatchedRepository = unbatchedCopy();
         Map<String, Result> unbatched = scenario(bench, "unbatched", unbatchedRepository, request, rounds, calls,
-                true);
+                warmupSeconds, true);
         Map<String, Result> shipped = scenario(bench, "as shipped", Bench.testRepository(), request, rounds,
-                batchedCalls, false);
+                batchedCalls, warmupSeconds, false);
 
         bench.heading("Summary: what HTTP adds at p50 (target: under 0.5 ms)");
         List<List<String>> rows = new ArrayList<>();
         summaryRows(rows, "unbatched", unbatched);
         summaryRows(rows, "as shipped (5 ms batching)", shipped);
-        bench.table(List.of("scenario", "HTTP mode", "in-process p50 ms", "HTTP p50 ms", "difference ms", "ratio",
-                "target met"), rows);
+        bench.table(List.of("scenario", "HTTP mode", "in-process p50 / p99 ms", "HTTP p50 / p99 ms",
+                "p50 difference ms", "p50 ratio", "target met"), rows);
 
         clientCodecCosts(bench, request);
         bench.write();
     }
 
     private static void summaryRows(List<List<String>> rows, String scenario, Map<String, Result> results) {
-        long inProcess = Bench.Stats.of(results.get("in-process ModelHost.infer").all()).p50();
-        for (String http : List.of("HTTP JSON", "HTTP binary")) {
-            long p50 = Bench.Stats.of(results.get(http).all()).p50();
+        Bench.Stats local = Bench.Stats.of(results.get("in-process ModelHost.infer").all());
+        long inProcess = local.p50();
+        for (String http : List.of("HTTP JSON", "HTTP binary", "HTTP binary, bare socket client")) {
+            Bench.Stats remote = Bench.Stats.of(results.get(http).all());
+            long p50 = remote.p50();
             long diff = p50 - inProcess;
-            rows.add(List.of(scenario, http, Bench.ms(inProcess), Bench.ms(p50), Bench.ms(diff),
+            rows.add(List.of(scenario, http, Bench.ms(inProcess) + " / " + Bench.ms(local.p99()),
+                    Bench.ms(p50) + " / " + Bench.ms(remote.p99()), Bench.ms(diff),
                     Bench.fixed((double) p50 / inProcess, 2) + "x", diff < 500_000 ? "yes" : "no"));
         }
     }
@@ -131,7 +141,8 @@ public final class HttpOverhead {
     }
 
     private static Map<String, Result> scenario(Bench bench, String scenario, Path repository, InferRequest request,
-                                                int rounds, int calls, boolean withRaw) throws Exception {
+                                                int rounds, int calls, int warmupSeconds, boolean withRaw)
+            throws Exception {
         System.out.println("scenario " + scenario + ": starting edge-agent and an in-process host on " + repository);
         HostSettings settings = new HostSettings(repository, HostSettings.ExecutionProvider.CPU, 0, 1, 1,
                 new HostSettings.BatchSettings(false, 16, Duration.ofMillis(2), 256), 2, 256);
@@ -156,24 +167,44 @@ public final class HttpOverhead {
             }
             modes.add(new Mode("HTTP JSON", () -> ok(client.infer(MODEL, request, false))));
             modes.add(new Mode("HTTP binary", () -> ok(client.infer(MODEL, request, true))));
+            // The same binary request, encoded once, on a bare keep-alive socket: the server's share alone.
+            // One connection per calling thread (the warm-up calls from several threads).
+            List<RawHttp> connections = java.util.Collections.synchronizedList(new ArrayList<>());
+            ThreadLocal<RawHttp> rawConnection = ThreadLocal.withInitial(() -> {
+                RawHttp connection = new RawHttp(edge.baseUri());
+                connections.add(connection);
+                return connection;
+            });
+            byte[] rawPost = RawHttp.post(edge.baseUri(), "/v2/models/" + MODEL + "/infer",
+                    new OipCodec().encodeRequest(request, true));
+            modes.add(new Mode("HTTP binary, bare socket client", () -> {
+                RawHttp raw = rawConnection.get();
+                int status = raw.send(rawPost);
+                if (status != 200) {
+                    throw new IllegalStateException("infer answered " + status + ": " + raw.bodyText());
+                }
+            }));
 
-            // Warm-up: many calls quickly, concurrently when the model batches (a lone call waits its delay).
-            int warmup = Math.max(2000, calls);
+            // Warm-up by time: the server needs many seconds of traffic before its JIT settles. Concurrent
+            // when the model batches (a lone call waits out the delay), then a few sequential calls.
             for (Mode mode : modes) {
-                warm(mode, warmup, batched ? 8 : 1);
+                int seconds = mode.name().startsWith("HTTP") ? warmupSeconds : 2;
+                warm(mode, seconds, batched ? 8 : 1);
                 time(mode, Math.min(200, calls));
             }
             Map<String, Result> results = new LinkedHashMap<>();
             for (Mode mode : modes) {
-                results.put(mode.name(), new Result(mode.name(), new ArrayList<>()));
+                results.put(mode.name(), new Result(mode.name(), new ArrayList<>(), new ArrayList<>()));
             }
             for (int round = 0; round < rounds; round++) {
                 for (int i = 0; i < modes.size(); i++) {
                     Mode mode = modes.get((i + round) % modes.size());
+                    Bench.OtherCpu others = Bench.OtherCpu.start();
                     long[] latencies = time(mode, calls);
                     results.get(mode.name()).rounds().add(latencies);
-                    System.out.printf("  round %d %-34s p50 %s ms%n", round + 1, mode.name(),
-                            Bench.ms(Bench.Stats.of(latencies).p50()));
+                    results.get(mode.name()).othersCpu().add(others.text());
+                    System.out.printf("  round %d %-34s p50 %s ms  (other processes' CPU %s)%n", round + 1, mode.name(),
+                            Bench.ms(Bench.Stats.of(latencies).p50()), others.text());
                 }
             }
 
@@ -188,10 +219,12 @@ public final class HttpOverhead {
                 Bench.Stats s = Bench.Stats.of(result.all());
                 rows.add(List.of(result.mode(), Integer.toString(s.count()), Bench.ms(s.p50()), Bench.ms(s.p99()),
                         Bench.ms(s.mean()), Bench.ms(result.medianOfRoundP50s()),
-                        Bench.ms(s.p50() - inProcessP50), Bench.fixed((double) s.p50() / inProcessP50, 2) + "x"));
+                        Bench.ms(s.p50() - inProcessP50), Bench.fixed((double) s.p50() / inProcessP50, 2) + "x",
+                        String.join(", ", result.othersCpu())));
             }
             bench.table(List.of("mode", "calls", "p50 ms", "p99 ms", "mean ms", "median of round p50s ms",
-                    "p50 - in-process p50 ms", "p50 / in-process p50"), rows);
+                    "p50 - in-process p50 ms", "p50 / in-process p50", "others' CPU per round"), rows);
+            connections.forEach(RawHttp::close);
             return results;
         }
     }
@@ -232,18 +265,14 @@ public final class HttpOverhead {
         return latencies;
     }
 
-    private static void warm(Mode mode, int calls, int threads) throws Exception {
-        if (threads == 1) {
-            time(mode, calls);
-            return;
-        }
+    private static void warm(Mode mode, int seconds, int threads) throws Exception {
+        long end = System.nanoTime() + seconds * 1_000_000_000L;
         ExecutorService pool = Executors.newFixedThreadPool(threads);
         try {
-            AtomicInteger left = new AtomicInteger(calls);
             List<Future<?>> futures = new ArrayList<>();
             for (int t = 0; t < threads; t++) {
                 futures.add(pool.submit(() -> {
-                    while (left.getAndDecrement() > 0) {
+                    while (System.nanoTime() < end) {
                         mode.call().run();
                     }
                 }));
