@@ -242,12 +242,15 @@ def main():
     edge = EdgeModel()
     temperature, alpha = 3.0, 0.8
 
-    def distillation_loss(x, y):
+    def distilled(student_logits, x, y):
+        """Match the teacher's soft labels at the temperature, plus a little of the hard labels."""
         with torch.no_grad():
             teacher = F.softmax(cloud.logits(x) / temperature, dim=1)
-        student = edge.logits(x)
-        soft = F.kl_div(F.log_softmax(student / temperature, dim=1), teacher, reduction="batchmean")
-        return alpha * soft * temperature ** 2 + (1 - alpha) * F.cross_entropy(student, y)
+        soft = F.kl_div(F.log_softmax(student_logits / temperature, dim=1), teacher, reduction="batchmean")
+        return alpha * soft * temperature ** 2 + (1 - alpha) * F.cross_entropy(student_logits, y)
+
+    def distillation_loss(x, y):
+        return distilled(edge.logits(x), x, y)
 
     train(edge, edge.parameters(), distillation_loss, train_x, train_y, args.epochs, 5e-3, generator, "edge")
     edge.eval()
@@ -258,10 +261,7 @@ def main():
     def head_loss(x, y):
         with torch.no_grad():
             features = edge.embed(x).flatten(1)
-            teacher = F.softmax(cloud.logits(x) / temperature, dim=1)
-        student = head.logits(features)
-        soft = F.kl_div(F.log_softmax(student / temperature, dim=1), teacher, reduction="batchmean")
-        return alpha * soft * temperature ** 2 + (1 - alpha) * F.cross_entropy(student, y)
+        return distilled(head.logits(features), x, y)
 
     train(head, head.parameters(), head_loss, train_x, train_y, args.epochs, 3e-3, generator, "head")
     head.eval()

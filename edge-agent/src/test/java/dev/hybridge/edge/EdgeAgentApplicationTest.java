@@ -2,8 +2,7 @@ package dev.hybridge.edge;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
+import dev.hybridge.serving.TestModels;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
@@ -17,16 +16,9 @@ class EdgeAgentApplicationTest {
 
     @DynamicPropertySource
     static void repository(DynamicPropertyRegistry registry) {
-        registry.add("hybridge.serving.model-repository", () -> testModels().toString());
+        registry.add("hybridge.serving.model-repository", () -> TestModels.repository().toString());
     }
 
-    static Path testModels() {
-        Path dir = Path.of(System.getProperty("hybridge.root", "")).toAbsolutePath();
-        while (!Files.isDirectory(dir.resolve("models/testdata/repository"))) {
-            dir = dir.getParent();
-        }
-        return dir.resolve("models/testdata/repository");
-    }
 
     @LocalServerPort
     int port;
