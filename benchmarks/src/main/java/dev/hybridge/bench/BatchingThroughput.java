@@ -40,8 +40,9 @@ import java.util.regex.Pattern;
  * <p>The default run compares unbatched with batched at max-queue-delay 1, 2 (the program's
  * default) and 5 ms, all at the program's default threads (intra-op 2, run-queue 2) and
  * max-batch-size 16. {@code -Dbench.explore=true} adds thread and batch-size variants (see
- * {@link #EXPLORE}); {@code -Dbench.configs=a,b} picks configurations by name. Either writes
- * {@code results/BatchingThroughput-explore.md} instead of {@code results/BatchingThroughput.md}.
+ * {@link #EXPLORE}) and writes {@code results/BatchingThroughput-explore.md}; {@code
+ * -Dbench.configs=a,b} picks configurations by name and writes {@code
+ * results/BatchingThroughput-selected.md}.
  *
  * <p>Settings ({@code -D}): {@code bench.rounds} (2; long: 5), {@code bench.phaseSeconds} (5; long: 15),
  * {@code bench.warmupSeconds} (per process: 40; long: 60), {@code bench.warmupClients} (16),
@@ -101,9 +102,9 @@ public final class BatchingThroughput {
     }
 
     public static void main(String[] args) throws Exception {
-        boolean explore = Boolean.getBoolean("bench.explore") || System.getProperty("bench.configs") != null;
-        Bench bench = new Bench(explore ? "BatchingThroughput-explore" : "BatchingThroughput", BatchingThroughput.class,
-                args);
+        String name = System.getProperty("bench.configs") != null ? "BatchingThroughput-selected"
+                : Boolean.getBoolean("bench.explore") ? "BatchingThroughput-explore" : "BatchingThroughput";
+        Bench bench = new Bench(name, BatchingThroughput.class, args);
         int rounds = Bench.intSetting("rounds", 2, 5);
         int phaseSeconds = Bench.intSetting("phaseSeconds", 5, 15);
         int warmupSeconds = Bench.intSetting("warmupSeconds", 40, 60);

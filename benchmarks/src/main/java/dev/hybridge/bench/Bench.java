@@ -32,6 +32,7 @@ final class Bench {
     private final String[] args;
     private final ZonedDateTime started = ZonedDateTime.now();
     private final String loadAtStart = loadAverage();
+    private final String programsAtStart = jarText("edge-agent") + "; " + jarText("cloud-worker");
     private final StringBuilder markdown = new StringBuilder();
 
     Bench(String name, Class<?> mainClass, String[] args) {
@@ -321,13 +322,25 @@ final class Bench {
         System.out.println();
         markdown.append("| ").append(String.join(" | ", header)).append(" |\n|");
         for (int i = 0; i < header.size(); i++) {
-            markdown.append(i == 0 ? "---|" : "---:|");
+            markdown.append(numeric(rows, i) ? "---:|" : "---|");
         }
         markdown.append('\n');
         for (List<String> row : rows) {
             markdown.append("| ").append(String.join(" | ", row)).append(" |\n");
         }
         markdown.append('\n');
+    }
+
+    /** Whether a column holds figures (right-aligned) rather than text. */
+    private static boolean numeric(List<List<String>> rows, int column) {
+        for (List<String> row : rows) {
+            String cell = row.get(column);
+            if (cell.isEmpty() || !(Character.isDigit(cell.charAt(0)) || cell.charAt(0) == '-' || cell.charAt(0) == '['
+                    || cell.startsWith("yes") || cell.startsWith("no") || cell.startsWith("n/a"))) {
+                return false;
+            }
+        }
+        return !rows.isEmpty();
     }
 
     private static String line(List<String> cells, int[] widths) {
@@ -366,7 +379,7 @@ final class Bench {
         out.append("- Machine: ").append(machine()).append('\n');
         out.append("- Load average (1/5/15 min) at start: ").append(loadAtStart).append(", at end: ")
                 .append(loadAverage()).append(" (the machine is shared: other builds may have been running)\n");
-        out.append("- Programs: ").append(jarText("edge-agent")).append("; ").append(jarText("cloud-worker")).append('\n');
+        out.append("- Programs (at the start): ").append(programsAtStart).append('\n');
         out.append("- Command (from the repository root, after `./mvnw -q -pl benchmarks package`):\n\n  ```\n  ")
                 .append(command()).append("\n  ```\n\n");
         out.append(markdown);

@@ -55,6 +55,12 @@ public final class ModelHost implements AutoCloseable {
         this.settings = settings;
         this.meters = meters;
         this.env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING, "hybridge");
+        try {
+            // ONNX Runtime's telemetry otherwise writes a device id and a cache under the user's home
+            env.setTelemetry(false);
+        } catch (ai.onnxruntime.OrtException e) {
+            log.debug("ONNX Runtime telemetry could not be turned off", e);
+        }
         AtomicInteger threadNumber = new AtomicInteger();
         this.directExecutor = new ThreadPoolExecutor(settings.runThreads(), settings.runThreads(), 0, TimeUnit.SECONDS,
                 new ArrayBlockingQueue<>(settings.runQueueSize()), r -> {
