@@ -9,6 +9,7 @@ import dev.hybridge.serving.model.HostSettings;
 import dev.hybridge.serving.model.OnnxModel;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -52,7 +53,10 @@ import java.util.regex.Pattern;
  */
 public final class BatchingThroughput {
 
-    private static final String MODEL = "dense_audio";
+    /** {@code -Dbench.model} and {@code -Dbench.repository} measure another audio model, e.g. the demo's digits-cloud. */
+    private static final String MODEL = System.getProperty("bench.model", "dense_audio");
+    private static final Path REPOSITORY = System.getProperty("bench.repository") == null ? Bench.testRepository()
+            : Bench.root().resolve(System.getProperty("bench.repository"));
 
     /** A cloud-worker configuration: a name and its program arguments (beyond the model repository). */
     record Config(String name, List<String> arguments) {
@@ -118,7 +122,9 @@ public final class BatchingThroughput {
         InferRequest request = Bench.audioRequest(7);
         OipCodec.Encoded body = new OipCodec().encodeRequest(request, true);
 
-        bench.text("Model `" + MODEL + "` (8000 x 128 dense layer over raw audio, then 128 x 10), one FP32 [1, 8000]"
+        bench.text("Model `" + MODEL + "` from `" + Bench.root().relativize(REPOSITORY) + "`"
+                + (MODEL.equals("dense_audio") ? " (8000 x 128 dense layer over raw audio, then 128 x 10)" : "")
+                + ", one FP32 [1, 8000]"
                 + " request per call, binary tensor extension (" + body.body().length + " bytes). " + clients
                 + " closed-loop clients in this JVM, each on its own keep-alive connection (a minimal HTTP/1.1"
                 + " client, `RawHttp`, request encoded once). One cloud-worker process per configuration (JVM options: "
@@ -135,7 +141,7 @@ public final class BatchingThroughput {
         try {
             for (Config config : configs) {
                 List<String> arguments = new ArrayList<>();
-                arguments.add("--hybridge.serving.model-repository=" + Bench.testRepository());
+                arguments.add("--hybridge.serving.model-repository=" + REPOSITORY);
                 arguments.addAll(config.arguments());
                 ProgramProcess process = ProgramProcess.start("cloud-worker", Bench.logDir(), workerJvmOptions, arguments);
                 workers.add(new Worker(config, process, new OipClient(process.baseUri())));
@@ -196,7 +202,7 @@ public final class BatchingThroughput {
 
     /** dense_audio's config.yaml must leave batching and threads to the program. */
     private static void checkModelConfig() throws Exception {
-        String config = Files.readString(Bench.testRepository().resolve(MODEL).resolve("config.yaml"));
+        String config = Files.readString(REPOSITORY.resolve(MODEL).resolve("config.yaml"));
         for (String line : config.split("\n")) {
             String t = line.trim();
             if (t.startsWith("batching") || t.startsWith("threads")) {
@@ -351,9 +357,9 @@ public final class BatchingThroughput {
         List<List<String>> rows = new ArrayList<>();
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         for (int intraOp : new int[] {1, 2}) {
-            HostSettings settings = new HostSettings(Bench.testRepository(), HostSettings.ExecutionProvider.CPU, 0,
+            HostSettings settings = new HostSettings(REPOSITORY, HostSettings.ExecutionProvider.CPU, 0,
                     intraOp, 1, new HostSettings.BatchSettings(false, 16, Duration.ofMillis(2), 256), 2, 256);
-            try (OnnxModel model = OnnxModel.load(env, Bench.testRepository().resolve(MODEL), settings)) {
+            try (OnnxModel model = OnnxModel.load(env, REPOSITORY.resolve(MODEL), settings)) {
                 double single = 0;
                 for (int batch : new int[] {1, 2, 4, 8, 16}) {
                     List<InferRequest> requests = java.util.Collections.nCopies(batch, request);
