@@ -60,15 +60,7 @@ public final class OipClient {
 
     /** POSTs raw bytes, optionally with the binary-extension header. */
     public Answer post(String path, byte[] body, int jsonLength) {
-        HttpRequest.Builder builder = HttpRequest.newBuilder(base.resolve(path))
-                .POST(HttpRequest.BodyPublishers.ofByteArray(body));
-        if (jsonLength >= 0) {
-            builder.header(OipCodec.HEADER_LENGTH, Integer.toString(jsonLength))
-                    .header("Content-Type", "application/octet-stream");
-        } else {
-            builder.header("Content-Type", "application/json");
-        }
-        return send(builder);
+        return post(path, HttpRequest.BodyPublishers.ofByteArray(body), jsonLength);
     }
 
     /**
@@ -76,8 +68,12 @@ public final class OipClient {
      * the binary-extension header: for servers that must enforce limits while reading.
      */
     public Answer postChunked(String path, byte[] body, int jsonLength) {
-        HttpRequest.Builder builder = HttpRequest.newBuilder(base.resolve(path))
-                .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(body)));
+        return post(path, HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(body)),
+                jsonLength);
+    }
+
+    private Answer post(String path, HttpRequest.BodyPublisher body, int jsonLength) {
+        HttpRequest.Builder builder = HttpRequest.newBuilder(base.resolve(path)).POST(body);
         if (jsonLength >= 0) {
             builder.header(OipCodec.HEADER_LENGTH, Integer.toString(jsonLength))
                     .header("Content-Type", "application/octet-stream");
