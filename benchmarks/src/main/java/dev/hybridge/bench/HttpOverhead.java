@@ -30,9 +30,10 @@ import java.util.concurrent.Future;
  * (intra-op 1, inter-op 1, batching default off, run-queue 2 threads), so both sides run the
  * same queue and session code; a raw {@link OnnxModel#infer} (no queue, no validation) is shown
  * as well. HTTP calls use {@link OipClient#infer}, which encodes the request on every call (that
- * client-side encoding is part of the HTTP figures; the response is received, not decoded). A
- * third HTTP mode sends the binary request, encoded once, over a bare keep-alive socket
- * ({@link RawHttp}): what the server side of HTTP costs without java.net.http's own overhead.
+ * client-side encoding is part of the HTTP figures; the response is received, not decoded). Two
+ * more HTTP modes send the binary and the JSON request, each encoded once, over a bare keep-alive
+ * socket ({@link RawHttp}): what the server side of HTTP costs without the client's encoding and
+ * java.net.http's own overhead.
  *
  * <p>Two scenarios, each with its own edge-agent process started with {@code
  * --hybridge.serving.model-repository=...}:
@@ -177,13 +178,11 @@ public final class HttpOverhead {
             });
             byte[] rawPost = RawHttp.post(edge.baseUri(), "/v2/models/" + MODEL + "/infer",
                     new OipCodec().encodeRequest(request, true));
-            modes.add(new Mode("HTTP binary, bare socket client", () -> {
-                RawHttp raw = rawConnection.get();
-                int status = raw.send(rawPost);
-                if (status != 200) {
-                    throw new IllegalStateException("infer answered " + status + ": " + raw.bodyText());
-                }
-            }));
+            modes.add(new Mode("HTTP binary, bare socket client", () -> send(rawConnection.get(), rawPost)));
+            // The JSON request, encoded once, the same way: the server's share of a JSON call.
+            byte[] rawJsonPost = RawHttp.post(edge.baseUri(), "/v2/models/" + MODEL + "/infer",
+                    new OipCodec().encodeRequest(request, false));
+            modes.add(new Mode("HTTP JSON, bare socket client", () -> send(rawConnection.get(), rawJsonPost)));
 
             // Warm-up by time: the server needs many seconds of traffic before its JIT settles. Concurrent
             // when the model batches (a lone call waits out the delay), then a few sequential calls.
@@ -252,6 +251,13 @@ public final class HttpOverhead {
                     .equals(String.valueOf(remote.parameters().get(OnnxModel.LABEL)))) {
                 throw new IllegalStateException("labels differ: " + remote.parameters() + " vs " + local.parameters());
             }
+        }
+    }
+
+    private static void send(RawHttp connection, byte[] post) {
+        int status = connection.send(post);
+        if (status != 200) {
+            throw new IllegalStateException("infer answered " + status + ": " + connection.bodyText());
         }
     }
 

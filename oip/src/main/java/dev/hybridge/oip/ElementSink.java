@@ -228,17 +228,8 @@ abstract class ElementSink {
 
         IntegerSink(String tensorName, Datatype datatype) {
             super(tensorName, datatype);
-            switch (datatype) {
-                case UINT8 -> { min = 0; max = 0xFF; }
-                case UINT16 -> { min = 0; max = 0xFFFF; }
-                case UINT32 -> { min = 0; max = 0xFFFFFFFFL; }
-                case UINT64 -> { min = 0; max = Long.MAX_VALUE; } // larger values arrive as BigInteger
-                case INT8 -> { min = Byte.MIN_VALUE; max = Byte.MAX_VALUE; }
-                case INT16 -> { min = Short.MIN_VALUE; max = Short.MAX_VALUE; }
-                case INT32 -> { min = Integer.MIN_VALUE; max = Integer.MAX_VALUE; }
-                case INT64 -> { min = Long.MIN_VALUE; max = Long.MAX_VALUE; }
-                default -> throw new IllegalArgumentException("not an integer datatype: " + datatype);
-            }
+            min = minOf(datatype);
+            max = maxOf(datatype);
         }
 
         @Override
@@ -273,31 +264,62 @@ abstract class ElementSink {
 
         @Override
         Object toArray() {
-            switch (datatype) {
-                case UINT8, INT8 -> {
-                    byte[] out = new byte[size];
-                    for (int i = 0; i < size; i++) {
-                        out[i] = (byte) values[i];
-                    }
-                    return out;
+            return narrow(values, size, datatype);
+        }
+    }
+
+    /** The smallest value of an integer datatype (UINT64 as far as a long reaches). */
+    static long minOf(Datatype datatype) {
+        return switch (datatype) {
+            case UINT8, UINT16, UINT32, UINT64 -> 0;
+            case INT8 -> Byte.MIN_VALUE;
+            case INT16 -> Short.MIN_VALUE;
+            case INT32 -> Integer.MIN_VALUE;
+            case INT64 -> Long.MIN_VALUE;
+            default -> throw new IllegalArgumentException("not an integer datatype: " + datatype);
+        };
+    }
+
+    /** The largest value of an integer datatype; larger UINT64 values arrive as BigInteger. */
+    static long maxOf(Datatype datatype) {
+        return switch (datatype) {
+            case UINT8 -> 0xFF;
+            case UINT16 -> 0xFFFF;
+            case UINT32 -> 0xFFFFFFFFL;
+            case INT8 -> Byte.MAX_VALUE;
+            case INT16 -> Short.MAX_VALUE;
+            case INT32 -> Integer.MAX_VALUE;
+            case UINT64, INT64 -> Long.MAX_VALUE;
+            default -> throw new IllegalArgumentException("not an integer datatype: " + datatype);
+        };
+    }
+
+    /** Range-checked integer values stored in the array of their datatype's width. */
+    static Object narrow(long[] values, int size, Datatype datatype) {
+        switch (datatype) {
+            case UINT8, INT8 -> {
+                byte[] out = new byte[size];
+                for (int i = 0; i < size; i++) {
+                    out[i] = (byte) values[i];
                 }
-                case UINT16, INT16 -> {
-                    short[] out = new short[size];
-                    for (int i = 0; i < size; i++) {
-                        out[i] = (short) values[i];
-                    }
-                    return out;
+                return out;
+            }
+            case UINT16, INT16 -> {
+                short[] out = new short[size];
+                for (int i = 0; i < size; i++) {
+                    out[i] = (short) values[i];
                 }
-                case UINT32, INT32 -> {
-                    int[] out = new int[size];
-                    for (int i = 0; i < size; i++) {
-                        out[i] = (int) values[i];
-                    }
-                    return out;
+                return out;
+            }
+            case UINT32, INT32 -> {
+                int[] out = new int[size];
+                for (int i = 0; i < size; i++) {
+                    out[i] = (int) values[i];
                 }
-                default -> {
-                    return Arrays.copyOf(values, size);
-                }
+                return out;
+            }
+            default -> {
+                return Arrays.copyOf(values, size);
             }
         }
     }

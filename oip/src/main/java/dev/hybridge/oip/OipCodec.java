@@ -38,6 +38,8 @@ public final class OipCodec {
     /** Tensor parameter giving the size in bytes of the tensor's binary data. */
     public static final String BINARY_DATA_SIZE = "binary_data_size";
     public static final int DEFAULT_MAX_NESTING_DEPTH = 32;
+    /** How deep a tensor's data array sits in a message: the message, the tensor list, the tensor. */
+    private static final int TENSOR_DATA_DEPTH = 3;
 
     private final JsonFactory json;
     private final int maxNestingDepth;
@@ -84,7 +86,8 @@ public final class OipCodec {
     public InferRequest decodeRequest(byte[] body, int jsonLength) {
         int jsonEnd = jsonPartEnd(body, jsonLength);
         BinarySection binary = new BinarySection(body, jsonEnd);
-        try (JsonParser p = json.createParser(ObjectReadContext.empty(), body, 0, jsonEnd)) {
+        DataArrays arrays = DataArrays.locate(body, jsonEnd, "inputs", maxNestingDepth - TENSOR_DATA_DEPTH);
+        try (JsonParser p = json.createParser(ObjectReadContext.empty(), arrays.parsed(), 0, arrays.parsedLength())) {
             expectStartObject(p, "the request");
             String id = null;
             Map<String, Object> parameters = Map.of();
@@ -96,7 +99,7 @@ public final class OipCodec {
                 switch (field) {
                     case "id" -> id = readString(p, value, "id");
                     case "parameters" -> parameters = readParameters(p, value, "parameters");
-                    case "inputs" -> inputs = readTensors(p, value, "inputs", body, binary, true);
+                    case "inputs" -> inputs = readTensors(p, value, "inputs", arrays, binary, true);
                     case "outputs" -> outputs = readRequestedOutputs(p, value);
                     default -> p.skipChildren();
                 }
@@ -179,7 +182,8 @@ public final class OipCodec {
     public InferResponse decodeResponse(byte[] body, int jsonLength) {
         int jsonEnd = jsonPartEnd(body, jsonLength);
         BinarySection binary = new BinarySection(body, jsonEnd);
-        try (JsonParser p = json.createParser(ObjectReadContext.empty(), body, 0, jsonEnd)) {
+        DataArrays arrays = DataArrays.locate(body, jsonEnd, "outputs", maxNestingDepth - TENSOR_DATA_DEPTH);
+        try (JsonParser p = json.createParser(ObjectReadContext.empty(), arrays.parsed(), 0, arrays.parsedLength())) {
             expectStartObject(p, "the response");
             String modelName = null;
             String modelVersion = null;
@@ -194,7 +198,7 @@ public final class OipCodec {
                     case "model_version" -> modelVersion = readString(p, value, "model_version");
                     case "id" -> id = readString(p, value, "id");
                     case "parameters" -> parameters = readParameters(p, value, "parameters");
-                    case "outputs" -> outputs = readTensors(p, value, "outputs", body, binary, false);
+                    case "outputs" -> outputs = readTensors(p, value, "outputs", arrays, binary, false);
                     default -> p.skipChildren();
                 }
             }
@@ -414,7 +418,7 @@ public final class OipCodec {
         return outputs;
     }
 
-    private List<Tensor> readTensors(JsonParser p, JsonToken token, String field, byte[] body,
+    private List<Tensor> readTensors(JsonParser p, JsonToken token, String field, DataArrays arrays,
                                      BinarySection binary, boolean requireData) {
         expectArray(token, field);
         List<Tensor> tensors = new ArrayList<>();
@@ -424,18 +428,20 @@ public final class OipCodec {
             if (t != JsonToken.START_OBJECT) {
                 throw OipException.badRequest(where + " must be an object but was " + ElementSink.describe(t));
             }
-            tensors.add(readTensor(p, where, body, binary, requireData));
+            tensors.add(readTensor(p, where, arrays, binary, requireData));
         }
         return tensors;
     }
 
-    private Tensor readTensor(JsonParser p, String where, byte[] body, BinarySection binary, boolean requireData) {
+    private Tensor readTensor(JsonParser p, String where, DataArrays arrays, BinarySection binary,
+                              boolean requireData) {
         String name = null;
         Datatype datatype = null;
         long[] shape = null;
         Map<String, Object> parameters = Map.of();
         Object data = null;
         NestingProfile nesting = null;
+        int cut = -1;
         int deferredStart = -1;
         int deferredEnd = -1;
         while (p.nextToken() == JsonToken.PROPERTY_NAME) {
@@ -448,7 +454,10 @@ public final class OipCodec {
                 case "parameters" -> parameters = readParameters(p, value, where + ".parameters");
                 case "data" -> {
                     expectArray(value, where + ".data");
-                    if (datatype != null) {
+                    cut = arrays.cutAt((int) p.currentTokenLocation().getByteOffset());
+                    if (cut >= 0) {
+                        p.skipChildren(); // the parser sees "[]": the array is read from the original below
+                    } else if (datatype != null) {
                         nesting = new NestingProfile();
                         data = readData(p, ElementSink.forDatatype(name == null ? where : name, datatype), nesting);
                     } else {
@@ -471,13 +480,16 @@ public final class OipCodec {
             throw OipException.badRequest("tensor '" + name + "' has no 'shape'");
         }
         long expected = Tensor.shapeProduct(name, shape);
-        if (deferredStart >= 0) {
-            try (JsonParser sub = json.createParser(ObjectReadContext.empty(), body, deferredStart,
-                    deferredEnd - deferredStart)) {
-                sub.nextToken();
+        if (cut >= 0) {
+            data = arrays.numbers(cut).toArray(datatype);
+            nesting = arrays.numbers(cut).nesting();
+            if (data == null) {
                 nesting = new NestingProfile();
-                data = readData(sub, ElementSink.forDatatype(name, datatype), nesting);
+                data = readDataFrom(arrays.original(), arrays.start(cut), arrays.end(cut), name, datatype, nesting);
             }
+        } else if (deferredStart >= 0) {
+            nesting = new NestingProfile();
+            data = readDataFrom(arrays.parsed(), deferredStart, deferredEnd, name, datatype, nesting);
         }
         Object binarySize = parameters.get(BINARY_DATA_SIZE);
         if (binarySize != null) {
@@ -532,6 +544,15 @@ public final class OipCodec {
         return Arrays.copyOf(dims, rank);
     }
 
+    /** Reads the data array {@code bytes[start, end)} with a parser of its own. */
+    private Object readDataFrom(byte[] bytes, int start, int end, String tensorName, Datatype datatype,
+                                NestingProfile nesting) {
+        try (JsonParser sub = json.createParser(ObjectReadContext.empty(), bytes, start, end - start)) {
+            sub.nextToken();
+            return readData(sub, ElementSink.forDatatype(tensorName, datatype), nesting);
+        }
+    }
+
     /** Reads a data array (current token START_ARRAY), flattening nested arrays row-major. */
     private static Object readData(JsonParser p, ElementSink sink, NestingProfile nesting) {
         readLevel(p, sink, nesting, 0);
@@ -557,7 +578,7 @@ public final class OipCodec {
     }
 
     /** The lengths of nested data arrays, level by level, to check against the shape. */
-    private static final class NestingProfile {
+    static final class NestingProfile {
         private long[] lengths = {-1, -1, -1, -1}; // -1: no array at this level has ended yet
         private int depth; // number of array levels seen
         private int leafLevel = -1;
