@@ -17,6 +17,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "repository")
 # Models that must not load, each for its own reason; the host must say why and serve the rest.
 FAULTY = os.path.join(HERE, "faulty")
+# Models only the benchmarks load (too heavy for every test's model host).
+BENCHMARK = os.path.join(HERE, "benchmark-repository")
 OPSET = [helper.make_opsetid("", 17)]
 IR_VERSION = 8
 rng = np.random.default_rng(20261122)
@@ -51,6 +53,7 @@ def identity(name, elem_type, out=OUT, config=None):
 def main():
     shutil.rmtree(OUT, ignore_errors=True)
     shutil.rmtree(FAULTY, ignore_errors=True)
+    shutil.rmtree(BENCHMARK, ignore_errors=True)
     for suffix, elem in [("bool", TensorProto.BOOL), ("uint8", TensorProto.UINT8), ("int8", TensorProto.INT8),
                          ("int16", TensorProto.INT16), ("int32", TensorProto.INT32), ("int64", TensorProto.INT64),
                          ("fp16", TensorProto.FLOAT16), ("bf16", TensorProto.BFLOAT16), ("fp32", TensorProto.FLOAT),
@@ -145,6 +148,38 @@ def main():
     save("dense_audio", graph,
          "# Benchmark model with random weights (not trained).\n"
          "scores:\n  output: probs\n  kind: probabilities\n")
+
+    # A cloud-sized dense model: [8000 x 1024] weights, 32 MB as FP32, so that a run at batch 1
+    # is bound by reading the weights, as with the large fully connected layers of full models.
+    # The weights are computed in the graph from a Range (ONNX Runtime folds them into a constant
+    # when the session loads), which keeps the file a few KB.
+    hidden = 1024
+    wo_wide = rng.normal(0, 0.05, (hidden, 10)).astype(np.float32)
+    nodes = [
+        helper.make_node("Range", ["zero", "count", "one"], ["index"]),
+        helper.make_node("Mul", ["index", "step"], ["phase"]),
+        helper.make_node("Sin", ["phase"], ["wave"]),
+        helper.make_node("Mul", ["wave", "scale"], ["w_flat"]),
+        helper.make_node("Reshape", ["w_flat", "w_shape"], ["w"]),
+        helper.make_node("MatMul", ["audio", "w"], ["h"]),
+        helper.make_node("Relu", ["h"], ["embedding"]),
+        helper.make_node("MatMul", ["embedding", "wo"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probs"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes, "wide_audio",
+        [helper.make_tensor_value_info("audio", TensorProto.FLOAT, ["batch", 8000])],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["batch", 10])],
+        [numpy_helper.from_array(np.array(0, np.float32), "zero"),
+         numpy_helper.from_array(np.array(8000 * hidden, np.float32), "count"),
+         numpy_helper.from_array(np.array(1, np.float32), "one"),
+         numpy_helper.from_array(np.array(0.7071, np.float32), "step"),
+         numpy_helper.from_array(np.array(0.02, np.float32), "scale"),
+         numpy_helper.from_array(np.array([8000, hidden], np.int64), "w_shape"),
+         numpy_helper.from_array(wo_wide, "wo")])
+    save("wide_audio", graph,
+         "# Benchmark model with made-up weights (not trained): 8000 x 1024 dense layer over raw audio.\n"
+         "scores:\n  output: probs\n  kind: probabilities\n", out=BENCHMARK)
 
     # --- faulty/ ---
     # ONNX Runtime's Java API cannot build UINT32 input tensors.

@@ -40,7 +40,7 @@ import java.util.regex.Pattern;
  *
  * <p>The default run compares unbatched with batched at max-queue-delay 1, 2 (the program's
  * default) and 5 ms, all at the program's default threads (intra-op 2, run-queue 2) and
- * max-batch-size 16. {@code -Dbench.explore=true} adds thread and batch-size variants (see
+ * max-batch-size 8. {@code -Dbench.explore=true} adds thread and batch-size variants (see
  * {@link #EXPLORE}) and writes {@code results/BatchingThroughput-explore.md}; {@code
  * -Dbench.configs=a,b} picks configurations by name and writes {@code
  * results/BatchingThroughput-selected.md}.
@@ -54,7 +54,8 @@ import java.util.regex.Pattern;
 public final class BatchingThroughput {
 
     /** {@code -Dbench.model} and {@code -Dbench.repository} measure another audio model, e.g. the demo's digits-cloud. */
-    private static final String MODEL = System.getProperty("bench.model", "dense_audio");
+    private static final String DEFAULT_MODEL = "dense_audio";
+    private static final String MODEL = System.getProperty("bench.model", DEFAULT_MODEL);
     private static final Path REPOSITORY = System.getProperty("bench.repository") == null ? Bench.testRepository()
             : Bench.root().resolve(System.getProperty("bench.repository"));
 
@@ -108,6 +109,9 @@ public final class BatchingThroughput {
     public static void main(String[] args) throws Exception {
         String name = System.getProperty("bench.configs") != null ? "BatchingThroughput-selected"
                 : Boolean.getBoolean("bench.explore") ? "BatchingThroughput-explore" : "BatchingThroughput";
+        if (!MODEL.equals(DEFAULT_MODEL)) {
+            name += "-" + MODEL; // results for another model do not replace the default model's
+        }
         Bench bench = new Bench(name, BatchingThroughput.class, args);
         int rounds = Bench.intSetting("rounds", 2, 5);
         int phaseSeconds = Bench.intSetting("phaseSeconds", 5, 15);
@@ -128,9 +132,9 @@ public final class BatchingThroughput {
                 + " request per call, binary tensor extension (" + body.body().length + " bytes). " + clients
                 + " closed-loop clients in this JVM, each on its own keep-alive connection (a minimal HTTP/1.1"
                 + " client, `RawHttp`, request encoded once). One cloud-worker process per configuration (JVM options: "
-                + (workerJvmOptions.isEmpty() ? "the default" : "`" + String.join(" ", workerJvmOptions) + "`") + ", `--hybridge.serving.model-repository=models/testdata/repository`, program defaults"
+                + (workerJvmOptions.isEmpty() ? "the default" : "`" + String.join(" ", workerJvmOptions) + "`") + ", `--hybridge.serving.model-repository=" + Bench.root().relativize(REPOSITORY) + "`, program defaults"
                 + " unless the configuration says otherwise: threads intra-op 2 / inter-op 1, run-queue 2 threads,"
-                + " max-batch-size 16). Each process warmed with " + warmupSeconds + " s of full load (in 5 s slices, see"
+                + " max-batch-size 8). Each process warmed with " + warmupSeconds + " s of full load (in 5 s slices, see"
                 + " the warm-up column: an unbatched worker stays on a plateau for about 25 s before its JIT settles),"
                 + " then " + rounds
                 + " rounds of one " + phaseSeconds + " s phase per configuration, interleaved (order rotating).");
