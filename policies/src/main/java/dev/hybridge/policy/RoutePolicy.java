@@ -1,0 +1,96 @@
+package dev.hybridge.policy;
+
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * One route, as its policy file says: the model name clients call, how its stages share the
+ * work, and the rules that decide each request. Built by {@link PolicyLoader}, which checks
+ * every field; immutable.
+ *
+ * @param name         the model name clients call
+ * @param source       the file it came from
+ * @param kind         how the stages share the work
+ * @param edge         the edge stage, or {@code null} on cloud-only routes
+ * @param cloud        the cloud stage, or {@code null} on edge-only routes
+ * @param hardWhen     marks a request hard before the edge runs (it then goes to the cloud), or {@code null}
+ * @param escalateWhen after the edge ran: escalate when it holds; {@code null} means {@code confidence < threshold}
+ * @param threshold    the confidence threshold
+ * @param deadline     the route's deadline, which a request may shorten or lengthen with {@code hybridge.deadline_ms}
+ * @param cloudLatency how the cloud's latency is estimated
+ * @param edgeCost     what an edge answer costs
+ * @param cloudCost    what a cloud answer costs
+ * @param shadowRate   on shadow routes, the share of requests also sent to the cloud (0 to 1)
+ */
+public record RoutePolicy(String name, Path source, RouteKind kind, Stage edge, Stage cloud, Condition hardWhen,
+                          Condition escalateWhen, ThresholdSpec threshold, Duration deadline,
+                          LatencySpec cloudLatency, TierCost edgeCost, TierCost cloudCost, double shadowRate) {
+
+    /** The format version this code reads. */
+    public static final int FORMAT_VERSION = 1;
+
+    /**
+     * A stage: the model it runs and, on split routes, the tensor handed from edge to cloud.
+     *
+     * @param model   the model name on that tier's workers
+     * @param version the model version, or {@code null} for the workers' default
+     * @param tensor  split routes: on the edge stage the output handed on, on the cloud stage the
+     *                input that receives it; otherwise {@code null}
+     */
+    public record Stage(String model, String version, String tensor) {
+    }
+
+    /**
+     * A fixed threshold, or one calibrated so that about {@code targetRate} of requests escalate.
+     *
+     * @param value       the fixed threshold, or the starting one while a calibrated threshold has
+     *                    fewer than {@code minSamples} confidences
+     * @param calibrated  whether the threshold follows recent confidences
+     * @param targetRate  the share of requests to escalate (calibrated only)
+     * @param window      how many recent edge confidences the calibration looks at
+     * @param minSamples  confidences needed before the calibration takes over
+     * @param min         the lowest the calibrated threshold may go
+     * @param max         the highest it may go
+     */
+    public record ThresholdSpec(double value, boolean calibrated, double targetRate, int window, int minSamples,
+                                double min, double max) {
+
+        public static ThresholdSpec fixed(double value) {
+            return new ThresholdSpec(value, false, 0, 0, 0, value, value);
+        }
+    }
+
+    /**
+     * The cloud latency estimate: a high percentile of the most recent cloud round trips.
+     *
+     * @param percentile which percentile (e.g. 95)
+     * @param window     how many recent round trips
+     * @param maxAge     round trips older than this no longer count
+     * @param initial    the estimate before any round trip is known
+     */
+    public record LatencySpec(double percentile, int window, Duration maxAge, Duration initial) {
+
+        public static final LatencySpec DEFAULT = new LatencySpec(95, 200, Duration.ofMinutes(1), Duration.ofMillis(100));
+    }
+
+    /**
+     * What one answer from a tier costs: a price per request plus a price per megabyte (10^6
+     * bytes) of input data.
+     */
+    public record TierCost(double perRequestUsd, double perMegabyteUsd) {
+
+        public static final TierCost FREE = new TierCost(0, 0);
+
+        public double of(long inputBytes) {
+            return perRequestUsd + perMegabyteUsd * inputBytes / 1e6;
+        }
+    }
+
+    public TierCost cost(Tier tier) {
+        return tier == Tier.EDGE ? edgeCost : cloudCost;
+    }
+
+    public Stage stage(Tier tier) {
+        return tier == Tier.EDGE ? edge : cloud;
+    }
+}
