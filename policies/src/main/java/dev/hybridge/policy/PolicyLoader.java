@@ -116,6 +116,9 @@ public final class PolicyLoader {
         }
         Condition hardWhen = condition(root, "hard-when", false);
         Condition escalateWhen = condition(root, "escalate-when", true);
+        if (escalateWhen != null && escalateWhen.source().replaceAll("\\s+", "").equals("confidence<threshold")) {
+            escalateWhen = null; // the default, decided without evaluating an expression
+        }
         if (kind != null && hardWhen != null && !(kind.usesEdge() && kind.usesCloud())) {
             root.problem("hard-when", "only applies to routes with both an edge and a cloud stage, not " + kind.wire());
         }

@@ -5,82 +5,68 @@ import java.time.Clock;
 import java.util.Arrays;
 
 /**
- * A high percentile of the most recent cloud round trips, in milliseconds. Recording is O(1);
- * the percentile is recomputed (a sort of at most {@code window} values) every 16 records or
- * when read after a second without one, so reading it is usually a field read. Round trips
- * older than {@code maxAge} stop counting; with none left the initial estimate applies.
+ * A high percentile of the most recent cloud round trips, in milliseconds, exact at every read.
+ *
+ * <p>The last {@code window} round trips are kept twice: in arrival order (a ring, with their
+ * times) and sorted. Recording one moves at most {@code window} values (tens of nanoseconds for
+ * a few hundred); reading the percentile is an index into the sorted copy. Round trips older than
+ * {@code maxAge} are dropped when the estimate is read; with none left the initial estimate
+ * applies.
  */
 public final class LatencyEstimate {
 
-    private static final int RECOMPUTE_EVERY = 16;
-    private static final long RECOMPUTE_AFTER_MILLIS = 1_000;
-
     private final LatencySpec spec;
     private final Clock clock;
-    private final double[] millis;
+    private final double[] ring;
     private final long[] at;
-    private int next;
+    private final double[] sorted;
+    private int oldest;
     private int size;
-    private int sinceRecompute;
-    private long computedAt;
-    private volatile double estimate;
 
     public LatencyEstimate(LatencySpec spec, Clock clock) {
         this.spec = spec;
         this.clock = clock;
-        this.millis = new double[spec.window()];
+        this.ring = new double[spec.window()];
         this.at = new long[spec.window()];
-        this.estimate = spec.initial().toNanos() / 1e6;
-        this.computedAt = clock.millis();
+        this.sorted = new double[spec.window()];
     }
 
     public LatencySpec spec() {
         return spec;
     }
 
-    public void record(double roundTripMillis) {
-        long now = clock.millis();
-        synchronized (this) {
-            millis[next] = roundTripMillis;
-            at[next] = now;
-            next = next + 1 == millis.length ? 0 : next + 1;
-            size = Math.min(size + 1, millis.length);
-            if (++sinceRecompute >= RECOMPUTE_EVERY) {
-                recompute(now);
-            }
+    public synchronized void record(double roundTripMillis) {
+        if (size == ring.length) {
+            removeOldest();
         }
+        int slot = (oldest + size) % ring.length;
+        ring[slot] = roundTripMillis;
+        at[slot] = clock.millis();
+        int i = Arrays.binarySearch(sorted, 0, size, roundTripMillis);
+        int insert = i >= 0 ? i : -i - 1;
+        System.arraycopy(sorted, insert, sorted, insert + 1, size - insert);
+        sorted[insert] = roundTripMillis;
+        size++;
     }
 
     /** The estimated cloud round trip, in milliseconds. */
-    public double millis() {
-        long now = clock.millis();
-        if (now - computedAt > RECOMPUTE_AFTER_MILLIS) {
-            synchronized (this) {
-                if (now - computedAt > RECOMPUTE_AFTER_MILLIS) {
-                    recompute(now);
-                }
-            }
+    public synchronized double millis() {
+        long expired = clock.millis() - spec.maxAge().toMillis();
+        while (size > 0 && at[oldest] < expired) {
+            removeOldest();
         }
-        return estimate;
+        if (size == 0) {
+            return spec.initial().toNanos() / 1e6;
+        }
+        int index = (int) Math.ceil(spec.percentile() / 100 * size) - 1;
+        return sorted[Math.max(0, Math.min(size - 1, index))];
     }
 
-    private void recompute(long now) {
-        sinceRecompute = 0;
-        computedAt = now;
-        long oldest = now - spec.maxAge().toMillis();
-        double[] recent = new double[size];
-        int n = 0;
-        for (int i = 0; i < size; i++) {
-            if (at[i] >= oldest) {
-                recent[n++] = millis[i];
-            }
-        }
-        if (n == 0) {
-            estimate = spec.initial().toNanos() / 1e6;
-            return;
-        }
-        Arrays.sort(recent, 0, n);
-        int index = (int) Math.ceil(spec.percentile() / 100 * n) - 1;
-        estimate = recent[Math.max(0, Math.min(n - 1, index))];
+    private void removeOldest() {
+        double value = ring[oldest];
+        int i = Arrays.binarySearch(sorted, 0, size, value);
+        System.arraycopy(sorted, i + 1, sorted, i, size - i - 1);
+        oldest = (oldest + 1) % ring.length;
+        size--;
     }
 }
