@@ -163,6 +163,25 @@ public final class RouteEngine {
         return Decision.of(Action.GO_CLOUD, Reason.EDGE_UNAVAILABLE);
     }
 
+    /**
+     * An edge agent ran the edge stage itself and asks for the cloud: only the fleet-wide limits
+     * apply (the tenant's rights, the time left, the budget), not the edge's confidence.
+     *
+     * @param reason why the agent escalated (its own decision's reason)
+     * @return ESCALATE, ANSWER_AT_EDGE (the agent keeps its own answer: no cloud stage, deadline
+     *         too tight or budget spent) or REJECT
+     */
+    public Decision escalationFromEdge(RequestFacts facts, Reason reason, long elapsedMillis) {
+        TenantPolicy tenant = tenants.of(facts.tenant());
+        if (!tenant.allowed().contains(facts.requested())) {
+            return Decision.of(Action.REJECT, Reason.NOT_ALLOWED);
+        }
+        if (!policy.kind().usesCloud()) {
+            return Decision.of(Action.ANSWER_AT_EDGE, Reason.EDGE_ONLY);
+        }
+        return escalateIfFits(tenant, facts, elapsedMillis, reason);
+    }
+
     /** Records a cloud round trip (successful or not) for the latency estimate. */
     public void recordCloudLatency(double millis) {
         latency.record(millis);

@@ -1,0 +1,100 @@
+package dev.hybridge.gateway;
+
+import dev.hybridge.gateway.pool.WorkerPool;
+import dev.hybridge.oip.OipCodec;
+import dev.hybridge.policy.PolicyEngine;
+import dev.hybridge.policy.Tier;
+import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.info.BuildProperties;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.web.reactive.function.server.RouterFunction;
+import org.springframework.web.reactive.function.server.ServerResponse;
+import reactor.core.Disposable;
+import reactor.core.publisher.Flux;
+import reactor.core.scheduler.Schedulers;
+
+/** Wires the gateway: policies (loaded at start, then watched), the two worker pools, the OIP front. */
+@Configuration(proxyBeanMethods = false)
+class GatewayConfiguration {
+
+    @Bean
+    OipCodec oipCodec() {
+        return new OipCodec();
+    }
+
+    @Bean
+    PolicyEngine policyEngine() {
+        return new PolicyEngine(Clock.systemUTC());
+    }
+
+    @Bean(destroyMethod = "dispose")
+    Disposable policyWatch(PolicyReloader reloader, GatewayProperties properties) {
+        Duration every = properties.policyReloadInterval();
+        return Flux.interval(every, every, Schedulers.boundedElastic())
+                .subscribe(tick -> reloader.checkForChanges());
+    }
+
+    @Bean
+    PolicyReloader policyReloader(PolicyEngine engine, GatewayProperties properties) {
+        PolicyReloader reloader = new PolicyReloader(engine, properties.policyFolder());
+        reloader.loadOrFail();
+        return reloader;
+    }
+
+    @Bean(destroyMethod = "close")
+    WorkerPool edgePool(GatewayProperties properties, MeterRegistry registry) {
+        return pool(Tier.EDGE, properties.edge(), properties, registry);
+    }
+
+    @Bean(destroyMethod = "close")
+    WorkerPool cloudPool(GatewayProperties properties, MeterRegistry registry) {
+        return pool(Tier.CLOUD, properties.cloud(), properties, registry);
+    }
+
+    private static WorkerPool pool(Tier tier, GatewayProperties.Pool config, GatewayProperties properties,
+                                   MeterRegistry registry) {
+        WorkerPool pool = new WorkerPool(tier, config, (int) properties.maxResponseSize().toBytes());
+        TaggedCircuitBreakerMetrics.ofCircuitBreakerRegistry(pool.breakers()).bindTo(registry);
+        Gauge.builder("hybridge.gateway.bulkhead.available", pool.bulkhead(),
+                        b -> b.getMetrics().getAvailableConcurrentCalls())
+                .description("Calls that may still start at once to this pool")
+                .tag("tier", tier.wire()).register(registry);
+        Gauge.builder("hybridge.gateway.workers", pool, p -> p.workers().size())
+                .description("Workers known in this pool").tag("tier", tier.wire()).register(registry);
+        return pool;
+    }
+
+    @Bean(destroyMethod = "dispose")
+    Disposable dnsRefresh(GatewayProperties properties, WorkerPool edgePool, WorkerPool cloudPool) {
+        return Flux.merge(refresh(edgePool, properties.edge()), refresh(cloudPool, properties.cloud())).subscribe();
+    }
+
+    private static Flux<Long> refresh(WorkerPool pool, GatewayProperties.Pool config) {
+        if (config.dnsName().isBlank()) {
+            return Flux.empty();
+        }
+        return Flux.interval(Duration.ZERO, config.dnsRefresh(), Schedulers.boundedElastic())
+                .doOnNext(tick -> pool.refreshFromDns());
+    }
+
+    @Bean
+    GatewayMetrics gatewayMetrics(MeterRegistry registry, PolicyEngine engine) {
+        return new GatewayMetrics(registry, route -> engine.route(route) != null);
+    }
+
+    @Bean
+    RouterFunction<ServerResponse> oipRoutes(GatewayProperties properties, PolicyEngine engine, PolicyReloader reloader,
+                                             WorkerPool edgePool, WorkerPool cloudPool, OipCodec codec,
+                                             GatewayMetrics metrics, ObjectProvider<BuildProperties> build) {
+        Orchestrator orchestrator = new Orchestrator(engine, edgePool, cloudPool, codec, metrics);
+        BuildProperties info = build.getIfAvailable();
+        return new GatewayHandler(orchestrator, engine, reloader, edgePool, cloudPool, new ApiKeys(properties), codec,
+                (int) properties.maxRequestSize().toBytes(), info == null ? "dev" : info.getVersion()).routes();
+    }
+}

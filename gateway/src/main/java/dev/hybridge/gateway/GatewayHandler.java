@@ -1,0 +1,249 @@
+package dev.hybridge.gateway;
+
+import static org.springframework.web.reactive.function.server.RequestPredicates.path;
+
+import dev.hybridge.gateway.pool.WorkerPool;
+import dev.hybridge.oip.ModelMetadata;
+import dev.hybridge.oip.OipCodec;
+import dev.hybridge.oip.OipException;
+import dev.hybridge.oip.ServerMetadata;
+import dev.hybridge.policy.PolicyEngine;
+import dev.hybridge.policy.RoutePolicy;
+import dev.hybridge.policy.Tier;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.core.io.buffer.DataBuffer;
+import org.springframework.core.io.buffer.DataBufferLimitException;
+import org.springframework.core.io.buffer.DataBufferUtils;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.MediaType;
+import org.springframework.web.reactive.function.BodyExtractors;
+import org.springframework.web.reactive.function.server.RouterFunction;
+import org.springframework.web.reactive.function.server.RouterFunctions;
+import org.springframework.web.reactive.function.server.ServerRequest;
+import org.springframework.web.reactive.function.server.ServerResponse;
+import reactor.core.publisher.Mono;
+
+/**
+ * The gateway's OIP front: the same paths as the workers, where a model name is a route.
+ * {@code GET /v2} lists the routes ({@code "routes"}, beside the standard fields); a route's
+ * metadata is its first stage's model metadata under the route's name, with the route's kind
+ * and stages in {@code parameters}. Errors are OIP bodies: 400, 401, 403, 404, 405, 413, 429,
+ * 503, 504.
+ */
+final class GatewayHandler {
+
+    private static final Logger log = LoggerFactory.getLogger(GatewayHandler.class);
+
+    private final Orchestrator orchestrator;
+    private final PolicyEngine policies;
+    private final PolicyReloader reloader;
+    private final WorkerPool edge;
+    private final WorkerPool cloud;
+    private final ApiKeys apiKeys;
+    private final OipCodec codec;
+    private final int maxRequestBytes;
+    private final String version;
+
+    GatewayHandler(Orchestrator orchestrator, PolicyEngine policies, PolicyReloader reloader, WorkerPool edge,
+                   WorkerPool cloud, ApiKeys apiKeys, OipCodec codec, int maxRequestBytes, String version) {
+        this.orchestrator = orchestrator;
+        this.policies = policies;
+        this.reloader = reloader;
+        this.edge = edge;
+        this.cloud = cloud;
+        this.apiKeys = apiKeys;
+        this.codec = codec;
+        this.maxRequestBytes = maxRequestBytes;
+        this.version = version;
+    }
+
+    RouterFunction<ServerResponse> routes() {
+        return RouterFunctions.route()
+                .GET("/v2", this::serverMetadata)
+                .GET("/v2/health/live", request -> json(HttpStatus.OK, "{\"live\":true}"))
+                .GET("/v2/health/ready", this::serverReady)
+                .GET("/v2/models/{model}", this::metadata)
+                .GET("/v2/models/{model}/versions/{version}", this::metadata)
+                .GET("/v2/models/{model}/ready", this::routeReady)
+                .GET("/v2/models/{model}/versions/{version}/ready", this::routeReady)
+                .POST("/v2/models/{model}/infer", this::infer)
+                .POST("/v2/models/{model}/versions/{version}/infer", this::infer)
+                .route(path("/v2").or(path("/v2/**")), this::noSuchEndpoint)
+                .build();
+    }
+
+    private Mono<ServerResponse> serverMetadata(ServerRequest request) {
+        byte[] standard = codec.encodeServerMetadata(new ServerMetadata("hybridge-gateway", version,
+                List.of("binary_tensor_data")));
+        String body = new String(standard, java.nio.charset.StandardCharsets.UTF_8);
+        StringBuilder routes = new StringBuilder(",\"routes\":[");
+        boolean first = true;
+        for (String name : policies.current().routes().keySet()) {
+            routes.append(first ? "" : ",").append(quote(name));
+            first = false;
+        }
+        routes.append("]}");
+        return json(HttpStatus.OK, body.substring(0, body.lastIndexOf('}')) + routes);
+    }
+
+    private Mono<ServerResponse> serverReady(ServerRequest request) {
+        if (!reloader.loaded() || policies.current().routes().isEmpty()) {
+            return error(OipException.unavailable("not ready: no routes are loaded from the policy folder"));
+        }
+        return json(HttpStatus.OK, "{\"ready\":true}");
+    }
+
+    /** A route is ready when every tier it starts with has a worker whose breaker lets calls through. */
+    private Mono<ServerResponse> routeReady(ServerRequest request) {
+        return Mono.defer(() -> {
+            RoutePolicy route = route(request);
+            WorkerPool first = route.kind().usesEdge() ? edge : cloud;
+            if (!first.anyCallable()) {
+                throw OipException.unavailable("route " + route.name() + " is not ready: no " + first.tier().wire()
+                        + " worker is available");
+            }
+            return json(HttpStatus.OK, "{\"name\":" + quote(route.name()) + ",\"ready\":true}");
+        }).onErrorResume(this::error);
+    }
+
+    private Mono<ServerResponse> metadata(ServerRequest request) {
+        return Mono.defer(() -> {
+            RoutePolicy route = route(request);
+            Tier tier = route.kind().usesEdge() ? Tier.EDGE : Tier.CLOUD;
+            RoutePolicy.Stage stage = route.stage(tier);
+            WorkerPool pool = tier == Tier.EDGE ? edge : cloud;
+            return pool.metadata(stage.model(), stage.version(), System.nanoTime() + 2_000_000_000L)
+                    .map(bytes -> {
+                        ModelMetadata model = codec.decodeModelMetadata(bytes);
+                        Map<String, Object> parameters = new LinkedHashMap<>();
+                        parameters.put("hybridge.kind", route.kind().wire());
+                        if (route.edge() != null) {
+                            parameters.put("hybridge.edge_model", route.edge().model());
+                        }
+                        if (route.cloud() != null) {
+                            parameters.put("hybridge.cloud_model", route.cloud().model());
+                        }
+                        return codec.encodeModelMetadata(new ModelMetadata(route.name(), List.of(), model.platform(),
+                                model.inputs(), model.outputs()), parameters);
+                    })
+                    .flatMap(body -> json(HttpStatus.OK, body));
+        }).onErrorResume(this::error);
+    }
+
+    private Mono<ServerResponse> infer(ServerRequest request) {
+        return Mono.defer(() -> {
+            String route = request.pathVariable("model");
+            String tenant = apiKeys.tenantOf(request.headers().asHttpHeaders());
+            int jsonLength = jsonLength(request);
+            return DataBufferUtils.join(request.body(BodyExtractors.toDataBuffers()), maxRequestBytes)
+                    .map(GatewayHandler::toBytes)
+                    .defaultIfEmpty(new byte[0])
+                    .flatMap(body -> {
+                        if (body.length == 0) {
+                            throw OipException.badRequest("the request body is empty; send an OIP inference request");
+                        }
+                        return orchestrator.infer(route, tenant, body, jsonLength);
+                    })
+                    .flatMap(this::write);
+        }).onErrorResume(this::error);
+    }
+
+    private Mono<ServerResponse> write(Orchestrator.Answer answer) {
+        ServerResponse.BodyBuilder builder = ServerResponse.status(answer.status());
+        answer.headers().forEach(builder::header);
+        if (answer.jsonLength() >= 0) {
+            builder.header(OipCodec.HEADER_LENGTH, Integer.toString(answer.jsonLength()))
+                    .contentType(MediaType.APPLICATION_OCTET_STREAM);
+        } else {
+            builder.contentType(MediaType.APPLICATION_JSON);
+        }
+        return builder.bodyValue(answer.body());
+    }
+
+    private RoutePolicy route(ServerRequest request) {
+        String name = request.pathVariable("model");
+        RoutePolicy route = policies.current().route(name);
+        if (route == null) {
+            throw OipException.notFound("no route named '" + name + "'; routes: "
+                    + String.join(", ", policies.current().routes().keySet()));
+        }
+        return route;
+    }
+
+    private Mono<ServerResponse> noSuchEndpoint(ServerRequest request) {
+        String p = request.path();
+        boolean known = p.matches("/v2(/health/(live|ready))?|/v2/models/[^/]+(/versions/[^/]+)?(/ready|/infer)?");
+        if (known) {
+            String allowed = p.endsWith("/infer") ? "POST" : "GET";
+            return ServerResponse.status(HttpStatus.METHOD_NOT_ALLOWED).header("Allow", allowed)
+                    .contentType(MediaType.APPLICATION_JSON)
+                    .bodyValue(codec.encodeError(request.method() + " is not allowed on " + p + "; use " + allowed));
+        }
+        return error(OipException.notFound("no such endpoint: " + request.method() + " " + p));
+    }
+
+    private static int jsonLength(ServerRequest request) {
+        String header = request.headers().firstHeader(OipCodec.HEADER_LENGTH);
+        if (header == null) {
+            return -1;
+        }
+        try {
+            int length = Integer.parseInt(header.trim());
+            if (length < 0) {
+                throw new NumberFormatException();
+            }
+            return length;
+        } catch (NumberFormatException e) {
+            throw OipException.badRequest(OipCodec.HEADER_LENGTH + " must be a whole number of bytes but was '"
+                    + header + "'");
+        }
+    }
+
+    private static byte[] toBytes(DataBuffer buffer) {
+        try {
+            byte[] bytes = new byte[buffer.readableByteCount()];
+            buffer.read(bytes);
+            return bytes;
+        } finally {
+            DataBufferUtils.release(buffer);
+        }
+    }
+
+    private Mono<ServerResponse> error(Throwable e) {
+        OipException oip;
+        if (e instanceof OipException known) {
+            oip = known;
+        } else if (e instanceof DataBufferLimitException) {
+            oip = OipException.payloadTooLarge("request body is larger than the limit of " + maxRequestBytes
+                    + " bytes (hybridge.gateway.max-request-size)");
+        } else if (e instanceof java.util.concurrent.TimeoutException) {
+            oip = new OipException(504, "no answer in time");
+        } else if (e instanceof dev.hybridge.gateway.pool.WorkerFailure || e instanceof dev.hybridge.gateway.pool.NoWorkerException
+                || e instanceof io.github.resilience4j.circuitbreaker.CallNotPermittedException
+                || e instanceof io.github.resilience4j.bulkhead.BulkheadFullException) {
+            oip = OipException.unavailable("no worker can answer: " + e.getMessage());
+        } else {
+            log.error("Unexpected failure serving a request", e);
+            oip = new OipException(500, "internal error: " + e.getClass().getSimpleName()
+                    + (e.getMessage() == null ? "" : ": " + e.getMessage()));
+        }
+        return ServerResponse.status(oip.status()).contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(codec.encodeError(oip.getMessage()));
+    }
+
+    private static Mono<ServerResponse> json(HttpStatus status, String body) {
+        return json(status, body.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    private static Mono<ServerResponse> json(HttpStatus status, byte[] body) {
+        return ServerResponse.status(status).contentType(MediaType.APPLICATION_JSON).bodyValue(body);
+    }
+
+    private static String quote(String s) {
+        return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+    }
+}

@@ -1,0 +1,55 @@
+package dev.hybridge.gateway;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The gateway's own meters. Tags are few and bounded: route (routes come from policy files;
+ * requests for unknown routes are counted under {@code unknown}), tier, reason, status class.
+ * Meters are made once per tag combination and then looked up, never built per request.
+ *
+ * <ul>
+ *   <li>{@code hybridge.gateway.requests} (timer): route, tier (edge, cloud, none), reason, status
+ *       (2xx, 4xx, 5xx), degraded;</li>
+ *   <li>{@code hybridge.gateway.shadow} (counter): route, result (agreed, disagreed, failed).</li>
+ * </ul>
+ * Resilience4j's own meters (breaker state and calls per worker, bulkhead, retries) are bound
+ * by {@link GatewayConfiguration}.
+ */
+final class GatewayMetrics {
+
+    private final MeterRegistry registry;
+    private final Map<String, Timer> timers = new ConcurrentHashMap<>();
+    private final Map<String, Counter> shadows = new ConcurrentHashMap<>();
+    private final java.util.function.Predicate<String> knownRoute;
+
+    GatewayMetrics(MeterRegistry registry, java.util.function.Predicate<String> knownRoute) {
+        this.registry = registry;
+        this.knownRoute = knownRoute;
+    }
+
+    void record(String route, Orchestrator.Answer answer, long nanos) {
+        String routeTag = knownRoute.test(route) ? route : "unknown";
+        String tier = answer.headers().getOrDefault("Hybridge-Tier", "none");
+        String reason = answer.headers().getOrDefault("Hybridge-Reason", "none");
+        String status = answer.status() / 100 + "xx";
+        String degraded = answer.headers().getOrDefault("Hybridge-Degraded", "false");
+        String key = routeTag + '|' + tier + '|' + reason + '|' + status + '|' + degraded;
+        timers.computeIfAbsent(key, k -> Timer.builder("hybridge.gateway.requests")
+                .description("Requests answered by the gateway, by where and why")
+                .tag("route", routeTag).tag("tier", tier).tag("reason", reason).tag("status", status)
+                .tag("degraded", degraded)
+                .register(registry)).record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    void shadow(String route, String result) {
+        shadows.computeIfAbsent(route + '|' + result, k -> Counter.builder("hybridge.gateway.shadow")
+                .description("Shadow samples sent to the cloud, by whether its label agreed with the edge's")
+                .tag("route", route).tag("result", result)
+                .register(registry)).increment();
+    }
+}

@@ -1,0 +1,12 @@
+package dev.hybridge.gateway.pool;
+
+import dev.hybridge.policy.Tier;
+
+/** Every worker of a pool was tried (or there is none). */
+public final class NoWorkerException extends RuntimeException {
+
+    public NoWorkerException(Tier tier, boolean empty) {
+        super(empty ? "no " + tier.wire() + " workers are configured or discovered"
+                : "every " + tier.wire() + " worker was tried", null, false, false);
+    }
+}
