@@ -97,6 +97,8 @@ final class Orchestrator {
         final long startNanos;
         final long deadlineNanos;
         double costUsd;
+        /** Why the edge tier failed for this request, or null. */
+        Throwable edgeFailure;
 
         Call(RouteEngine route, String tenant, InferRequest request, byte[] body, int jsonLength, RequestFacts facts,
              long startNanos) {
@@ -193,6 +195,7 @@ final class Orchestrator {
     }
 
     private Mono<Answer> edgeFailed(Call call, Throwable failure) {
+        call.edgeFailure = failure;
         Decision decision = call.route.edgeFailed(call.facts, call.elapsedMillis());
         log.debug("edge tier failed for route {}: {}", call.policy.name(), failure.toString());
         if (decision.action() == Action.GO_CLOUD) {
@@ -226,8 +229,10 @@ final class Orchestrator {
                 })
                 .onErrorResume(Orchestrator::tierFailure, failure -> {
                     if (failure instanceof TimeoutException) {
-                        // a slow cloud must raise the estimate, or the next requests would wait out the same deadline
-                        call.route.recordCloudLatency((System.nanoTime() - started) / 1e6);
+                        // the cloud took at least the time left; count it as a whole deadline, so that the
+                        // estimate stops the next requests from waiting out the same deadline
+                        double waited = (System.nanoTime() - started) / 1e6;
+                        call.route.recordCloudLatency(Math.max(waited, call.route.deadlineMillis(call.facts)));
                     }
                     return cloudFailed(call, failure, fallback);
                 });
@@ -238,6 +243,10 @@ final class Orchestrator {
         if (fallback != null) {
             return Mono.just(answer(call, fallback.response(), Tier.EDGE, Reason.CLOUD_UNAVAILABLE,
                     fallback.outcome().confidence(), true));
+        }
+        if (call.edgeFailure != null) {
+            return Mono.just(error(call, 503, Reason.CLOUD_UNAVAILABLE, "both tiers are unavailable: edge: "
+                    + describe(call.edgeFailure) + "; cloud: " + describe(failure)));
         }
         if (call.policy.kind().usesEdge() && !call.policy.kind().split()) {
             // the edge was skipped (a hard request, or the client asked for the cloud): it answers now

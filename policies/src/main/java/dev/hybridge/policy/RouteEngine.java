@@ -157,7 +157,7 @@ public final class RouteEngine {
         if (!cloudFits(tenant, facts)) {
             return Decision.of(Action.REJECT, Reason.BUDGET_EXHAUSTED);
         }
-        if (latency.millis() > deadlineMillis(facts) - elapsedMillis) {
+        if (latency.millis() >= deadlineMillis(facts) - elapsedMillis) {
             return Decision.of(Action.REJECT, Reason.DEADLINE_TOO_TIGHT);
         }
         return Decision.of(Action.GO_CLOUD, Reason.EDGE_UNAVAILABLE);
@@ -218,14 +218,14 @@ public final class RouteEngine {
             return tenant.whenSpent() == TenantPolicy.WhenSpent.REJECT ? Decision.of(Action.REJECT, Reason.BUDGET_EXHAUSTED)
                     : Decision.of(Action.RUN_EDGE, Reason.BUDGET_EXHAUSTED);
         }
-        if (latency.millis() > deadlineMillis(facts)) {
+        if (latency.millis() >= deadlineMillis(facts)) {
             return Decision.of(Action.RUN_EDGE, Reason.DEADLINE_TOO_TIGHT);
         }
         return policy.kind().split() ? Decision.of(Action.RUN_EDGE, reason) : Decision.of(Action.GO_CLOUD, reason);
     }
 
     private Decision escalateIfFits(TenantPolicy tenant, RequestFacts facts, long elapsedMillis, Reason reason) {
-        if (latency.millis() > deadlineMillis(facts) - elapsedMillis) {
+        if (latency.millis() >= deadlineMillis(facts) - elapsedMillis) {
             return Decision.of(Action.ANSWER_AT_EDGE, Reason.DEADLINE_TOO_TIGHT);
         }
         if (!cloudFits(tenant, facts)) {

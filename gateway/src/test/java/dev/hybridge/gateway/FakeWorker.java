@@ -1,0 +1,143 @@
+package dev.hybridge.gateway;
+
+import dev.hybridge.oip.Datatype;
+import dev.hybridge.oip.InferRequest;
+import dev.hybridge.oip.InferResponse;
+import dev.hybridge.oip.ModelMetadata;
+import dev.hybridge.oip.OipCodec;
+import dev.hybridge.oip.Tensor;
+import dev.hybridge.oip.TensorSpec;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import reactor.core.publisher.Mono;
+import reactor.netty.DisposableServer;
+import reactor.netty.http.server.HttpServer;
+
+/**
+ * An OIP worker in the test's JVM, on a real loopback port, whose behaviour a test sets: its
+ * answer's confidence and label, a delay, a failure status, or flapping between failing and
+ * answering. It records the requests it got.
+ */
+final class FakeWorker implements AutoCloseable {
+
+    private final OipCodec codec = new OipCodec();
+    private final String name;
+    private final DisposableServer server;
+    private final AtomicInteger calls = new AtomicInteger();
+    private final List<InferRequest> requests = new CopyOnWriteArrayList<>();
+    private volatile double confidence = 0.9;
+    private volatile String label = "7";
+    private volatile Duration delay = Duration.ZERO;
+    private volatile int failStatus;
+    private volatile boolean flapping;
+    private volatile boolean withEmbedding;
+
+    FakeWorker(String name) {
+        this.name = name;
+        this.server = HttpServer.create().host("127.0.0.1").port(0)
+                .route(routes -> routes
+                        .post("/v2/models/{model}/infer", (request, response) -> request.receive().aggregate().asByteArray()
+                                .defaultIfEmpty(new byte[0])
+                                .flatMap(body -> {
+                                    int n = calls.incrementAndGet();
+                                    String header = request.requestHeaders().get(OipCodec.HEADER_LENGTH);
+                                    InferRequest decoded = codec.decodeRequest(body, header == null ? -1 : Integer.parseInt(header));
+                                    requests.add(decoded);
+                                    int status = failStatus != 0 && (!flapping || n % 2 == 0) ? failStatus : 200;
+                                    byte[] out = status == 200 ? answer(request.param("model"), decoded)
+                                            : codec.encodeError(name + " failing on purpose");
+                                    Mono<byte[]> reply = Mono.just(out);
+                                    if (!delay.isZero()) {
+                                        reply = reply.delayElement(delay);
+                                    }
+                                    return reply.flatMap(bytes -> response.status(HttpResponseStatus.valueOf(status))
+                                            .header("Content-Type", "application/json")
+                                            .sendByteArray(Mono.just(bytes)).then());
+                                }))
+                        .get("/v2/models/{model}", (request, response) -> response
+                                .header("Content-Type", "application/json")
+                                .sendByteArray(Mono.just(codec.encodeModelMetadata(new ModelMetadata(request.param("model"),
+                                        List.of("1"), "onnxruntime", List.of(new TensorSpec("audio", Datatype.FP32,
+                                        new long[] {-1, 8000})), List.of(new TensorSpec("probs", Datatype.FP32,
+                                        new long[] {-1, 2}))), Map.of())))))
+                .bindNow();
+    }
+
+    private byte[] answer(String model, InferRequest request) {
+        Map<String, Object> parameters = new LinkedHashMap<>();
+        parameters.put("hybridge.label", label);
+        parameters.put("hybridge.confidence", confidence);
+        parameters.put("hybridge.margin", confidence / 2);
+        parameters.put("hybridge.entropy", 1 - confidence);
+        List<Tensor> outputs = new java.util.ArrayList<>();
+        outputs.add(new Tensor("probs", Datatype.FP32, new long[] {1, 2}, new float[] {(float) confidence,
+                (float) (1 - confidence)}));
+        if (withEmbedding) {
+            outputs.add(new Tensor("embedding", Datatype.FP32, new long[] {1, 4}, new float[] {1, 2, 3, 4}));
+        }
+        return codec.encodeResponse(new InferResponse(model, "1", request.id(), parameters, outputs), request).body();
+    }
+
+    String address() {
+        return "http://127.0.0.1:" + server.port();
+    }
+
+    int calls() {
+        return calls.get();
+    }
+
+    List<InferRequest> requests() {
+        return requests;
+    }
+
+    FakeWorker answering(double confidence, String label) {
+        this.confidence = confidence;
+        this.label = label;
+        return this;
+    }
+
+    FakeWorker delayed(Duration delay) {
+        this.delay = delay;
+        return this;
+    }
+
+    FakeWorker failing(int status) {
+        this.failStatus = status;
+        this.flapping = false;
+        return this;
+    }
+
+    /** Fails every second call with {@code status}. */
+    FakeWorker flapping(int status) {
+        this.failStatus = status;
+        this.flapping = true;
+        return this;
+    }
+
+    FakeWorker withEmbedding(boolean on) {
+        this.withEmbedding = on;
+        return this;
+    }
+
+    FakeWorker reset() {
+        calls.set(0);
+        requests.clear();
+        confidence = 0.9;
+        label = "7";
+        delay = Duration.ZERO;
+        failStatus = 0;
+        flapping = false;
+        withEmbedding = false;
+        return this;
+    }
+
+    @Override
+    public void close() {
+        server.disposeNow();
+    }
+}
