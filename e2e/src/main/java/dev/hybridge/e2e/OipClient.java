@@ -85,8 +85,22 @@ public final class OipClient {
 
     /** Sends an inference request (inputs as JSON or binary) and returns the raw answer. */
     public Answer infer(String model, InferRequest request, boolean binaryInputs) {
+        return infer(model, request, binaryInputs, Map.of());
+    }
+
+    /** The same, with extra request headers (an API key, say). */
+    public Answer infer(String model, InferRequest request, boolean binaryInputs, Map<String, String> headers) {
         OipCodec.Encoded encoded = codec.encodeRequest(request, binaryInputs);
-        return post("/v2/models/" + model + "/infer", encoded.body(), encoded.jsonLength());
+        HttpRequest.Builder builder = HttpRequest.newBuilder(base.resolve("/v2/models/" + model + "/infer"))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(encoded.body()));
+        if (encoded.hasBinary()) {
+            builder.header(OipCodec.HEADER_LENGTH, Integer.toString(encoded.jsonLength()))
+                    .header("Content-Type", "application/octet-stream");
+        } else {
+            builder.header("Content-Type", "application/json");
+        }
+        headers.forEach(builder::header);
+        return send(builder);
     }
 
     /** Sends an inference request and decodes a 200 answer; throws with the error body otherwise. */
