@@ -255,68 +255,13 @@ public final class BatchingThroughput {
         Bench.OtherCpu others = Bench.OtherCpu.start();
         long serverCpuBefore = Bench.cpuMillis(worker.process().pid());
         long clientCpuBefore = clientCpuMillis();
-        long[][] latencies = new long[clients][];
-        int[] counts = new int[clients];
-        AtomicLong errors = new AtomicLong();
-        CountDownLatch done = new CountDownLatch(clients);
         byte[] post = RawHttp.post(worker.process().baseUri(), "/v2/models/" + MODEL + "/infer", body);
-        List<RawHttp> connections = new ArrayList<>();
-        for (int c = 0; c < clients; c++) {
-            connections.add(new RawHttp(worker.process().baseUri()));
-        }
-        long start = System.nanoTime();
-        long end = start + seconds * 1_000_000_000L;
-        for (int c = 0; c < clients; c++) {
-            int index = c;
-            RawHttp connection = connections.get(c);
-            Thread thread = new Thread(() -> {
-                long[] mine = new long[4096];
-                int n = 0;
-                try {
-                    while (true) {
-                        long t0 = System.nanoTime();
-                        if (t0 >= end) {
-                            break;
-                        }
-                        int status = connection.send(post);
-                        long t1 = System.nanoTime();
-                        if (status != 200) {
-                            if (errors.incrementAndGet() == 1) {
-                                System.err.println("infer answered " + status + ": " + connection.bodyText());
-                            }
-                            continue;
-                        }
-                        if (n == mine.length) {
-                            mine = Arrays.copyOf(mine, n * 2);
-                        }
-                        mine[n++] = t1 - t0;
-                    }
-                } catch (RuntimeException e) {
-                    errors.incrementAndGet();
-                    System.err.println("client failed: " + e);
-                } finally {
-                    latencies[index] = mine;
-                    counts[index] = n;
-                    done.countDown();
-                }
-            }, "client-" + c);
-            thread.setDaemon(true);
-            thread.start();
-        }
-        done.await();
-        double elapsed = (System.nanoTime() - start) / 1e9;
+        ClosedLoop.Result load = ClosedLoop.run(worker.process().baseUri(), post, clients, seconds);
         double othersCpu = others.percent();
-        connections.forEach(RawHttp::close);
         long serverCpu = Bench.cpuMillis(worker.process().pid()) - serverCpuBefore;
         long clientCpu = clientCpuMillis() - clientCpuBefore;
         Map<String, Double> after = metrics(worker.client());
-        List<long[]> parts = new ArrayList<>();
-        long total = 0;
-        for (int c = 0; c < clients; c++) {
-            parts.add(Arrays.copyOf(latencies[c], counts[c]));
-            total += counts[c];
-        }
-        return new Phase(total, errors.get(), elapsed, Bench.concat(parts), serverCpu, clientCpu,
+        return new Phase(load.ok(), load.errors(), load.seconds(), load.latencies(), serverCpu, clientCpu,
                 delta(before, after, "hybridge_batch_requests_sum"), delta(before, after, "hybridge_batch_requests_count"),
                 delta(before, after, "hybridge_model_run_seconds_sum"), delta(before, after, "hybridge_model_run_seconds_count"),
                 othersCpu);

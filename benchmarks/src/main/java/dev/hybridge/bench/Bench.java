@@ -32,7 +32,7 @@ final class Bench {
     private final String[] args;
     private final ZonedDateTime started = ZonedDateTime.now();
     private final String loadAtStart = loadAverage();
-    private final String programsAtStart = jarText("edge-agent") + "; " + jarText("cloud-worker");
+    private final String programsAtStart = jarText("edge-agent") + "; " + jarText("cloud-worker") + "; " + jarText("gateway");
     private final StringBuilder markdown = new StringBuilder();
 
     Bench(String name, Class<?> mainClass, String[] args) {

@@ -90,7 +90,10 @@ final class Orchestrator {
         final RouteEngine route;
         final RoutePolicy policy;
         final String tenant;
-        final InferRequest request;
+        /** The request without its data: the body is forwarded as it came. */
+        final OipCodec.RequestHeader request;
+        /** The same, as the request to encode answers for. */
+        final InferRequest answerFor;
         final byte[] body;
         final int jsonLength;
         final RequestFacts facts;
@@ -100,12 +103,13 @@ final class Orchestrator {
         /** Why the edge tier failed for this request, or null. */
         Throwable edgeFailure;
 
-        Call(RouteEngine route, String tenant, InferRequest request, byte[] body, int jsonLength, RequestFacts facts,
-             long startNanos) {
+        Call(RouteEngine route, String tenant, OipCodec.RequestHeader request, byte[] body, int jsonLength,
+             RequestFacts facts, long startNanos) {
             this.route = route;
             this.policy = route.policy();
             this.tenant = tenant;
             this.request = request;
+            this.answerFor = request.withoutInputs();
             this.body = body;
             this.jsonLength = jsonLength;
             this.facts = facts;
@@ -126,7 +130,7 @@ final class Orchestrator {
                 throw OipException.notFound("no route named '" + routeName + "'; routes: "
                         + String.join(", ", policies.current().routes().keySet()));
             }
-            InferRequest request = codec.decodeRequest(body, jsonLength);
+            OipCodec.RequestHeader request = codec.decodeRequestHeader(body, jsonLength);
             Call call = new Call(route, tenant, request, body, jsonLength, facts(tenant, request, body.length), start);
             long budgetMillis = route.deadlineMillis(call.facts) + GRACE_MILLIS;
             Mono<Answer> answer = Boolean.TRUE.equals(request.parameters().get(ESCALATION)) ? escalation(call)
@@ -158,8 +162,9 @@ final class Orchestrator {
             // the cloud stage needs the edge's tensor even when the client did not ask for it
             List<InferRequest.RequestedOutput> outputs = new ArrayList<>(call.request.outputs());
             outputs.add(new InferRequest.RequestedOutput(stage.tensor(), Map.of(OipCodec.BINARY_DATA, true)));
-            OipCodec.Encoded encoded = codec.encodeRequest(new InferRequest(call.request.id(),
-                    call.request.parameters(), call.request.inputs(), outputs), true);
+            InferRequest full = codec.decodeRequest(call.body, call.jsonLength);
+            OipCodec.Encoded encoded = codec.encodeRequest(new InferRequest(full.id(), full.parameters(), full.inputs(),
+                    outputs), true);
             body = encoded.body();
             jsonLength = encoded.jsonLength();
         }
@@ -336,7 +341,7 @@ final class Orchestrator {
         if (confidence != null) {
             parameters.put(CONFIDENCE, confidence);
         }
-        parameters.put(COST, call.costUsd);
+        parameters.put(COST, roundedCost(call.costUsd));
         parameters.put(DEGRADED, degraded);
         List<Tensor> outputs = response.outputs();
         if (tier == Tier.EDGE && call.policy.kind().split() && !asksFor(call.request, call.policy.edge().tensor())) {
@@ -344,7 +349,7 @@ final class Orchestrator {
             outputs = outputs.stream().filter(t -> !t.name().equals(internal)).toList();
         }
         InferResponse out = new InferResponse(call.policy.name(), null, call.request.id(), parameters, outputs);
-        OipCodec.Encoded encoded = codec.encodeResponse(out, call.request);
+        OipCodec.Encoded encoded = codec.encodeResponse(out, call.answerFor);
         return new Answer(200, encoded.body(), encoded.jsonLength(),
                 headers(tier, reason, confidence, call.costUsd, degraded));
     }
@@ -357,7 +362,7 @@ final class Orchestrator {
 
     private Answer passThrough(Call call, WorkerResponse response, Tier tier) {
         return new Answer(response.status(), response.body(), response.jsonLength(),
-                Map.of("Hybridge-Tier", tier.wire(), "Hybridge-Cost-Usd", Double.toString(call.costUsd)));
+                Map.of("Hybridge-Tier", tier.wire(), "Hybridge-Cost-Usd", Double.toString(roundedCost(call.costUsd))));
     }
 
     private Answer rejection(Call call, Reason reason) {
@@ -378,7 +383,7 @@ final class Orchestrator {
     private Answer error(Call call, int status, Reason reason, String message) {
         Map<String, String> headers = new LinkedHashMap<>();
         headers.put("Hybridge-Reason", reason.code());
-        headers.put("Hybridge-Cost-Usd", Double.toString(call.costUsd));
+        headers.put("Hybridge-Cost-Usd", Double.toString(roundedCost(call.costUsd)));
         return new Answer(status, codec.encodeError(message), -1, headers);
     }
 
@@ -390,14 +395,19 @@ final class Orchestrator {
         if (confidence != null) {
             headers.put("Hybridge-Confidence", Double.toString(confidence));
         }
-        headers.put("Hybridge-Cost-Usd", Double.toString(cost));
+        headers.put("Hybridge-Cost-Usd", Double.toString(roundedCost(cost)));
         headers.put("Hybridge-Degraded", Boolean.toString(degraded));
         return headers;
     }
 
+    /** Costs to the nano-dollar: sums of per-request and per-megabyte prices carry binary noise. */
+    private static double roundedCost(double usd) {
+        return Math.round(usd * 1e9) / 1e9;
+    }
+
     // ------------------------------------------------------------------------------- facts
 
-    private static RequestFacts facts(String tenant, InferRequest request, long inputBytes) {
+    private static RequestFacts facts(String tenant, OipCodec.RequestHeader request, long inputBytes) {
         Map<String, Object> parameters = request.parameters();
         RequestedRoute requested = RequestedRoute.AUTO;
         Object route = parameters.get(ROUTE);
@@ -416,7 +426,7 @@ final class Orchestrator {
         }
         Object device = parameters.get(DEVICE);
         Map<String, long[]> shapes = new LinkedHashMap<>();
-        for (Tensor input : request.inputs()) {
+        for (dev.hybridge.oip.TensorSpec input : request.inputs()) {
             shapes.put(input.name(), input.shape());
         }
         return new RequestFacts(tenant, device == null ? "" : String.valueOf(device), parameters, shapes, inputBytes,
@@ -451,7 +461,7 @@ final class Orchestrator {
         return value instanceof Number n && Double.isFinite(n.doubleValue()) ? n.doubleValue() : fallback;
     }
 
-    private static boolean asksFor(InferRequest request, String output) {
+    private static boolean asksFor(OipCodec.RequestHeader request, String output) {
         return request.outputs().stream().anyMatch(o -> o.name().equals(output));
     }
 

@@ -85,6 +85,14 @@ final class DataArrays {
      *                      stay for the parser, whose nesting limit then applies as usual
      */
     static DataArrays locate(byte[] body, int jsonEnd, String tensorsField, int maxInnerDepth) {
+        return locate(body, jsonEnd, tensorsField, maxInnerDepth, true);
+    }
+
+    /**
+     * @param readNumbers whether to read the numbers of the arrays cut; without, arrays of numbers
+     *                    are only found and skipped (for a decode that ignores data)
+     */
+    static DataArrays locate(byte[] body, int jsonEnd, String tensorsField, int maxInnerDepth, boolean readNumbers) {
         byte[] field = tensorsField.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
         int[] starts = new int[4];
         int[] ends = new int[4];
@@ -135,7 +143,8 @@ final class DataArrays {
                     boolean object = c == '{';
                     if (!object && depth == 3 && inTensorList && isObject[3]
                             && isKey(body, keyStart, keyEnd, DATA_KEY)) {
-                        FastNumbers.Parsed read = FastNumbers.parse(body, pos, last, maxInnerDepth);
+                        FastNumbers.Parsed read = readNumbers ? FastNumbers.parse(body, pos, last, maxInnerDepth)
+                                : FastNumbers.skip(body, pos, last, maxInnerDepth);
                         if (read != null) {
                             if (count == starts.length) {
                                 starts = Arrays.copyOf(starts, count * 2);

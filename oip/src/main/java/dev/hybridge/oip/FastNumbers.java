@@ -310,6 +310,30 @@ final class FastNumbers {
         return null;
     }
 
+    /**
+     * Finds the end of the array that opens at {@code bytes[start]} without reading its numbers:
+     * only brackets are followed; an array holding strings or objects, or nested too deep, is not
+     * taken ({@code null}). The result has no values.
+     */
+    static Parsed skip(byte[] bytes, int start, int last, int maxInnerDepth) {
+        int depth = 0;
+        for (int pos = start; pos < last; pos++) {
+            byte c = bytes[pos];
+            if (c == '[') {
+                if (++depth > maxInnerDepth) {
+                    return null;
+                }
+            } else if (c == ']') {
+                if (--depth == 0) {
+                    return new Parsed(new double[0], 0, pos + 1, new OipCodec.NestingProfile(), false, false);
+                }
+            } else if (c == '"' || c == '{' || c == '}') {
+                return null;
+            }
+        }
+        return null;
+    }
+
     /** Whether all eight bytes (little-endian) are ASCII digits. */
     private static boolean isEightDigits(long eight) {
         return ((eight & 0xF0F0_F0F0_F0F0_F0F0L) | (((eight + 0x0606_0606_0606_0606L) & 0xF0F0_F0F0_F0F0_F0F0L) >>> 4))

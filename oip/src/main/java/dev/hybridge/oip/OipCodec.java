@@ -84,9 +84,36 @@ public final class OipCodec {
      * @param jsonLength the value of {@value #HEADER_LENGTH}, or -1 when the body is all JSON
      */
     public InferRequest decodeRequest(byte[] body, int jsonLength) {
+        return decodeRequest(body, jsonLength, false);
+    }
+
+    /**
+     * What a request says about itself without its data: id, parameters, each input's name,
+     * datatype and shape, and the requested outputs. The JSON part is checked as in
+     * {@link #decodeRequest}, but data arrays are skipped unread and binary data is not looked at;
+     * for a router that forwards the body as it came, this costs a fraction of a full decode.
+     */
+    public RequestHeader decodeRequestHeader(byte[] body, int jsonLength) {
+        InferRequest request = decodeRequest(body, jsonLength, true);
+        List<TensorSpec> inputs = request.inputs().stream()
+                .map(t -> new TensorSpec(t.name(), t.datatype(), t.shape())).toList();
+        return new RequestHeader(request.id(), request.parameters(), inputs, request.outputs());
+    }
+
+    /** A request without its data: see {@link #decodeRequestHeader}. */
+    public record RequestHeader(String id, Map<String, Object> parameters, List<TensorSpec> inputs,
+                                List<InferRequest.RequestedOutput> outputs) {
+
+        /** The request with no inputs: enough to encode a response as the request asked ({@link #encodeResponse}). */
+        public InferRequest withoutInputs() {
+            return new InferRequest(id, parameters, List.of(), outputs);
+        }
+    }
+
+    private InferRequest decodeRequest(byte[] body, int jsonLength, boolean headerOnly) {
         int jsonEnd = jsonPartEnd(body, jsonLength);
         BinarySection binary = new BinarySection(body, jsonEnd);
-        DataArrays arrays = DataArrays.locate(body, jsonEnd, "inputs", maxNestingDepth - TENSOR_DATA_DEPTH);
+        DataArrays arrays = DataArrays.locate(body, jsonEnd, "inputs", maxNestingDepth - TENSOR_DATA_DEPTH, !headerOnly);
         try (JsonParser p = json.createParser(ObjectReadContext.empty(), arrays.parsed(), 0, arrays.parsedLength())) {
             expectStartObject(p, "the request");
             String id = null;
@@ -99,7 +126,7 @@ public final class OipCodec {
                 switch (field) {
                     case "id" -> id = readString(p, value, "id");
                     case "parameters" -> parameters = readParameters(p, value, "parameters");
-                    case "inputs" -> inputs = readTensors(p, value, "inputs", arrays, binary, true);
+                    case "inputs" -> inputs = readTensors(p, value, "inputs", arrays, binary, true, headerOnly);
                     case "outputs" -> outputs = readRequestedOutputs(p, value);
                     default -> p.skipChildren();
                 }
@@ -108,7 +135,9 @@ public final class OipCodec {
             if (inputs == null) {
                 throw OipException.badRequest("the request has no 'inputs'");
             }
-            binary.expectAllConsumed();
+            if (!headerOnly) {
+                binary.expectAllConsumed();
+            }
             return new InferRequest(id, parameters, inputs, outputs);
         } catch (StreamConstraintsException e) {
             throw tooDeep(e);
@@ -182,7 +211,7 @@ public final class OipCodec {
     public InferResponse decodeResponse(byte[] body, int jsonLength) {
         int jsonEnd = jsonPartEnd(body, jsonLength);
         BinarySection binary = new BinarySection(body, jsonEnd);
-        DataArrays arrays = DataArrays.locate(body, jsonEnd, "outputs", maxNestingDepth - TENSOR_DATA_DEPTH);
+        DataArrays arrays = DataArrays.locate(body, jsonEnd, "outputs", maxNestingDepth - TENSOR_DATA_DEPTH, true);
         try (JsonParser p = json.createParser(ObjectReadContext.empty(), arrays.parsed(), 0, arrays.parsedLength())) {
             expectStartObject(p, "the response");
             String modelName = null;
@@ -198,7 +227,7 @@ public final class OipCodec {
                     case "model_version" -> modelVersion = readString(p, value, "model_version");
                     case "id" -> id = readString(p, value, "id");
                     case "parameters" -> parameters = readParameters(p, value, "parameters");
-                    case "outputs" -> outputs = readTensors(p, value, "outputs", arrays, binary, false);
+                    case "outputs" -> outputs = readTensors(p, value, "outputs", arrays, binary, false, false);
                     default -> p.skipChildren();
                 }
             }
@@ -419,7 +448,7 @@ public final class OipCodec {
     }
 
     private List<Tensor> readTensors(JsonParser p, JsonToken token, String field, DataArrays arrays,
-                                     BinarySection binary, boolean requireData) {
+                                     BinarySection binary, boolean requireData, boolean headerOnly) {
         expectArray(token, field);
         List<Tensor> tensors = new ArrayList<>();
         JsonToken t;
@@ -428,13 +457,14 @@ public final class OipCodec {
             if (t != JsonToken.START_OBJECT) {
                 throw OipException.badRequest(where + " must be an object but was " + ElementSink.describe(t));
             }
-            tensors.add(readTensor(p, where, arrays, binary, requireData));
+            tensors.add(readTensor(p, where, arrays, binary, requireData, headerOnly));
         }
         return tensors;
     }
 
+    /** @param headerOnly skip the data: the tensor comes back with an empty data array */
     private Tensor readTensor(JsonParser p, String where, DataArrays arrays, BinarySection binary,
-                              boolean requireData) {
+                              boolean requireData, boolean headerOnly) {
         String name = null;
         Datatype datatype = null;
         long[] shape = null;
@@ -455,7 +485,11 @@ public final class OipCodec {
                 case "data" -> {
                     expectArray(value, where + ".data");
                     cut = arrays.cutAt((int) p.currentTokenLocation().getByteOffset());
-                    if (cut >= 0) {
+                    if (headerOnly) {
+                        p.skipChildren();
+                        cut = -1;
+                        data = java.lang.reflect.Array.newInstance(Object.class, 0); // present, unread
+                    } else if (cut >= 0) {
                         p.skipChildren(); // the parser sees "[]": the array is read from the original below
                     } else if (datatype != null) {
                         nesting = new NestingProfile();
@@ -480,6 +514,17 @@ public final class OipCodec {
             throw OipException.badRequest("tensor '" + name + "' has no 'shape'");
         }
         long expected = Tensor.shapeProduct(name, shape);
+        if (headerOnly) {
+            Object binarySize = parameters.get(BINARY_DATA_SIZE);
+            if (binarySize != null && data != null) {
+                throw OipException.badRequest("tensor '" + name + "' has both 'data' and " + BINARY_DATA_SIZE);
+            }
+            if (binarySize == null && data == null && requireData) {
+                throw OipException.badRequest("tensor '" + name + "' has no 'data' and no " + BINARY_DATA_SIZE);
+            }
+            return new Tensor(name, datatype, shape,
+                    java.lang.reflect.Array.newInstance(datatype.arrayType().getComponentType(), 0), parameters);
+        }
         if (cut >= 0) {
             data = arrays.numbers(cut).toArray(datatype);
             nesting = arrays.numbers(cut).nesting();

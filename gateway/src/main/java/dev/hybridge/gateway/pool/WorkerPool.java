@@ -11,7 +11,6 @@ import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import io.github.resilience4j.reactor.bulkhead.operator.BulkheadOperator;
 import io.github.resilience4j.reactor.circuitbreaker.operator.CircuitBreakerOperator;
-import io.github.resilience4j.reactor.retry.RetryOperator;
 import io.github.resilience4j.reactor.timelimiter.TimeLimiterOperator;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
@@ -193,36 +192,56 @@ public final class WorkerPool implements AutoCloseable {
      */
     public Mono<Attempt> infer(String model, String version, byte[] body, int jsonLength, long deadlineNanos) {
         String path = "/v2/models/" + model + (version == null ? "" : "/versions/" + version) + "/infer";
-        Set<Worker> tried = new HashSet<>();
-        Throwable[] lastFailure = new Throwable[1];
-        Mono<Attempt> attempt = Mono.defer(() -> {
-            Worker worker = choose(tried);
-            if (worker == null) {
-                // every worker was tried: the last one's failure says more than "none left"
-                return Mono.error(lastFailure[0] != null ? lastFailure[0] : new NoWorkerException(tier, workers.isEmpty()));
-            }
-            tried.add(worker);
-            long remainingNanos = deadlineNanos - System.nanoTime();
-            if (remainingNanos <= 0) {
-                return Mono.error(new TimeoutException("the deadline passed before the " + tier.wire() + " call"));
-            }
-            long started = System.nanoTime();
-            return post(worker, path, body, jsonLength)
-                    .timeout(Duration.ofNanos(remainingNanos))
-                    .transformDeferred(TimeLimiterOperator.of(timeLimiter))
-                    .transformDeferred(CircuitBreakerOperator.of(worker.breaker()))
-                    .doOnSubscribe(s -> worker.started())
-                    .doFinally(signal -> worker.finished())
-                    .map(response -> {
-                        double millis = (System.nanoTime() - started) / 1e6;
-                        worker.recordLatency(millis);
-                        return new Attempt(worker, response, millis);
-                    })
-                    .doOnError(e -> lastFailure[0] = e);
-        });
-        return attempt
-                .transformDeferred(RetryOperator.of(retry))
+        Set<Worker> tried = new HashSet<>(4);
+        Retry.AsyncContext<Attempt> retries = retry.asyncContext();
+        return attempt(path, body, jsonLength, deadlineNanos, tried, retries, null)
                 .transformDeferred(BulkheadOperator.of(bulkhead));
+    }
+
+    /**
+     * One attempt on a worker not tried yet; on a failure the pool's Resilience4j retry says
+     * whether (and after what pause) to try another. Driven through the retry's async context
+     * rather than its Reactor operator, which costs a sink and a resubscription per call.
+     */
+    private Mono<Attempt> attempt(String path, byte[] body, int jsonLength, long deadlineNanos, Set<Worker> tried,
+                                  Retry.AsyncContext<Attempt> retries, Throwable lastFailure) {
+        Worker worker = choose(tried);
+        if (worker == null) {
+            // every worker was tried: the last one's failure says more than "none left"
+            return Mono.error(lastFailure != null ? lastFailure : new NoWorkerException(tier, workers.isEmpty()));
+        }
+        tried.add(worker);
+        long remainingNanos = deadlineNanos - System.nanoTime();
+        if (remainingNanos <= 0) {
+            return Mono.error(new TimeoutException("the deadline passed before the " + tier.wire() + " call"));
+        }
+        long started = System.nanoTime();
+        Mono<WorkerResponse> call = post(worker, path, body, jsonLength);
+        // one timer per call: the pool's time limiter, or the request's remaining deadline when that is sooner
+        call = remainingNanos < config.timeout().toNanos() ? call.timeout(Duration.ofNanos(remainingNanos))
+                : call.transformDeferred(TimeLimiterOperator.of(timeLimiter));
+        return call
+                .transformDeferred(CircuitBreakerOperator.of(worker.breaker()))
+                .doOnSubscribe(s -> worker.started())
+                .doFinally(signal -> worker.finished())
+                .map(response -> {
+                    double millis = (System.nanoTime() - started) / 1e6;
+                    worker.recordLatency(millis);
+                    retries.onComplete();
+                    return new Attempt(worker, response, millis);
+                })
+                .onErrorResume(failure -> {
+                    if (!safeToRetry(failure)) {
+                        return Mono.error(failure);
+                    }
+                    long pauseMillis = retries.onError(failure);
+                    if (pauseMillis < 0) {
+                        return Mono.error(failure); // attempts used up
+                    }
+                    Mono<Attempt> next = Mono.defer(() -> attempt(path, body, jsonLength, deadlineNanos, tried, retries,
+                            failure));
+                    return pauseMillis == 0 ? next : Mono.delay(Duration.ofMillis(pauseMillis)).then(next);
+                });
     }
 
     /**
@@ -283,15 +302,16 @@ public final class WorkerPool implements AutoCloseable {
 
     private Mono<WorkerResponse> post(Worker worker, String path, byte[] body, int jsonLength) {
         return http
-                .headers(h -> {
-                    h.set(HttpHeaderNames.CONTENT_TYPE, jsonLength >= 0 ? "application/octet-stream" : "application/json");
-                    if (jsonLength >= 0) {
-                        h.set(OipCodec.HEADER_LENGTH, jsonLength);
-                    }
-                })
                 .post()
                 .uri(worker.base().toString() + path)
-                .send(Mono.fromSupplier(() -> Unpooled.wrappedBuffer(body)))
+                .send((request, outbound) -> {
+                    request.header(HttpHeaderNames.CONTENT_TYPE,
+                            jsonLength >= 0 ? "application/octet-stream" : "application/json");
+                    if (jsonLength >= 0) {
+                        request.header(OipCodec.HEADER_LENGTH, Integer.toString(jsonLength));
+                    }
+                    return outbound.send(Mono.fromSupplier(() -> Unpooled.wrappedBuffer(body)));
+                })
                 .responseSingle((response, content) -> {
                     int status = response.status().code();
                     String length = response.responseHeaders().get(HttpHeaderNames.CONTENT_LENGTH);
