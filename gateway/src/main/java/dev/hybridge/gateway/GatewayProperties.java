@@ -49,7 +49,7 @@ public record GatewayProperties(
      * @param addresses      fixed worker base URLs, e.g. {@code http://127.0.0.1:8082}
      * @param dnsName        or a DNS name whose every address is a worker (a Kubernetes headless
      *                       Service), with {@code port}
-     * @param port           the workers' port when found through {@code dnsName}
+     * @param port           the workers' port when found through {@code dnsName} (required then)
      * @param dnsRefresh     how often {@code dnsName} is resolved again
      * @param connectTimeout TCP connect timeout to a worker
      * @param timeout        the most one call may take (the time limiter); a request's remaining
@@ -61,13 +61,20 @@ public record GatewayProperties(
     public record Pool(
             @DefaultValue List<URI> addresses,
             @DefaultValue("") String dnsName,
-            @DefaultValue("8080") @Min(1) @Max(65535) int port,
+            @DefaultValue("0") @Min(0) @Max(65535) int port,
             @DefaultValue("10s") @NotNull Duration dnsRefresh,
             @DefaultValue("500ms") @NotNull Duration connectTimeout,
             @DefaultValue("5s") @NotNull Duration timeout,
             @DefaultValue("128") @Min(1) int maxConcurrent,
             @DefaultValue @Valid @NotNull Retry retry,
             @DefaultValue @Valid @NotNull Breaker breaker) {
+
+        public Pool {
+            if (!dnsName.isBlank() && port == 0) {
+                throw new IllegalArgumentException("a pool found through dns-name (" + dnsName
+                        + ") needs the workers' port: set port");
+            }
+        }
 
         public boolean configured() {
             return !addresses.isEmpty() || !dnsName.isBlank();
