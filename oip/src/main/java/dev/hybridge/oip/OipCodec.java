@@ -31,6 +31,27 @@ public final class OipCodec {
 
     /** HTTP header carrying the length of the JSON part when binary tensor data follows it. */
     public static final String HEADER_LENGTH = "Inference-Header-Content-Length";
+
+    /**
+     * The value of the {@value #HEADER_LENGTH} header: the JSON part's length, or -1 when the
+     * header is absent (the body is all JSON).
+     *
+     * @throws OipException 400 when it is not a whole number of bytes
+     */
+    public static int jsonLengthHeader(String header) {
+        if (header == null) {
+            return -1;
+        }
+        try {
+            int length = Integer.parseInt(header.trim());
+            if (length < 0) {
+                throw new NumberFormatException();
+            }
+            return length;
+        } catch (NumberFormatException e) {
+            throw OipException.badRequest(HEADER_LENGTH + " must be a whole number of bytes but was '" + header + "'");
+        }
+    }
     /** Request parameter asking for every output as binary data. */
     public static final String BINARY_DATA_OUTPUT = "binary_data_output";
     /** Output parameter asking for (or, in a response, announcing) binary data. */

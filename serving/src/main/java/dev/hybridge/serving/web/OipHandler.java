@@ -156,20 +156,7 @@ public final class OipHandler {
     }
 
     private static int jsonLength(ServerRequest request) {
-        String header = request.headers().firstHeader(OipCodec.HEADER_LENGTH);
-        if (header == null) {
-            return -1;
-        }
-        try {
-            int length = Integer.parseInt(header.trim());
-            if (length < 0) {
-                throw new NumberFormatException();
-            }
-            return length;
-        } catch (NumberFormatException e) {
-            throw OipException.badRequest(OipCodec.HEADER_LENGTH + " must be a whole number of bytes but was '"
-                    + header + "'");
-        }
+        return OipCodec.jsonLengthHeader(request.headers().firstHeader(OipCodec.HEADER_LENGTH));
     }
 
     private static byte[] toBytes(DataBuffer buffer) {
