@@ -273,7 +273,22 @@ class GatewayTest {
     }
 
     @Test
-    void aFailingWorkersBreakerOpensAndTheBalancerStepsAroundIt() {
+    void aFailingWorkersBreakerOpensAndStopsTheCalls() {
+        cloudPool.setAddresses(List.of(URI.create(CLOUD_A.address())));
+        EDGE.answering(0.3, "3");
+        CLOUD_A.failing(500);
+        for (int i = 0; i < 12; i++) {
+            InferResponse response = ok(infer("cascade", Map.of(), "key-rich"));
+            assertThat(response.parameters()).containsEntry("hybridge.reason", "cloud_unavailable")
+                    .containsEntry("hybridge.degraded", true);
+        }
+        CircuitBreaker breakerA = cloudPool.breakers().circuitBreaker("cloud/" + URI.create(CLOUD_A.address()).getAuthority());
+        assertThat(breakerA.getState()).isEqualTo(CircuitBreaker.State.OPEN);
+        assertThat(CLOUD_A.calls()).as("the breaker opens after its minimum of 4 calls, all failed").isEqualTo(4);
+    }
+
+    @Test
+    void theBalancerStepsAroundAFailingWorker() {
         EDGE.answering(0.3, "3");
         CLOUD_A.failing(500);
         int degraded = 0;
@@ -281,9 +296,9 @@ class GatewayTest {
             InferResponse response = ok(infer("cascade", Map.of(), "key-rich"));
             degraded += Boolean.TRUE.equals(response.parameters().get("hybridge.degraded")) ? 1 : 0;
         }
-        CircuitBreaker breakerA = cloudPool.breakers().circuitBreaker("cloud/" + URI.create(CLOUD_A.address()).getAuthority());
-        assertThat(breakerA.getState()).isEqualTo(CircuitBreaker.State.OPEN);
-        assertThat(CLOUD_A.calls()).as("calls to the failing worker stop once its breaker opens").isLessThanOrEqualTo(4);
+        // a failed call leaves the worker's latency average unimproved, and its breaker opens after 4:
+        // either way the other worker takes the load
+        assertThat(CLOUD_A.calls()).isLessThanOrEqualTo(4);
         assertThat(degraded).isEqualTo(CLOUD_A.calls());
         assertThat(CLOUD_B.calls()).isEqualTo(30 - degraded);
     }
