@@ -339,6 +339,9 @@ names the values.
 {{- if and (or .Values.cloudWorker.enabled .Values.edgeAgent.enabled) (not .Values.models.existingClaim) (not .Values.models.image.repository) }}
 {{- fail "models: the workers need models: set models.image.repository (an image with the models) or models.existingClaim (a PersistentVolumeClaim)" }}
 {{- end }}
+{{- if and (eq .Values.gateway.config.budgetStore "redis") (not .Values.gateway.config.budgetRedis.host) }}
+{{- fail "gateway.config.budgetRedis.host: required with budgetStore redis (the Redis server that holds shared budgets)" }}
+{{- end }}
 {{- if and .Values.gateway.autoscaling.enabled (gt (int .Values.gateway.autoscaling.minReplicas) (int .Values.gateway.autoscaling.maxReplicas)) }}
 {{- fail (printf "gateway.autoscaling: minReplicas (%v) must not be more than maxReplicas (%v)" .Values.gateway.autoscaling.minReplicas .Values.gateway.autoscaling.maxReplicas) }}
 {{- end }}
@@ -362,6 +365,16 @@ The gateway's environment (hybridge.gateway.*) before extraEnv.
   value: {{ .Values.gateway.config.apiKeyHeader | quote }}
 - name: HYBRIDGE_GATEWAY_ANONYMOUSTENANT
   value: {{ .Values.gateway.config.anonymousTenant | quote }}
+- name: HYBRIDGE_GATEWAY_BUDGETSTORE
+  value: {{ .Values.gateway.config.budgetStore | quote }}
+{{- if eq .Values.gateway.config.budgetStore "redis" }}
+- name: HYBRIDGE_GATEWAY_BUDGETREFRESH
+  value: {{ .Values.gateway.config.budgetRefresh | quote }}
+- name: SPRING_DATA_REDIS_HOST
+  value: {{ .Values.gateway.config.budgetRedis.host | quote }}
+- name: SPRING_DATA_REDIS_PORT
+  value: {{ .Values.gateway.config.budgetRedis.port | quote }}
+{{- end }}
 {{- if include "hybridge.hasApiKeys" . }}
 {{- /* Not "optional:": keys that are configured but not found must stop the start, not turn
 every request into a 401. */}}

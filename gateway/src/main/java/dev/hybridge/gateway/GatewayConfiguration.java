@@ -3,6 +3,7 @@ package dev.hybridge.gateway;
 import dev.hybridge.gateway.pool.WorkerPool;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.policy.PolicyEngine;
+import dev.hybridge.policy.SpendLedger;
 import dev.hybridge.policy.Tier;
 import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
 import io.micrometer.core.instrument.Gauge;
@@ -29,8 +30,27 @@ class GatewayConfiguration {
     }
 
     @Bean
-    PolicyEngine policyEngine() {
-        return new PolicyEngine(Clock.systemUTC());
+    SpendLedger spendLedger(GatewayProperties properties,
+                            ObjectProvider<org.springframework.data.redis.core.ReactiveStringRedisTemplate> redis) {
+        return properties.budgetStore() == GatewayProperties.BudgetStore.REDIS
+                ? new RedisSpendLedger(redis.getObject(), Clock.systemUTC())
+                : SpendLedger.inMemory(Clock.systemUTC());
+    }
+
+    /** Reads other replicas' spending in the background when the budgets are shared. */
+    @Bean(destroyMethod = "dispose")
+    Disposable budgetRefresh(SpendLedger ledger, GatewayProperties properties) {
+        if (!(ledger instanceof RedisSpendLedger shared)) {
+            return reactor.core.Disposables.disposed();
+        }
+        return Flux.interval(properties.budgetRefresh(), properties.budgetRefresh(), Schedulers.boundedElastic())
+                .concatMap(tick -> shared.refresh())
+                .subscribe();
+    }
+
+    @Bean
+    PolicyEngine policyEngine(SpendLedger ledger) {
+        return new PolicyEngine(Clock.systemUTC(), new dev.hybridge.policy.PolicyLoader(), ledger);
     }
 
     @Bean(destroyMethod = "dispose")

@@ -29,6 +29,9 @@ import org.springframework.validation.annotation.Validated;
  * @param apiKeys              API key to tenant name; load from a secret, never from a file in the repository
  * @param apiKeyHeader         the header carrying the key ({@code Authorization: Bearer <key>} is read too)
  * @param anonymousTenant      the tenant of requests without a key; empty: such requests get 401
+ * @param budgetStore          where tenants' spending is kept: {@code memory} (each replica its own)
+ *                             or {@code redis} (shared by every replica; {@code spring.data.redis.*})
+ * @param budgetRefresh        with {@code redis}: how often other replicas' spending is read
  */
 @Validated
 @ConfigurationProperties("hybridge.gateway")
@@ -41,7 +44,15 @@ public record GatewayProperties(
         @DefaultValue @Valid @NotNull Pool cloud,
         @DefaultValue Map<String, String> apiKeys,
         @DefaultValue("X-Api-Key") @NotBlank String apiKeyHeader,
-        @DefaultValue("") String anonymousTenant) {
+        @DefaultValue("") String anonymousTenant,
+        @DefaultValue("memory") @NotNull BudgetStore budgetStore,
+        @DefaultValue("1s") @NotNull Duration budgetRefresh) {
+
+    /** Where tenants' spending is kept. */
+    public enum BudgetStore {
+        MEMORY,
+        REDIS
+    }
 
     /**
      * One tier's workers and the protection of every call to them.

@@ -1,6 +1,5 @@
 package dev.hybridge.policy;
 
-import dev.hybridge.policy.internal.BudgetLedger;
 import dev.hybridge.policy.internal.CalibratedThreshold;
 import dev.hybridge.policy.internal.LatencyEstimate;
 import java.nio.file.Path;
@@ -21,7 +20,7 @@ public final class PolicyEngine {
 
     private final Clock clock;
     private final PolicyLoader loader;
-    private final BudgetLedger ledger;
+    private final SpendLedger ledger;
     private volatile Snapshot snapshot;
 
     private record Snapshot(PolicySet set, Map<String, RouteEngine> routes) {
@@ -32,9 +31,14 @@ public final class PolicyEngine {
     }
 
     public PolicyEngine(Clock clock, PolicyLoader loader) {
+        this(clock, loader, SpendLedger.inMemory(clock));
+    }
+
+    /** @param ledger where spending is kept: in memory by default, or shared between replicas */
+    public PolicyEngine(Clock clock, PolicyLoader loader, SpendLedger ledger) {
         this.clock = Objects.requireNonNull(clock, "clock");
         this.loader = loader;
-        this.ledger = new BudgetLedger(clock);
+        this.ledger = Objects.requireNonNull(ledger, "ledger");
         this.snapshot = new Snapshot(new PolicySet(Map.of(), TenantPolicies.UNLIMITED), Map.of());
     }
 

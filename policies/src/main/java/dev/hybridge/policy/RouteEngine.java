@@ -1,7 +1,6 @@
 package dev.hybridge.policy;
 
 import dev.hybridge.policy.Decision.Action;
-import dev.hybridge.policy.internal.BudgetLedger;
 import dev.hybridge.policy.internal.CalibratedThreshold;
 import dev.hybridge.policy.internal.LatencyEstimate;
 import java.util.concurrent.atomic.AtomicLong;
@@ -19,12 +18,12 @@ public final class RouteEngine {
 
     private final RoutePolicy policy;
     private final TenantPolicies tenants;
-    private final BudgetLedger ledger;
+    private final SpendLedger ledger;
     private final CalibratedThreshold calibrated;
     private final LatencyEstimate latency;
     private final AtomicLong shadowCount = new AtomicLong();
 
-    RouteEngine(RoutePolicy policy, TenantPolicies tenants, BudgetLedger ledger, CalibratedThreshold calibrated,
+    RouteEngine(RoutePolicy policy, TenantPolicies tenants, SpendLedger ledger, CalibratedThreshold calibrated,
                 LatencyEstimate latency) {
         this.policy = policy;
         this.tenants = tenants;

@@ -1,20 +1,21 @@
 package dev.hybridge.policy.internal;
 
+import dev.hybridge.policy.SpendLedger;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * What each tenant has spent in the current budget window, in nano-dollars. Windows are aligned
- * to the epoch (an hourly window is each clock hour, the same on every replica). In memory, one
- * per process: with several gateway replicas each holds its own share, so a budget is enforced
- * per replica (see the gateway's notes on sharing it).
+ * What each tenant has spent in the current budget window, in nano-dollars, in this process's
+ * memory. Windows are aligned to the epoch (an hourly window is each clock hour, the same on
+ * every replica). With several gateway replicas each holds its own share, so a budget is enforced
+ * per replica; the gateway's Redis ledger shares it instead.
  *
  * <p>Spend is checked before a request goes to the cloud and charged once it is answered, so
  * requests in flight at the moment a budget runs out can overshoot it by their own cost.
  */
-public final class BudgetLedger {
+public final class BudgetLedger implements SpendLedger {
 
     private static final double NANOS_PER_USD = 1e9;
 
@@ -46,20 +47,13 @@ public final class BudgetLedger {
         return Math.floorDiv(clock.millis(), window.toMillis());
     }
 
-    /** What the tenant has spent in the current window, in USD. */
+    @Override
     public double spentUsd(String tenant, Duration window) {
         Spend s = spend.get(tenant);
         return s == null ? 0 : s.current(windowIndex(window)) / NANOS_PER_USD;
     }
 
-    /** Whether spending {@code costUsd} more stays within {@code budgetUsd}. */
-    public boolean fits(String tenant, Duration window, double budgetUsd, double costUsd) {
-        if (Double.isInfinite(budgetUsd)) {
-            return true;
-        }
-        return spentUsd(tenant, window) + costUsd <= budgetUsd + 1e-12;
-    }
-
+    @Override
     public void charge(String tenant, Duration window, double costUsd) {
         if (costUsd <= 0) {
             return;

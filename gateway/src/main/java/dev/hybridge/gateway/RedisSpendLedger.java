@@ -1,0 +1,154 @@
+package dev.hybridge.gateway;
+
+import dev.hybridge.policy.SpendLedger;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAccumulator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.data.redis.core.ReactiveStringRedisTemplate;
+import reactor.core.publisher.Mono;
+
+/**
+ * Tenants' spending shared by every gateway replica through Redis, so that a budget holds for
+ * the fleet and not per replica ({@code hybridge.gateway.budget-store=redis}).
+ *
+ * <p>Each tenant's spending in a window is one Redis counter of nano-dollars,
+ * {@code hybridge:spend:<tenant>:<window start in epoch ms>}, raised with INCRBY (atomic across
+ * replicas) and expiring two windows later. Decisions never wait for Redis: each replica keeps
+ * the last total it saw and what it charged since, answers {@link #spentUsd} from that, and
+ * brings the totals up to date in the background (the answer to every INCRBY, and a read of all
+ * tenants it knows every {@code hybridge.gateway.budget-refresh}). So another replica's spending
+ * shows here within one refresh.
+ *
+ * <p>When Redis cannot be reached, charges stay counted locally (the budget then holds per
+ * replica, as with the in-memory store) and are not sent again later; each failure is counted in
+ * {@link #failures()} and logged at most once a minute.
+ */
+final class RedisSpendLedger implements SpendLedger {
+
+    private static final Logger log = LoggerFactory.getLogger(RedisSpendLedger.class);
+    private static final double NANOS_PER_USD = 1e9;
+    private static final String PREFIX = "hybridge:spend:";
+
+    private final ReactiveStringRedisTemplate redis;
+    private final Clock clock;
+    private final Map<String, Tenant> tenants = new ConcurrentHashMap<>();
+    private final AtomicLong failures = new AtomicLong();
+    private volatile long lastWarning;
+
+    /** One tenant's spending in one window, as this replica knows it. */
+    private static final class Tenant {
+        final long windowStart;
+        final Duration window;
+        /** The highest total Redis reported (every replica's charges). */
+        final LongAccumulator shared = new LongAccumulator(Math::max, 0);
+        /** Charged here and not yet part of a total Redis reported. */
+        final AtomicLong pending = new AtomicLong();
+
+        Tenant(long windowStart, Duration window) {
+            this.windowStart = windowStart;
+            this.window = window;
+        }
+    }
+
+    RedisSpendLedger(ReactiveStringRedisTemplate redis, Clock clock) {
+        this.redis = redis;
+        this.clock = clock;
+    }
+
+    /**
+     * Answers from this replica's view; asking about a tenant also makes the next refresh read its
+     * total, so spending by other replicas shows within one refresh.
+     */
+    @Override
+    public double spentUsd(String tenant, Duration window) {
+        Tenant t = current(tenant, window);
+        return (t.shared.get() + t.pending.get()) / NANOS_PER_USD;
+    }
+
+    @Override
+    public void charge(String tenant, Duration window, double usd) {
+        chargeInRedis(tenant, window, usd).subscribe(total -> { }, e -> { });
+    }
+
+    /** {@link #charge}, completing when Redis has counted it (or failed to). */
+    Mono<Long> chargeInRedis(String tenant, Duration window, double usd) {
+        long nanos = Math.round(usd * NANOS_PER_USD);
+        if (nanos <= 0) {
+            return Mono.empty();
+        }
+        Tenant t = current(tenant, window);
+        t.pending.addAndGet(nanos);
+        String key = key(tenant, t.windowStart);
+        return redis.opsForValue().increment(key, nanos)
+                .flatMap(total -> total == nanos ? redis.expire(key, t.window.multipliedBy(2)).thenReturn(total)
+                        : Mono.just(total))
+                .doOnNext(total -> {
+                    // the total includes this charge (and every other replica's so far)
+                    t.pending.addAndGet(-nanos);
+                    t.shared.accumulate(total);
+                })
+                .doOnError(this::failed);
+    }
+
+    /** Reads the totals of every tenant this replica knows in the current window. */
+    Mono<Void> refresh() {
+        List<Tenant> known = new ArrayList<>();
+        List<String> keys = new ArrayList<>();
+        tenants.forEach((name, t) -> {
+            known.add(t);
+            keys.add(key(name, t.windowStart));
+        });
+        if (keys.isEmpty()) {
+            return Mono.empty();
+        }
+        return redis.opsForValue().multiGet(keys)
+                .doOnNext(values -> {
+                    for (int i = 0; i < values.size(); i++) {
+                        String value = values.get(i);
+                        if (value != null) {
+                            known.get(i).shared.accumulate(Long.parseLong(value));
+                        }
+                    }
+                })
+                .doOnError(this::failed)
+                .onErrorComplete()
+                .then();
+    }
+
+    long failures() {
+        return failures.get();
+    }
+
+    /** The tenant's spending in the current window; a new window starts at zero. */
+    private Tenant current(String tenant, Duration window) {
+        long start = Math.floorDiv(clock.millis(), window.toMillis()) * window.toMillis();
+        Tenant t = tenants.get(tenant);
+        if (t != null && t.windowStart == start && t.window.equals(window)) {
+            return t;
+        }
+        Tenant fresh = new Tenant(start, window);
+        return tenants.merge(tenant, fresh, (old, candidate) -> old.windowStart == start && old.window.equals(window)
+                ? old : candidate);
+    }
+
+    private static String key(String tenant, long windowStart) {
+        return PREFIX + tenant + ":" + windowStart;
+    }
+
+    private void failed(Throwable e) {
+        failures.incrementAndGet();
+        long now = clock.millis();
+        if (now - lastWarning > 60_000) {
+            lastWarning = now;
+            log.warn("Budget store (Redis) unavailable: {}; spending is counted on this replica only until it is back",
+                    e.toString());
+        }
+    }
+}

@@ -1,0 +1,218 @@
+package dev.hybridge.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assumptions.assumeThat;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.springframework.data.redis.connection.RedisStandaloneConfiguration;
+import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory;
+import org.springframework.data.redis.core.ReactiveStringRedisTemplate;
+
+/**
+ * Budgets shared by gateway replicas through a real Redis server (Debian's redis-server, started
+ * on a free loopback port; {@code .ci/run} installs it). Two ledgers stand for two replicas.
+ */
+class RedisSpendLedgerTest {
+
+    static final Duration HOUR = Duration.ofHours(1);
+
+    static Process redis;
+    static int port;
+    static LettuceConnectionFactory connections;
+    static ReactiveStringRedisTemplate template;
+
+    /** A clock the test moves by hand. */
+    static final class MovableClock extends Clock {
+        Instant now = Instant.parse("2026-11-22T10:15:00Z");
+
+        @Override
+        public ZoneId getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public Instant instant() {
+            return now;
+        }
+    }
+
+    @BeforeAll
+    static void startRedis() throws Exception {
+        assumeThat(Files.isExecutable(Path.of("/usr/bin/redis-server")))
+                .as("redis-server is not installed (apt-get install redis-server)").isTrue();
+        port = freePort();
+        redis = new ProcessBuilder("/usr/bin/redis-server", "--port", Integer.toString(port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no").redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!accepts(port)) {
+            assertThat(System.nanoTime()).as("redis-server did not start").isLessThan(deadline);
+            assertThat(redis.isAlive()).as("redis-server exited").isTrue();
+            Thread.sleep(20); // polling another process: there is nothing to be notified by
+        }
+        connections = new LettuceConnectionFactory(new RedisStandaloneConfiguration("127.0.0.1", port));
+        connections.afterPropertiesSet();
+        connections.start();
+        template = new ReactiveStringRedisTemplate(connections);
+    }
+
+    @AfterAll
+    static void stopRedis() {
+        if (connections != null) {
+            connections.destroy();
+        }
+        if (redis != null) {
+            redis.destroy();
+        }
+    }
+
+    @Test
+    void spendingOnOneReplicaCountsOnTheOther() {
+        MovableClock clock = new MovableClock();
+        RedisSpendLedger a = new RedisSpendLedger(template, clock);
+        RedisSpendLedger b = new RedisSpendLedger(template, clock);
+
+        assertThat(b.spentUsd("acme", HOUR)).isZero(); // b now follows acme
+        a.chargeInRedis("acme", HOUR, 0.25).block();
+        a.chargeInRedis("acme", HOUR, 0.5).block();
+        assertThat(a.spentUsd("acme", HOUR)).isEqualTo(0.75);
+        assertThat(b.spentUsd("acme", HOUR)).as("until b reads the shared totals").isZero();
+
+        b.refresh().block();
+        assertThat(b.spentUsd("acme", HOUR)).isEqualTo(0.75);
+        assertThat(b.fits("acme", HOUR, 1.0, 0.25)).isTrue();
+        assertThat(b.fits("acme", HOUR, 1.0, 0.3)).isFalse();
+
+        b.chargeInRedis("acme", HOUR, 0.1).block();
+        assertThat(b.spentUsd("acme", HOUR)).as("b's charge returns the fleet total").isCloseTo(0.85,
+                org.assertj.core.data.Offset.offset(1e-12));
+        assertThat(b.spentUsd("other", HOUR)).isZero();
+        assertThat(template.getExpire("hybridge:spend:acme:" + Instant.parse("2026-11-22T10:00:00Z").toEpochMilli())
+                .block()).isBetween(Duration.ofMinutes(119), Duration.ofHours(2));
+    }
+
+    @Test
+    void aNewWindowStartsAtZero() {
+        MovableClock clock = new MovableClock();
+        RedisSpendLedger a = new RedisSpendLedger(template, clock);
+        a.chargeInRedis("windowed", HOUR, 0.4).block();
+        assertThat(a.spentUsd("windowed", HOUR)).isEqualTo(0.4);
+        clock.now = clock.now.plus(HOUR);
+        assertThat(a.spentUsd("windowed", HOUR)).isZero();
+        a.refresh().block();
+        assertThat(a.spentUsd("windowed", HOUR)).isZero();
+    }
+
+    @Test
+    void withoutRedisSpendingIsCountedLocally() {
+        LettuceConnectionFactory nowhere = new LettuceConnectionFactory(
+                new RedisStandaloneConfiguration("127.0.0.1", freePort()));
+        nowhere.afterPropertiesSet();
+        nowhere.start();
+        try {
+            RedisSpendLedger lonely = new RedisSpendLedger(new ReactiveStringRedisTemplate(nowhere), new MovableClock());
+            lonely.charge("acme", HOUR, 0.3);
+            assertThat(lonely.spentUsd("acme", HOUR)).isEqualTo(0.3);
+            lonely.refresh().block(Duration.ofSeconds(30));
+            assertThat(lonely.spentUsd("acme", HOUR)).isEqualTo(0.3);
+            assertThat(lonely.failures()).isGreaterThan(0);
+        } finally {
+            nowhere.destroy();
+        }
+    }
+
+    @Test
+    void twoGatewaysShareOneBudget() throws Exception {
+        Path policies = Files.createTempDirectory("shared-budget");
+        Files.writeString(policies.resolve("paid.yaml"), """
+                version: 1
+                kind: cloud-only
+                cloud: {model: big}
+                cost: {cloud: {per-request-usd: 0.001}}
+                """);
+        Files.writeString(policies.resolve("tenants.yaml"), """
+                version: 1
+                default: {budget-usd: 0.0025, when-spent: reject}
+                """);
+        try (FakeWorker cloud = new FakeWorker("cloud");
+             var a = gateway(policies, cloud);
+             var b = gateway(policies, cloud)) {
+            org.springframework.test.web.reactive.server.WebTestClient clientA = client(a);
+            org.springframework.test.web.reactive.server.WebTestClient clientB = client(b);
+            byte[] body = GatewayTest.request(java.util.Map.of());
+            for (int i = 0; i < 2; i++) {
+                clientA.post().uri("/v2/models/paid/infer").contentType(org.springframework.http.MediaType.APPLICATION_JSON)
+                        .bodyValue(body).exchange().expectStatus().isOk();
+            }
+            // a third request on b: 0.003 would exceed 0.0025 once b knows what a spent
+            RedisSpendLedger ledgerB = (RedisSpendLedger) b.getBean(dev.hybridge.policy.SpendLedger.class);
+            ledgerB.spentUsd("anon", HOUR);
+            RedisSpendLedger ledgerA = (RedisSpendLedger) a.getBean(dev.hybridge.policy.SpendLedger.class);
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (ledgerA.spentUsd("anon", HOUR) < 0.002 - 1e-9 && System.nanoTime() < until) {
+                Thread.onSpinWait(); // the second charge's INCRBY is still on its way
+            }
+            ledgerA.refresh().block();
+            ledgerB.refresh().block();
+            assertThat(ledgerB.spentUsd("anon", HOUR)).isCloseTo(0.002, org.assertj.core.data.Offset.offset(1e-9));
+            clientB.post().uri("/v2/models/paid/infer").contentType(org.springframework.http.MediaType.APPLICATION_JSON)
+                    .bodyValue(body).exchange().expectStatus().isEqualTo(429)
+                    .expectHeader().valueEquals("Hybridge-Reason", "budget_exhausted");
+            assertThat(cloud.calls()).isEqualTo(2);
+        }
+    }
+
+    private static org.springframework.context.ConfigurableApplicationContext gateway(Path policies, FakeWorker cloud) {
+        return new org.springframework.boot.builder.SpringApplicationBuilder(GatewayApplication.class)
+                .run("--server.port=0", "--server.address=127.0.0.1",
+                        "--hybridge.gateway.policy-folder=" + policies,
+                        "--hybridge.gateway.cloud.addresses=" + cloud.address(),
+                        "--hybridge.gateway.anonymous-tenant=anon",
+                        "--hybridge.gateway.budget-store=redis",
+                        "--hybridge.gateway.budget-refresh=1h", // refreshed by the test
+                        "--spring.data.redis.host=127.0.0.1", "--spring.data.redis.port=" + port,
+                        "--hybridge.gateway.policy-reload-interval=1h");
+    }
+
+    private static org.springframework.test.web.reactive.server.WebTestClient client(
+            org.springframework.context.ConfigurableApplicationContext context) {
+        int port = ((org.springframework.boot.web.server.context.WebServerApplicationContext) context).getWebServer().getPort();
+        return org.springframework.test.web.reactive.server.WebTestClient.bindToServer()
+                .baseUrl("http://127.0.0.1:" + port).build();
+    }
+
+    private static boolean accepts(int port) {
+        try (Socket ignored = new Socket("127.0.0.1", port)) {
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static int freePort() {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
