@@ -115,6 +115,6 @@ class GatewayConfiguration {
         Orchestrator orchestrator = new Orchestrator(engine, edgePool, cloudPool, codec, metrics);
         BuildProperties info = build.getIfAvailable();
         return new GatewayHandler(orchestrator, engine, reloader, edgePool, cloudPool, new ApiKeys(properties), codec,
-                (int) properties.maxRequestSize().toBytes(), info == null ? "dev" : info.getVersion()).routes();
+                (int) properties.maxRequestSize().toBytes(), info == null ? "dev" : info.getVersion(), metrics).routes();
     }
 }

@@ -47,9 +47,12 @@ final class GatewayHandler {
     private final OipCodec codec;
     private final int maxRequestBytes;
     private final String version;
+    private final GatewayMetrics metrics;
 
     GatewayHandler(Orchestrator orchestrator, PolicyEngine policies, PolicyReloader reloader, WorkerPool edge,
-                   WorkerPool cloud, ApiKeys apiKeys, OipCodec codec, int maxRequestBytes, String version) {
+                   WorkerPool cloud, ApiKeys apiKeys, OipCodec codec, int maxRequestBytes, String version,
+                   GatewayMetrics metrics) {
+        this.metrics = metrics;
         this.orchestrator = orchestrator;
         this.policies = policies;
         this.reloader = reloader;
@@ -135,8 +138,9 @@ final class GatewayHandler {
     }
 
     private Mono<ServerResponse> infer(ServerRequest request) {
+        long start = System.nanoTime();
+        String route = request.pathVariable("model");
         return Mono.defer(() -> {
-            String route = request.pathVariable("model");
             String tenant = apiKeys.tenantOf(request.headers().asHttpHeaders());
             int jsonLength = jsonLength(request);
             return DataBufferUtils.join(request.body(BodyExtractors.toDataBuffers()), maxRequestBytes)
@@ -149,7 +153,8 @@ final class GatewayHandler {
                         return orchestrator.infer(route, tenant, body, jsonLength);
                     })
                     .flatMap(this::write);
-        }).onErrorResume(this::error);
+        }).onErrorResume(e -> error(e).doOnNext(response ->
+                metrics.refused(route, response.statusCode().value(), System.nanoTime() - start)));
     }
 
     private Mono<ServerResponse> write(Orchestrator.Answer answer) {

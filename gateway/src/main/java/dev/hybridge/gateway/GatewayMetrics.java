@@ -13,8 +13,10 @@ import java.util.concurrent.TimeUnit;
  * Meters are made once per tag combination and then looked up, never built per request.
  *
  * <ul>
- *   <li>{@code hybridge.gateway.requests} (timer): route, tier (edge, cloud, none), reason, status
- *       (2xx, 4xx, 5xx), degraded;</li>
+ *   <li>{@code hybridge.gateway.requests} (timer): route, tier (edge, cloud, none), reason (a
+ *       decision's reason code, or {@code refused} for requests turned away before any tier was
+ *       asked: API key, malformed request, unknown route, too large), status (2xx, 4xx, 5xx),
+ *       degraded;</li>
  *   <li>{@code hybridge.gateway.shadow} (counter): route, result (agreed, disagreed, failed).</li>
  * </ul>
  * Resilience4j's own meters (breaker state and calls per worker, bulkhead, retries) are bound
@@ -43,6 +45,17 @@ final class GatewayMetrics {
                 .description("Requests answered by the gateway, by where and why")
                 .tag("route", routeTag).tag("tier", tier).tag("reason", reason).tag("status", status)
                 .tag("degraded", degraded)
+                .register(registry)).record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** A request refused before any tier was asked (bad key, bad request, unknown route, too large). */
+    void refused(String route, int status, long nanos) {
+        String routeTag = knownRoute.test(route) ? route : "unknown";
+        String key = routeTag + "|none|refused|" + status / 100 + "xx|false";
+        timers.computeIfAbsent(key, k -> Timer.builder("hybridge.gateway.requests")
+                .description("Requests answered by the gateway, by where and why")
+                .tag("route", routeTag).tag("tier", "none").tag("reason", "refused").tag("status", status / 100 + "xx")
+                .tag("degraded", "false")
                 .register(registry)).record(nanos, TimeUnit.NANOSECONDS);
     }
 

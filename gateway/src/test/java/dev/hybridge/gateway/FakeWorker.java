@@ -28,6 +28,8 @@ final class FakeWorker implements AutoCloseable {
     private final OipCodec codec = new OipCodec();
     private final String name;
     private final DisposableServer server;
+    /** Its own event loop: a Spring context closing in the same JVM disposes Reactor Netty's shared ones. */
+    private final reactor.netty.resources.LoopResources loops;
     private final AtomicInteger calls = new AtomicInteger();
     private final List<InferRequest> requests = new CopyOnWriteArrayList<>();
     private volatile double confidence = 0.9;
@@ -39,7 +41,8 @@ final class FakeWorker implements AutoCloseable {
 
     FakeWorker(String name) {
         this.name = name;
-        this.server = HttpServer.create().host("127.0.0.1").port(0)
+        this.loops = reactor.netty.resources.LoopResources.create("fake-" + name, 1, true);
+        this.server = HttpServer.create().runOn(loops).host("127.0.0.1").port(0)
                 .route(routes -> routes
                         .post("/v2/models/{model}/infer", (request, response) -> request.receive().aggregate().asByteArray()
                                 .defaultIfEmpty(new byte[0])
@@ -139,5 +142,6 @@ final class FakeWorker implements AutoCloseable {
     @Override
     public void close() {
         server.disposeNow();
+        loops.disposeLater().block();
     }
 }

@@ -469,6 +469,10 @@ class GatewayTest {
                 .exchange().expectStatus().isBadRequest();
         client.get().uri("/v2/models/cascade/infer").exchange().expectStatus().isEqualTo(405);
         assertThat(EDGE.calls()).isZero();
+        String metrics = new String(client.get().uri("/actuator/prometheus").exchange().expectBody(byte[].class)
+                .returnResult().getResponseBody());
+        assertThat(metrics).containsPattern("hybridge_gateway_requests_seconds_count\\{[^}]*reason=\"refused\""
+                + "[^}]*route=\"unknown\"[^}]*status=\"4xx\"");
     }
 
     // ----------------------------------------------------------------------- metadata, health

@@ -158,7 +158,9 @@ class RedisSpendLedgerTest {
              var b = gateway(policies, cloud)) {
             org.springframework.test.web.reactive.server.WebTestClient clientA = client(a);
             org.springframework.test.web.reactive.server.WebTestClient clientB = client(b);
-            byte[] body = GatewayTest.request(java.util.Map.of());
+            byte[] body = new dev.hybridge.oip.OipCodec().encodeRequest(new dev.hybridge.oip.InferRequest(
+                    java.util.List.of(new dev.hybridge.oip.Tensor("audio", dev.hybridge.oip.Datatype.FP32,
+                            new long[] {1, 2}, new float[] {0.5f, 0.25f}))), false).body();
             for (int i = 0; i < 2; i++) {
                 clientA.post().uri("/v2/models/paid/infer").contentType(org.springframework.http.MediaType.APPLICATION_JSON)
                         .bodyValue(body).exchange().expectStatus().isOk();
