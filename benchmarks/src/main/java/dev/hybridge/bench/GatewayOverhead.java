@@ -79,6 +79,12 @@ public final class GatewayOverhead {
             try (ProgramProcess gateway = ProgramProcess.start("gateway", Bench.logDir(), gatewayOptions,
                     List.of("--hybridge.gateway.policy-folder=" + policies,
                             "--hybridge.gateway.cloud.addresses=" + worker.baseUri(),
+                            // a plain Spring Cloud Gateway route to the same worker: what the framework's
+                            // own proxying costs, for reference
+                            "--spring.cloud.gateway.server.webflux.routes[0].id=plain",
+                            "--spring.cloud.gateway.server.webflux.routes[0].uri=" + worker.baseUri(),
+                            "--spring.cloud.gateway.server.webflux.routes[0].predicates[0]=Path=/plain/**",
+                            "--spring.cloud.gateway.server.webflux.routes[0].filters[0]=StripPrefix=1",
                             "--hybridge.gateway.cloud.max-concurrent=256",
                             "--hybridge.gateway.anonymous-tenant=bench"))) {
                 gateway.awaitReady(java.time.Duration.ofSeconds(120));
@@ -93,11 +99,15 @@ public final class GatewayOverhead {
                         new Path2("direct to cloud-worker", worker.baseUri(),
                                 RawHttp.post(worker.baseUri(), "/v2/models/" + MODEL + "/infer", body)),
                         new Path2("through the gateway", gateway.baseUri(),
-                                RawHttp.post(gateway.baseUri(), "/v2/models/" + ROUTE + "/infer", body)));
+                                RawHttp.post(gateway.baseUri(), "/v2/models/" + ROUTE + "/infer", body)),
+                        new Path2("plain proxy route (reference)", gateway.baseUri(),
+                                RawHttp.post(gateway.baseUri(), "/plain/v2/models/" + MODEL + "/infer", body)));
 
                 bench.text("cloud-worker (batching off, program defaults otherwise: intra-op 2, run-queue 2) serving `"
                         + MODEL + "` from `" + Bench.root().relativize(REPOSITORY) + "`; gateway with one cloud-only route `" + ROUTE
-                        + "` to it. Request: FP32 [1, 8000] with the binary tensor extension (" + body.body().length
+                        + "` to it; for reference, the same gateway process also has a plain Spring Cloud Gateway"
+                        + " route (`/plain/**`, StripPrefix=1) to the worker: the framework's own proxying, no policy,"
+                        + " no codec, no Resilience4j. Request: FP32 [1, 8000] with the binary tensor extension (" + body.body().length
                         + " bytes), prepared once and sent on keep-alive connections (`RawHttp`). Both programs and"
                         + " the clients share the machine's 2 CPUs. Warm-up: " + warmupSeconds + " s of " + clients
                         + "-client load per path." + (PIN ? " **Pinned** (`-Dbench.pin=true`, taskset): the worker alone on"
