@@ -16,7 +16,6 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -195,19 +194,17 @@ class GatewayIT {
     @Order(5)
     void oneCloudWorkerKilledUnderLoadFailsNoClientRequest() throws Exception {
         ExecutorService callers = Executors.newFixedThreadPool(4);
-        AtomicInteger done = new AtomicInteger();
+        java.util.concurrent.CountDownLatch firstForty = new java.util.concurrent.CountDownLatch(40);
         List<Future<InferResponse>> answers = new ArrayList<>();
         for (int i = 0; i < 160; i++) {
             Fsdd.Clip c = clips.get(i % clips.size());
             answers.add(callers.submit(() -> {
                 InferResponse r = ok(client.infer("digits", clip(c, Map.of("hybridge.route", "cloud")), true));
-                done.incrementAndGet();
+                firstForty.countDown();
                 return r;
             }));
         }
-        while (done.get() < 40) {
-            Thread.onSpinWait();
-        }
+        assertThat(firstForty.await(120, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
         cloudA.kill();
         int fromCloud = 0;
         for (Future<InferResponse> f : answers) {

@@ -31,6 +31,7 @@ final class FakeWorker implements AutoCloseable {
     /** Its own event loop: a Spring context closing in the same JVM disposes Reactor Netty's shared ones. */
     private final reactor.netty.resources.LoopResources loops;
     private final AtomicInteger calls = new AtomicInteger();
+    private volatile java.util.concurrent.CompletableFuture<Void> firstCall = new java.util.concurrent.CompletableFuture<>();
     private final List<InferRequest> requests = new CopyOnWriteArrayList<>();
     private volatile double confidence = 0.9;
     private volatile String label = "7";
@@ -48,6 +49,7 @@ final class FakeWorker implements AutoCloseable {
                                 .defaultIfEmpty(new byte[0])
                                 .flatMap(body -> {
                                     int n = calls.incrementAndGet();
+                                    firstCall.complete(null);
                                     String header = request.requestHeaders().get(OipCodec.HEADER_LENGTH);
                                     InferRequest decoded = codec.decodeRequest(body, header == null ? -1 : Integer.parseInt(header));
                                     requests.add(decoded);
@@ -94,6 +96,11 @@ final class FakeWorker implements AutoCloseable {
         return calls.get();
     }
 
+    /** Completes when this worker gets its first call after {@link #reset}. */
+    java.util.concurrent.CompletableFuture<Void> firstCall() {
+        return firstCall;
+    }
+
     List<InferRequest> requests() {
         return requests;
     }
@@ -129,6 +136,7 @@ final class FakeWorker implements AutoCloseable {
 
     FakeWorker reset() {
         calls.set(0);
+        firstCall = new java.util.concurrent.CompletableFuture<>();
         requests.clear();
         confidence = 0.9;
         label = "7";
