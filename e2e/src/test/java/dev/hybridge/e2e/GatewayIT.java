@@ -192,6 +192,48 @@ class GatewayIT {
 
     @Test
     @Order(5)
+    void shadowAnswersAtTheEdgeAndComparesASampleWithTheCloud() throws Exception {
+        for (int i = 0; i < 20; i++) {
+            InferResponse r = ok(client.infer("digits-shadow", clip(clips.get(10 + i), Map.of()), true));
+            assertThat(r.parameters()).containsEntry("hybridge.tier", "edge").containsEntry("hybridge.reason", "shadow");
+        }
+        // one request in ten went to the cloud in the background: two comparisons are counted
+        long until = System.nanoTime() + 30_000_000_000L;
+        double compared = 0;
+        while (System.nanoTime() < until) {
+            compared = shadowSamples();
+            if (compared >= 2) {
+                break;
+            }
+            Thread.sleep(50); // the comparisons finish in the gateway's own time: poll its metrics
+        }
+        assertThat(compared).isEqualTo(2.0);
+    }
+
+    @Test
+    @Order(6)
+    void anEdgeAgentsEscalationIsAnsweredByTheCloud() {
+        Fsdd.Clip c = clips.get(40);
+        InferResponse r = ok(client.infer("digits", clip(c, Map.of("hybridge.escalation", true,
+                "hybridge.confidence", 0.31, "hybridge.label", "1", "hybridge.reason", "low_confidence")), true));
+        InferResponse direct = new OipClient(cloudA.baseUri()).inferOk("digits-cloud", clip(c, Map.of()), true);
+        assertThat(r.parameters()).containsEntry("hybridge.tier", "cloud").containsEntry("hybridge.reason", "low_confidence")
+                .containsEntry("hybridge.label", direct.parameters().get("hybridge.label"));
+    }
+
+    static double shadowSamples() {
+        String text = client.get("/actuator/prometheus").text();
+        Matcher m = Pattern.compile("(?m)^hybridge_gateway_shadow_total\\{[^}]*route=\"digits-shadow\"[^}]*} ([0-9.Ee+-]+)$")
+                .matcher(text);
+        double sum = 0;
+        while (m.find()) {
+            sum += Double.parseDouble(m.group(1));
+        }
+        return sum;
+    }
+
+    @Test
+    @Order(7)
     void oneCloudWorkerKilledUnderLoadFailsNoClientRequest() throws Exception {
         ExecutorService callers = Executors.newFixedThreadPool(4);
         java.util.concurrent.CountDownLatch firstForty = new java.util.concurrent.CountDownLatch(40);
@@ -220,7 +262,7 @@ class GatewayIT {
     }
 
     @Test
-    @Order(6)
+    @Order(8)
     void withBothCloudWorkersGoneTheEdgeAnswersDegradedAndTheBreakersOpen() {
         cloudB.kill();
         long deadlineMillis = 500; // digits.yaml
