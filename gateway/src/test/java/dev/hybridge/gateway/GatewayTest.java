@@ -473,6 +473,17 @@ class GatewayTest {
                 + "[^}]*route=\"unknown\"[^}]*status=\"4xx\"");
     }
 
+    @Test
+    void aBodyOverTheLimitGets413() {
+        byte[] huge = new byte[9 * 1024 * 1024]; // over the default 8MB (hybridge.gateway.max-request-size)
+        java.util.Arrays.fill(huge, (byte) ' ');
+        EntityExchangeResult<byte[]> result = client.post().uri("/v2/models/cascade/infer")
+                .contentType(MediaType.APPLICATION_JSON).bodyValue(huge).exchange().expectBody(byte[].class).returnResult();
+        assertThat(result.getStatus().value()).isEqualTo(413);
+        assertThat(errorOf(result)).contains("hybridge.gateway.max-request-size");
+        assertThat(EDGE.calls()).isZero();
+    }
+
     // ----------------------------------------------------------------------- metadata, health
 
     @Test
