@@ -141,6 +141,7 @@ final class GatewayHandler {
         long start = System.nanoTime();
         String route = request.pathVariable("model");
         return Mono.defer(() -> {
+            refuseVersion(request);
             String tenant = apiKeys.tenantOf(request.headers().asHttpHeaders());
             int jsonLength = jsonLength(request);
             return DataBufferUtils.join(request.body(BodyExtractors.toDataBuffers()), maxRequestBytes)
@@ -171,12 +172,22 @@ final class GatewayHandler {
 
     private RoutePolicy route(ServerRequest request) {
         String name = request.pathVariable("model");
+        refuseVersion(request);
         RoutePolicy route = policies.current().route(name);
         if (route == null) {
             throw OipException.notFound("no route named '" + name + "'; routes: "
                     + String.join(", ", policies.current().routes().keySet()));
         }
         return route;
+    }
+
+    /** Routes have no versions (their stages name model versions in the policy): say so, never ignore one. */
+    private static void refuseVersion(ServerRequest request) {
+        String version = request.pathVariables().get("version");
+        if (version != null) {
+            throw OipException.notFound("routes have no versions (version " + version + " was asked for); call /v2/models/"
+                    + request.pathVariable("model") + " without /versions/...");
+        }
     }
 
     private Mono<ServerResponse> noSuchEndpoint(ServerRequest request) {

@@ -466,6 +466,9 @@ class GatewayTest {
         client.post().uri("/v2/models/cascade/infer").contentType(MediaType.APPLICATION_JSON).bodyValue("{\"inputs\": 5}")
                 .exchange().expectStatus().isBadRequest();
         client.get().uri("/v2/models/cascade/infer").exchange().expectStatus().isEqualTo(405);
+        client.post().uri("/v2/models/cascade/versions/1/infer").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(request(Map.of())).exchange().expectStatus().isNotFound()
+                .expectBody(String.class).value(body -> assertThat(body).contains("routes have no versions"));
         assertThat(EDGE.calls()).isZero();
         String metrics = new String(client.get().uri("/actuator/prometheus").exchange().expectBody(byte[].class)
                 .returnResult().getResponseBody());
