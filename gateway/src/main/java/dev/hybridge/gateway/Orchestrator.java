@@ -204,8 +204,8 @@ final class Orchestrator {
         Decision decision = call.route.edgeFailed(call.facts, call.elapsedMillis());
         log.debug("edge tier failed for route {}: {}", call.policy.name(), failure.toString());
         if (decision.action() == Action.GO_CLOUD) {
-            return toCloud(call, call.body, call.jsonLength, Reason.EDGE_UNAVAILABLE, null)
-                    .map(answer -> answer.status() == 200 ? withDegraded(answer) : answer);
+            // the full model answers: not degraded, only dearer (the reason says why)
+            return toCloud(call, call.body, call.jsonLength, Reason.EDGE_UNAVAILABLE, null);
         }
         if (decision.reason() == Reason.EDGE_UNAVAILABLE) {
             return Mono.just(error(call, failure instanceof TimeoutException ? 504 : 503, Reason.EDGE_UNAVAILABLE,
@@ -352,12 +352,6 @@ final class Orchestrator {
         OipCodec.Encoded encoded = codec.encodeResponse(out, call.answerFor);
         return new Answer(200, encoded.body(), encoded.jsonLength(),
                 headers(tier, reason, confidence, call.costUsd, degraded));
-    }
-
-    private static Answer withDegraded(Answer answer) {
-        Map<String, String> headers = new LinkedHashMap<>(answer.headers());
-        headers.put("Hybridge-Degraded", "true");
-        return new Answer(answer.status(), answer.body(), answer.jsonLength(), headers);
     }
 
     private Answer passThrough(Call call, WorkerResponse response, Tier tier) {

@@ -340,7 +340,8 @@ class GatewayTest {
         edgePool.setAddresses(List.of(URI.create("http://127.0.0.1:" + closedPort())));
         InferResponse response = ok(infer("cascade", Map.of(), "key-rich"));
         assertThat(response.parameters()).containsEntry("hybridge.tier", "cloud")
-                .containsEntry("hybridge.reason", "edge_unavailable");
+                .containsEntry("hybridge.reason", "edge_unavailable")
+                .containsEntry("hybridge.degraded", false);
     }
 
     @Test
