@@ -43,10 +43,11 @@ class GatewayIT {
     static ProgramProcess gateway;
     static OipClient client;
     static List<Fsdd.Clip> clips;
+    static Path policies;
 
     @BeforeAll
     static void start() throws IOException {
-        Path policies = Files.createTempDirectory("hybridge-e2e-policies");
+        policies = Files.createTempDirectory("hybridge-e2e-policies");
         try (var shipped = Files.list(ProgramProcess.root().resolve("config/policies"))) {
             for (Path f : shipped.toList()) {
                 Files.copy(f, policies.resolve(f.getFileName()));
@@ -78,10 +79,17 @@ class GatewayIT {
     }
 
     @AfterAll
-    static void stop() {
+    static void stop() throws IOException {
         for (ProgramProcess p : new ProgramProcess[] {gateway, cloudA, cloudB, edge}) {
             if (p != null) {
                 p.close();
+            }
+        }
+        if (policies != null) {
+            try (var paths = Files.walk(policies)) {
+                for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
             }
         }
     }

@@ -139,10 +139,11 @@ class GatewayTest {
     }
 
     @AfterAll
-    static void stopWorkers() {
+    static void stopWorkers() throws IOException {
         EDGE.close();
         CLOUD_A.close();
         CLOUD_B.close();
+        TestFiles.deleteTree(POLICIES);
     }
 
     @BeforeEach

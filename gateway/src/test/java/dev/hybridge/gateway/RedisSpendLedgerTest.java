@@ -180,6 +180,8 @@ class RedisSpendLedgerTest {
                     .bodyValue(body).exchange().expectStatus().isEqualTo(429)
                     .expectHeader().valueEquals("Hybridge-Reason", "budget_exhausted");
             assertThat(cloud.calls()).isEqualTo(2);
+        } finally {
+            TestFiles.deleteTree(policies);
         }
     }
 
