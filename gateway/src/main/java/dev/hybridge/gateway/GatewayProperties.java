@@ -87,9 +87,6 @@ public record GatewayProperties(
             }
         }
 
-        public boolean configured() {
-            return !addresses.isEmpty() || !dnsName.isBlank();
-        }
     }
 
     /**

@@ -192,7 +192,7 @@ final class Orchestrator {
             case REJECT -> Mono.just(rejection(call, after.reason()));
             default -> {
                 if (after.shadow()) {
-                    shadow(call, edgeAnswer, outcome);
+                    shadow(call, outcome);
                 }
                 yield Mono.just(answer(call, edgeAnswer, Tier.EDGE, after.reason(), outcome.confidence(), false));
             }
@@ -311,7 +311,7 @@ final class Orchestrator {
 
     // ------------------------------------------------------------------------------ shadow
 
-    private void shadow(Call call, InferResponse edgeAnswer, EdgeOutcome outcome) {
+    private void shadow(Call call, EdgeOutcome outcome) {
         RoutePolicy.Stage stage = call.policy.cloud();
         long deadline = System.nanoTime() + call.route.deadlineMillis(call.facts) * 1_000_000;
         String route = call.policy.name();

@@ -83,14 +83,8 @@ final class DataArrays {
      *
      * @param maxInnerDepth the deepest nesting inside a data array that may be cut; deeper arrays
      *                      stay for the parser, whose nesting limit then applies as usual
-     */
-    static DataArrays locate(byte[] body, int jsonEnd, String tensorsField, int maxInnerDepth) {
-        return locate(body, jsonEnd, tensorsField, maxInnerDepth, true);
-    }
-
-    /**
-     * @param readNumbers whether to read the numbers of the arrays cut; without, arrays of numbers
-     *                    are only found and skipped (for a decode that ignores data)
+     * @param readNumbers   whether to read the numbers of the arrays cut; without, arrays of numbers
+     *                      are only found and skipped (for a decode that ignores data)
      */
     static DataArrays locate(byte[] body, int jsonEnd, String tensorsField, int maxInnerDepth, boolean readNumbers) {
         byte[] field = tensorsField.getBytes(java.nio.charset.StandardCharsets.US_ASCII);

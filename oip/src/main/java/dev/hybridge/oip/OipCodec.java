@@ -493,6 +493,7 @@ public final class OipCodec {
         Object data = null;
         NestingProfile nesting = null;
         int cut = -1;
+        boolean sawData = false;
         int deferredStart = -1;
         int deferredEnd = -1;
         while (p.nextToken() == JsonToken.PROPERTY_NAME) {
@@ -505,11 +506,11 @@ public final class OipCodec {
                 case "parameters" -> parameters = readParameters(p, value, where + ".parameters");
                 case "data" -> {
                     expectArray(value, where + ".data");
+                    sawData = true;
                     cut = arrays.cutAt((int) p.currentTokenLocation().getByteOffset());
                     if (headerOnly) {
-                        p.skipChildren();
+                        p.skipChildren(); // present, left unread
                         cut = -1;
-                        data = java.lang.reflect.Array.newInstance(Object.class, 0); // present, unread
                     } else if (cut >= 0) {
                         p.skipChildren(); // the parser sees "[]": the array is read from the original below
                     } else if (datatype != null) {
@@ -537,10 +538,10 @@ public final class OipCodec {
         long expected = Tensor.shapeProduct(name, shape);
         if (headerOnly) {
             Object binarySize = parameters.get(BINARY_DATA_SIZE);
-            if (binarySize != null && data != null) {
+            if (binarySize != null && sawData) {
                 throw OipException.badRequest("tensor '" + name + "' has both 'data' and " + BINARY_DATA_SIZE);
             }
-            if (binarySize == null && data == null && requireData) {
+            if (binarySize == null && !sawData && requireData) {
                 throw OipException.badRequest("tensor '" + name + "' has no 'data' and no " + BINARY_DATA_SIZE);
             }
             return new Tensor(name, datatype, shape,

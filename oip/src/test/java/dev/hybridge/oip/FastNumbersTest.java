@@ -164,7 +164,7 @@ class FastNumbersTest {
                  ],
                  "outputs": [{"name": "y", "data": [5]}]}
                 """);
-        DataArrays arrays = DataArrays.locate(body, body.length, "inputs", 29);
+        DataArrays arrays = DataArrays.locate(body, body.length, "inputs", 29, true);
         String parsed = new String(arrays.parsed(), 0, arrays.parsedLength(), java.nio.charset.StandardCharsets.UTF_8);
         assertThat(parsed)
                 .contains("'data': [9, 9]".replace('\'', '"'))

@@ -63,15 +63,6 @@ public final class Decision {
         return shadow;
     }
 
-    /** The tier whose answer the client gets, for answers; {@code null} for RUN_EDGE and REJECT. */
-    public Tier answeringTier() {
-        return switch (action) {
-            case ANSWER_AT_EDGE -> Tier.EDGE;
-            case ESCALATE, GO_CLOUD -> Tier.CLOUD;
-            default -> null;
-        };
-    }
-
     @Override
     public String toString() {
         return action + "(" + reason.code() + (shadow ? ", shadow sample" : "") + ")";

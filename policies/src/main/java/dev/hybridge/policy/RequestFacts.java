@@ -32,9 +32,4 @@ public record RequestFacts(String tenant, String device, Map<String, Object> par
             throw new IllegalArgumentException("deadlineMillis must be zero or more but was " + deadlineMillis);
         }
     }
-
-    /** A request with only a tenant and an input size, asking for nothing in particular. */
-    public static RequestFacts of(String tenant, long inputBytes) {
-        return new RequestFacts(tenant, "", Map.of(), Map.of(), inputBytes, RequestedRoute.AUTO, 0);
-    }
 }

@@ -37,14 +37,6 @@ public final class Worker {
         return breaker;
     }
 
-    public int outstanding() {
-        return outstanding.get();
-    }
-
-    public double averageMillis() {
-        return averageMillis;
-    }
-
     /** Lower is better: the expected wait if one more call joins those in flight. */
     double score() {
         return (outstanding.get() + 1) * averageMillis;

@@ -124,14 +124,6 @@ public final class WorkerPool implements AutoCloseable {
         return bulkhead;
     }
 
-    public Retry retry() {
-        return retry;
-    }
-
-    public boolean isEmpty() {
-        return workers.isEmpty();
-    }
-
     /** Whether any worker's breaker lets calls through. */
     public boolean anyCallable() {
         return workers.stream().anyMatch(Worker::callable);

@@ -41,12 +41,6 @@ public final class CalibratedThreshold {
         return current;
     }
 
-    public int samples() {
-        synchronized (this) {
-            return size;
-        }
-    }
-
     public void record(double confidence) {
         int bin = (int) Math.min(BINS - 1, Math.max(0, confidence * BINS));
         synchronized (this) {
