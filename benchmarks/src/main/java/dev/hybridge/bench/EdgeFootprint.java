@@ -14,6 +14,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * edge-agent's footprint: time to ready (process start to {@code GET /v2/health/ready} answering
@@ -78,6 +80,45 @@ public final class EdgeFootprint {
     public static final List<String> HEAP_32M = List.of("-Xmx32m");
 
     /**
+     * Exactly what {@code bin/hybridge-local} and the Helm chart start edge-agent with (the heap
+     * is 96 MB there, room for a full run queue of requests at the edge's 1 MB size limit);
+     * {@link #checkLaunchOptions} says when either has drifted from this list.
+     */
+    public static final List<String> AS_LAUNCHED = List.of(
+            "-XX:+UseSerialGC", "-Xms16m", "-Xmx96m", "-XX:MaxMetaspaceSize=96m", "-XX:ReservedCodeCacheSize=32m",
+            "-Xss512k", "-XX:MaxDirectMemorySize=32m", "-XX:TieredStopAtLevel=1", "-XX:TrimNativeHeapInterval=1000",
+            "-Dreactor.netty.ioWorkerCount=1", "-Dio.netty.allocator.type=unpooled",
+            "-Dspring.main.lazy-initialization=true");
+
+    /**
+     * Where the launch script or the chart start edge-agent with other options than {@link #AS_LAUNCHED}
+     * (empty when both agree), so that a result is never reported for options nobody ships.
+     */
+    static List<String> checkLaunchOptions() {
+        List<String> problems = new ArrayList<>();
+        String expected = String.join(" ", AS_LAUNCHED);
+        try {
+            String script = Files.readString(Bench.root().resolve("bin/hybridge-local"));
+            Matcher inScript = Pattern.compile("EDGE_JVM_OPTS=\\$\\{EDGE_JVM_OPTS:-\"([^\"]*)\"}").matcher(script);
+            String scriptOptions = inScript.find() ? inScript.group(1).trim() : "(no EDGE_JVM_OPTS default found)";
+            if (!scriptOptions.equals(expected)) {
+                problems.add("bin/hybridge-local starts edge-agent with " + scriptOptions);
+            }
+            String values = Files.readString(Bench.root().resolve("helm/hybridge/values.yaml"));
+            // the edge agents' options are the one folded (>-) javaToolOptions block
+            Matcher inChart = Pattern.compile("javaToolOptions: >-\n((?: {4}\\S.*\n)+)").matcher(values);
+            String chartOptions = inChart.find() ? inChart.group(1).trim().replaceAll("\\s+", " ")
+                    : "(no folded javaToolOptions block found)";
+            if (!chartOptions.equals(expected)) {
+                problems.add("helm/hybridge/values.yaml starts edge-agent with " + chartOptions);
+            }
+        } catch (IOException e) {
+            problems.add("cannot read the launch options: " + e);
+        }
+        return problems;
+    }
+
+    /**
      * A JVM option set to compare; {@code cds}: run the extracted layout with the dynamic CDS
      * archive (add {@code -XX:SharedArchiveFile=edge-agent.jsa -jar <extracted>/edge-agent.jar}).
      */
@@ -90,7 +131,8 @@ public final class EdgeFootprint {
             new Variant("small-heap+C1", concat(SMALL_HEAP, C1_ONLY), false),
             new Variant("small-heap+C1+CDS", concat(SMALL_HEAP, C1_ONLY), true),
             new Variant("small-heap+C1+CDS+lean+lazy", concat(SMALL_HEAP, C1_ONLY, LEAN, LAZY), true),
-            new Variant("small-heap+C1+CDS+lean+lazy+heap32m", concat(SMALL_HEAP, C1_ONLY, LEAN, LAZY, HEAP_32M), true));
+            new Variant("small-heap+C1+CDS+lean+lazy+heap32m", concat(SMALL_HEAP, C1_ONLY, LEAN, LAZY, HEAP_32M), true),
+            new Variant("as-launched", AS_LAUNCHED, true));
 
     /** The options the CDS archive is trained with (one archive serves every CDS variant: same class path). */
     static final List<String> TRAINING = concat(SMALL_HEAP, C1_ONLY);
@@ -351,6 +393,10 @@ public final class EdgeFootprint {
                 "targets met (ready / RSS)"), rows);
         bench.text("Variants meeting both targets in this run: " + (meeting.isEmpty() ? "**none**" : "**"
                 + String.join(", ", meeting) + "**") + ".");
+        List<String> drift = checkLaunchOptions();
+        bench.text("`as-launched` is what bin/hybridge-local and the Helm chart start edge-agent with"
+                + (drift.isEmpty() ? " (checked against both files in this run)." : "; **but they have drifted**: "
+                + String.join("; ", drift) + "."));
 
         bench.heading("JVM options per variant (for the launch scripts)");
         List<List<String>> optionRows = new ArrayList<>();

@@ -35,11 +35,14 @@ import java.util.concurrent.Future;
  * socket ({@link RawHttp}): what the server side of HTTP costs without the client's encoding and
  * java.net.http's own overhead.
  *
- * <p>Two scenarios, each with its own edge-agent process started with {@code
+ * <p>Three scenarios, each with its own edge-agent process started with {@code
  * --hybridge.serving.model-repository=...}:
  * <ol>
  *   <li>{@code unbatched}: a copy of {@code classifier} whose {@code config.yaml} has batching off:
- *       what HTTP itself costs.</li>
+ *       what HTTP itself costs, edge-agent on the JVM's default options.</li>
+ *   <li>{@code unbatched, edge-agent JVM as launched}: the same, edge-agent started with
+ *       {@link EdgeFootprint#AS_LAUNCHED}, the small-footprint options bin/hybridge-local and the Helm
+ *       chart use (C1 only: less peak speed).</li>
  *   <li>{@code as shipped}: {@code models/testdata/repository} as it is. Its {@code classifier/config.yaml}
  *       turns batching on with {@code max-queue-delay: 5ms}, overriding edge-agent's default, so a lone
  *       request waits the whole delay for company on both sides.</li>
@@ -90,23 +93,32 @@ public final class HttpOverhead {
                 + " CPU used by other processes on this shared machine during each round (% of one CPU)."
                 + " In-process = a `ModelHost` in this JVM with edge-agent's settings (intra-op 1, inter-op 1,"
                 + " batching off by default, run-queue 2 threads) on the same model folder; HTTP = edge-agent"
-                + " started by `ProgramProcess` (default JVM options) called through `OipClient.infer`"
+                + " started by `ProgramProcess` (JVM options per scenario, below) called through `OipClient.infer`"
                 + " (encodes the request each call; the response is received but not decoded), and, as a third HTTP"
                 + " mode, the binary request encoded once and sent on a bare keep-alive socket (`RawHttp`): the"
                 + " server's share of the cost without java.net.http's.");
 
         Path unbatchedRepository = unbatchedCopy();
-        Map<String, Result> unbatched = scenario(bench, "unbatched", unbatchedRepository, request, rounds, calls,
-                warmupSeconds, true);
-        Map<String, Result> shipped = scenario(bench, "as shipped", Bench.testRepository(), request, rounds,
+        Map<String, Result> unbatched = scenario(bench, "unbatched", unbatchedRepository, List.of(), request, rounds,
+                calls, warmupSeconds, true);
+        Map<String, Result> launched = scenario(bench, "unbatched, edge-agent JVM as launched", unbatchedRepository,
+                EdgeFootprint.AS_LAUNCHED, request, rounds, calls, warmupSeconds, false);
+        Map<String, Result> shipped = scenario(bench, "as shipped", Bench.testRepository(), List.of(), request, rounds,
                 batchedCalls, warmupSeconds, false);
 
         bench.heading("Summary: what HTTP adds at p50 (target: under 0.5 ms)");
         List<List<String>> rows = new ArrayList<>();
         summaryRows(rows, "unbatched", unbatched);
+        summaryRows(rows, "unbatched, JVM as launched", launched);
         summaryRows(rows, "as shipped (5 ms batching)", shipped);
         bench.table(List.of("scenario", "HTTP mode", "in-process p50 / p99 ms", "HTTP p50 / p99 ms",
                 "p50 difference ms", "p50 ratio", "target met"), rows);
+
+        List<String> drift = EdgeFootprint.checkLaunchOptions();
+        bench.text("\"JVM as launched\": the options bin/hybridge-local and the Helm chart start edge-agent with"
+                + " (`EdgeFootprint.AS_LAUNCHED`: small serial heap, C1 only, one event loop)"
+                + (drift.isEmpty() ? ", checked against both files in this run." : "; **but they have drifted**: "
+                + String.join("; ", drift) + "."));
 
         clientCodecCosts(bench, request);
         bench.write();
@@ -115,7 +127,8 @@ public final class HttpOverhead {
     private static void summaryRows(List<List<String>> rows, String scenario, Map<String, Result> results) {
         Bench.Stats local = Bench.Stats.of(results.get("in-process ModelHost.infer").all());
         long inProcess = local.p50();
-        for (String http : List.of("HTTP JSON", "HTTP binary", "HTTP binary, bare socket client")) {
+        for (String http : List.of("HTTP JSON", "HTTP binary", "HTTP binary, bare socket client",
+                "HTTP JSON, bare socket client")) {
             Bench.Stats remote = Bench.Stats.of(results.get(http).all());
             long p50 = remote.p50();
             long diff = p50 - inProcess;
@@ -141,14 +154,15 @@ public final class HttpOverhead {
         return target.getParent();
     }
 
-    private static Map<String, Result> scenario(Bench bench, String scenario, Path repository, InferRequest request,
-                                                int rounds, int calls, int warmupSeconds, boolean withRaw)
+    private static Map<String, Result> scenario(Bench bench, String scenario, Path repository, List<String> jvmOptions,
+                                                InferRequest request, int rounds, int calls, int warmupSeconds,
+                                                boolean withRaw)
             throws Exception {
         System.out.println("scenario " + scenario + ": starting edge-agent and an in-process host on " + repository);
         HostSettings settings = new HostSettings(repository, HostSettings.ExecutionProvider.CPU, 0, 1, 1,
                 new HostSettings.BatchSettings(false, 16, Duration.ofMillis(2), 256), 2, 256);
         try (ModelHost host = new ModelHost(settings, new SimpleMeterRegistry());
-             ProgramProcess edge = ProgramProcess.start("edge-agent", Bench.logDir(), List.of(),
+             ProgramProcess edge = ProgramProcess.start("edge-agent", Bench.logDir(), jvmOptions,
                      List.of("--hybridge.serving.model-repository=" + repository))) {
             host.loadAll();
             if (!host.failures().isEmpty()) {
@@ -210,8 +224,9 @@ public final class HttpOverhead {
             bench.heading("Scenario: " + scenario);
             bench.text("Repository `" + Bench.root().relativize(repository) + "`; classifier "
                     + (batched ? "**batched** (its config.yaml: batching on, max-queue-delay 5ms, max-batch-size 8)"
-                    : "unbatched (run on the shared run-queue executor)") + ". edge-agent ready in "
-                    + ready.toMillis() + " ms. " + rounds + " rounds x " + calls + " calls per mode.");
+                    : "unbatched (run on the shared run-queue executor)") + ". edge-agent JVM options: "
+                    + (jvmOptions.isEmpty() ? "none (the JVM's defaults)" : "`" + String.join(" ", jvmOptions) + "`")
+                    + "; ready in " + ready.toMillis() + " ms. " + rounds + " rounds x " + calls + " calls per mode.");
             List<List<String>> rows = new ArrayList<>();
             long inProcessP50 = Bench.Stats.of(results.get("in-process ModelHost.infer").all()).p50();
             for (Result result : results.values()) {

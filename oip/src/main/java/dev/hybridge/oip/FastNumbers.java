@@ -129,7 +129,7 @@ final class FastNumbers {
      *         JSON, nests too deep or is ragged (the usual parse then says what is wrong)
      */
     static Parsed parse(byte[] bytes, int start, int last, int maxInnerDepth) {
-        double[] values = new double[Math.max(16, Math.min(last - start, 1 << 20) / 12)];
+        double[] values = new double[Math.max(16, Math.min(last - start, 1 << 20) / 8)];
         int size = 0;
         boolean floatsExact = true;
         boolean integersExact = true;
