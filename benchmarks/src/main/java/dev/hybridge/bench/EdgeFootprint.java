@@ -76,9 +76,6 @@ public final class EdgeFootprint {
     /** Spring beans created when first used rather than at start. */
     public static final List<String> LAZY = List.of("-Dspring.main.lazy-initialization=true");
 
-    /** A tighter heap (the live set after the load is about 16 MB); the later -Xmx wins. */
-    public static final List<String> HEAP_32M = List.of("-Xmx32m");
-
     /**
      * Exactly what {@code bin/hybridge-local} and the Helm chart start edge-agent with (the heap
      * is 96 MB there, room for a full run queue of requests at the edge's 1 MB size limit);
@@ -89,6 +86,9 @@ public final class EdgeFootprint {
             "-Xss512k", "-XX:MaxDirectMemorySize=32m", "-XX:TieredStopAtLevel=1", "-XX:TrimNativeHeapInterval=1000",
             "-Dreactor.netty.ioWorkerCount=1", "-Dio.netty.allocator.type=unpooled",
             "-Dspring.main.lazy-initialization=true");
+
+    /** {@link #AS_LAUNCHED} with both compilers (faster code, more memory). */
+    static final List<String> WITH_C2 = AS_LAUNCHED.stream().filter(o -> !C1_ONLY.contains(o)).toList();
 
     /**
      * Where the launch script or the chart start edge-agent with other options than {@link #AS_LAUNCHED}
@@ -131,8 +131,10 @@ public final class EdgeFootprint {
             new Variant("small-heap+C1", concat(SMALL_HEAP, C1_ONLY), false),
             new Variant("small-heap+C1+CDS", concat(SMALL_HEAP, C1_ONLY), true),
             new Variant("small-heap+C1+CDS+lean+lazy", concat(SMALL_HEAP, C1_ONLY, LEAN, LAZY), true),
-            new Variant("small-heap+C1+CDS+lean+lazy+heap32m", concat(SMALL_HEAP, C1_ONLY, LEAN, LAZY, HEAP_32M), true),
-            new Variant("as-launched", AS_LAUNCHED, true));
+            new Variant("as-launched", AS_LAUNCHED, true),
+            // what C1 only buys: the same with the C2 compiler, tiered and alone
+            new Variant("as-launched-with-C2", WITH_C2, true),
+            new Variant("as-launched-C2-only", concat(WITH_C2, List.of("-XX:-TieredCompilation")), true));
 
     /** The options the CDS archive is trained with (one archive serves every CDS variant: same class path). */
     static final List<String> TRAINING = concat(SMALL_HEAP, C1_ONLY);
