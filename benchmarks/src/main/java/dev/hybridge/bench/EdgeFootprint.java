@@ -1,5 +1,6 @@
 package dev.hybridge.bench;
 
+import dev.hybridge.e2e.EdgeLaunch;
 import dev.hybridge.e2e.OipClient;
 import dev.hybridge.e2e.ProgramProcess;
 import dev.hybridge.oip.InferRequest;
@@ -14,8 +15,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * edge-agent's footprint: time to ready (process start to {@code GET /v2/health/ready} answering
@@ -76,47 +75,11 @@ public final class EdgeFootprint {
     /** Spring beans created when first used rather than at start. */
     public static final List<String> LAZY = List.of("-Dspring.main.lazy-initialization=true");
 
-    /**
-     * Exactly what {@code bin/hybridge-local} and the Helm chart start edge-agent with (the heap
-     * is 96 MB there, room for a full run queue of requests at the edge's 1 MB size limit);
-     * {@link #checkLaunchOptions} says when either has drifted from this list.
-     */
-    public static final List<String> AS_LAUNCHED = List.of(
-            "-XX:+UseSerialGC", "-Xms16m", "-Xmx96m", "-XX:MaxMetaspaceSize=96m", "-XX:ReservedCodeCacheSize=32m",
-            "-Xss512k", "-XX:MaxDirectMemorySize=32m", "-XX:TieredStopAtLevel=1", "-XX:TrimNativeHeapInterval=1000",
-            "-Dreactor.netty.ioWorkerCount=1", "-Dio.netty.allocator.type=unpooled",
-            "-Dspring.main.lazy-initialization=true");
+    /** What bin/hybridge-local and the Helm chart start edge-agent with ({@link EdgeLaunch#OPTIONS}). */
+    public static final List<String> AS_LAUNCHED = EdgeLaunch.OPTIONS;
 
     /** {@link #AS_LAUNCHED} with both compilers (faster code, more memory). */
     static final List<String> WITH_C2 = AS_LAUNCHED.stream().filter(o -> !C1_ONLY.contains(o)).toList();
-
-    /**
-     * Where the launch script or the chart start edge-agent with other options than {@link #AS_LAUNCHED}
-     * (empty when both agree), so that a result is never reported for options nobody ships.
-     */
-    static List<String> checkLaunchOptions() {
-        List<String> problems = new ArrayList<>();
-        String expected = String.join(" ", AS_LAUNCHED);
-        try {
-            String script = Files.readString(Bench.root().resolve("bin/hybridge-local"));
-            Matcher inScript = Pattern.compile("EDGE_JVM_OPTS=\\$\\{EDGE_JVM_OPTS:-\"([^\"]*)\"}").matcher(script);
-            String scriptOptions = inScript.find() ? inScript.group(1).trim() : "(no EDGE_JVM_OPTS default found)";
-            if (!scriptOptions.equals(expected)) {
-                problems.add("bin/hybridge-local starts edge-agent with " + scriptOptions);
-            }
-            String values = Files.readString(Bench.root().resolve("helm/hybridge/values.yaml"));
-            // the edge agents' options are the one folded (>-) javaToolOptions block
-            Matcher inChart = Pattern.compile("javaToolOptions: >-\n((?: {4}\\S.*\n)+)").matcher(values);
-            String chartOptions = inChart.find() ? inChart.group(1).trim().replaceAll("\\s+", " ")
-                    : "(no folded javaToolOptions block found)";
-            if (!chartOptions.equals(expected)) {
-                problems.add("helm/hybridge/values.yaml starts edge-agent with " + chartOptions);
-            }
-        } catch (IOException e) {
-            problems.add("cannot read the launch options: " + e);
-        }
-        return problems;
-    }
 
     /**
      * A JVM option set to compare; {@code cds}: run the extracted layout with the dynamic CDS
@@ -395,7 +358,7 @@ public final class EdgeFootprint {
                 "targets met (ready / RSS)"), rows);
         bench.text("Variants meeting both targets in this run: " + (meeting.isEmpty() ? "**none**" : "**"
                 + String.join(", ", meeting) + "**") + ".");
-        List<String> drift = checkLaunchOptions();
+        List<String> drift = EdgeLaunch.drift();
         bench.text("`as-launched` is what bin/hybridge-local and the Helm chart start edge-agent with"
                 + (drift.isEmpty() ? " (checked against both files in this run)." : "; **but they have drifted**: "
                 + String.join("; ", drift) + "."));

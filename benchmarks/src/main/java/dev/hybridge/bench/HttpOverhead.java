@@ -1,5 +1,6 @@
 package dev.hybridge.bench;
 
+import dev.hybridge.e2e.EdgeLaunch;
 import dev.hybridge.e2e.OipClient;
 import dev.hybridge.e2e.ProgramProcess;
 import dev.hybridge.oip.InferRequest;
@@ -41,7 +42,7 @@ import java.util.concurrent.Future;
  *   <li>{@code unbatched}: a copy of {@code classifier} whose {@code config.yaml} has batching off:
  *       what HTTP itself costs, edge-agent on the JVM's default options.</li>
  *   <li>{@code unbatched, edge-agent JVM as launched}: the same, edge-agent started with
- *       {@link EdgeFootprint#AS_LAUNCHED}, the small-footprint options bin/hybridge-local and the Helm
+ *       {@link EdgeLaunch#OPTIONS}, the small-footprint options bin/hybridge-local and the Helm
  *       chart use (C1 only: less peak speed).</li>
  *   <li>{@code as shipped}: {@code models/testdata/repository} as it is. Its {@code classifier/config.yaml}
  *       turns batching on with {@code max-queue-delay: 5ms}, overriding edge-agent's default, so a lone
@@ -102,7 +103,7 @@ public final class HttpOverhead {
         Map<String, Result> unbatched = scenario(bench, "unbatched", unbatchedRepository, List.of(), request, rounds,
                 calls, warmupSeconds, true);
         Map<String, Result> launched = scenario(bench, "unbatched, edge-agent JVM as launched", unbatchedRepository,
-                EdgeFootprint.AS_LAUNCHED, request, rounds, calls, warmupSeconds, false);
+                EdgeLaunch.OPTIONS, request, rounds, calls, warmupSeconds, false);
         Map<String, Result> shipped = scenario(bench, "as shipped", Bench.testRepository(), List.of(), request, rounds,
                 batchedCalls, warmupSeconds, false);
 
@@ -114,9 +115,9 @@ public final class HttpOverhead {
         bench.table(List.of("scenario", "HTTP mode", "in-process p50 / p99 ms", "HTTP p50 / p99 ms",
                 "p50 difference ms", "p50 ratio", "target met"), rows);
 
-        List<String> drift = EdgeFootprint.checkLaunchOptions();
+        List<String> drift = EdgeLaunch.drift();
         bench.text("\"JVM as launched\": the options bin/hybridge-local and the Helm chart start edge-agent with"
-                + " (`EdgeFootprint.AS_LAUNCHED`: small serial heap, C1 only, one event loop)"
+                + " (`EdgeLaunch.OPTIONS`: small serial heap, C1 only, one event loop)"
                 + (drift.isEmpty() ? ", checked against both files in this run." : "; **but they have drifted**: "
                 + String.join("; ", drift) + "."));
 
