@@ -3,6 +3,7 @@ package dev.hybridge.bench;
 import dev.hybridge.e2e.EdgeLaunch;
 import dev.hybridge.e2e.OipClient;
 import dev.hybridge.e2e.ProgramProcess;
+import dev.hybridge.oip.ClassifierParameters;
 import dev.hybridge.oip.InferRequest;
 import dev.hybridge.oip.InferResponse;
 import dev.hybridge.oip.OipCodec;
@@ -263,8 +264,8 @@ public final class HttpOverhead {
                             + b[i] + " vs " + a[i]);
                 }
             }
-            if (!String.valueOf(local.parameters().get(OnnxModel.LABEL))
-                    .equals(String.valueOf(remote.parameters().get(OnnxModel.LABEL)))) {
+            if (!String.valueOf(local.parameters().get(ClassifierParameters.LABEL))
+                    .equals(String.valueOf(remote.parameters().get(ClassifierParameters.LABEL)))) {
                 throw new IllegalStateException("labels differ: " + remote.parameters() + " vs " + local.parameters());
             }
         }

@@ -1,5 +1,10 @@
 package dev.hybridge.gateway;
 
+import static dev.hybridge.oip.ClassifierParameters.CONFIDENCE;
+import static dev.hybridge.oip.ClassifierParameters.ENTROPY;
+import static dev.hybridge.oip.ClassifierParameters.LABEL;
+import static dev.hybridge.oip.ClassifierParameters.MARGIN;
+
 import dev.hybridge.gateway.pool.NoWorkerException;
 import dev.hybridge.gateway.pool.WorkerFailure;
 import dev.hybridge.gateway.pool.WorkerPool;
@@ -56,10 +61,6 @@ final class Orchestrator {
     static final String ESCALATION = "hybridge.escalation";
     static final String TIER = "hybridge.tier";
     static final String REASON = "hybridge.reason";
-    static final String CONFIDENCE = "hybridge.confidence";
-    static final String MARGIN = "hybridge.margin";
-    static final String ENTROPY = "hybridge.entropy";
-    static final String LABEL = "hybridge.label";
     static final String COST = "hybridge.cost_usd";
     static final String DEGRADED = "hybridge.degraded";
     /** The longest deadline a request may ask for. */

@@ -8,6 +8,7 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtProvider;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
+import dev.hybridge.oip.ClassifierParameters;
 import dev.hybridge.oip.Datatype;
 import dev.hybridge.oip.InferRequest;
 import dev.hybridge.oip.InferResponse;
@@ -37,12 +38,6 @@ public final class OnnxModel implements AutoCloseable {
 
     public static final String MODEL_FILE = "model.onnx";
     public static final String PLATFORM = "onnxruntime_onnx";
-    /** Response parameters a classifier's answer carries. */
-    public static final String LABEL = "hybridge.label";
-    public static final String LABEL_INDEX = "hybridge.label_index";
-    public static final String CONFIDENCE = "hybridge.confidence";
-    public static final String MARGIN = "hybridge.margin";
-    public static final String ENTROPY = "hybridge.entropy";
 
     private static final Logger log = LoggerFactory.getLogger(OnnxModel.class);
 
@@ -374,14 +369,14 @@ public final class OnnxModel implements AutoCloseable {
             }
         }
         if (rowCount == 1) {
-            parameters.put(LABEL_INDEX, (long) weakest.topIndex());
+            parameters.put(ClassifierParameters.LABEL_INDEX, (long) weakest.topIndex());
             if (weakest.topIndex() < config.labels().size()) {
-                parameters.put(LABEL, config.labels().get(weakest.topIndex()));
+                parameters.put(ClassifierParameters.LABEL, config.labels().get(weakest.topIndex()));
             }
         }
-        parameters.put(CONFIDENCE, weakest.probability());
-        parameters.put(MARGIN, weakest.margin());
-        parameters.put(ENTROPY, weakest.entropy());
+        parameters.put(ClassifierParameters.CONFIDENCE, weakest.probability());
+        parameters.put(ClassifierParameters.MARGIN, weakest.margin());
+        parameters.put(ClassifierParameters.ENTROPY, weakest.entropy());
     }
 
     private static Tensor stack(Tensor first, List<InferRequest> requests, int totalRows) {

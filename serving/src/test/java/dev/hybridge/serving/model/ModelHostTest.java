@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import ai.onnxruntime.OrtProvider;
+import dev.hybridge.oip.ClassifierParameters;
 import dev.hybridge.oip.Datatype;
 import dev.hybridge.oip.HalfFloats;
 import dev.hybridge.oip.InferRequest;
@@ -132,11 +133,11 @@ class ModelHostTest {
             top = probs[i] > probs[top] ? i : top;
         }
         List<String> labels = List.of("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine");
-        assertThat(response.parameters().get(OnnxModel.LABEL)).isEqualTo(labels.get(top));
-        assertThat(response.parameters().get(OnnxModel.LABEL_INDEX)).isEqualTo((long) top);
-        assertThat((double) response.parameters().get(OnnxModel.CONFIDENCE)).isCloseTo(probs[top], within(1e-6));
-        assertThat((double) response.parameters().get(OnnxModel.MARGIN)).isBetween(0.0, 1.0);
-        assertThat((double) response.parameters().get(OnnxModel.ENTROPY)).isBetween(0.0, Math.log(10) + 1e-9);
+        assertThat(response.parameters().get(ClassifierParameters.LABEL)).isEqualTo(labels.get(top));
+        assertThat(response.parameters().get(ClassifierParameters.LABEL_INDEX)).isEqualTo((long) top);
+        assertThat((double) response.parameters().get(ClassifierParameters.CONFIDENCE)).isCloseTo(probs[top], within(1e-6));
+        assertThat((double) response.parameters().get(ClassifierParameters.MARGIN)).isBetween(0.0, 1.0);
+        assertThat((double) response.parameters().get(ClassifierParameters.ENTROPY)).isBetween(0.0, Math.log(10) + 1e-9);
         assertThat(response.modelVersion()).isEqualTo("3");
     }
 
@@ -147,9 +148,9 @@ class ModelHostTest {
         InferResponse external = infer("classifier_external", audio);
         assertThat((float[]) external.output("probs").data()).containsExactly((float[]) embedded.output("probs").data());
         // scores read from logits through a softmax agree with the model's own softmax output
-        assertThat((double) external.parameters().get(OnnxModel.CONFIDENCE))
-                .isCloseTo((double) embedded.parameters().get(OnnxModel.CONFIDENCE), within(1e-5));
-        assertThat(external.parameters().get(OnnxModel.LABEL)).isEqualTo(embedded.parameters().get(OnnxModel.LABEL));
+        assertThat((double) external.parameters().get(ClassifierParameters.CONFIDENCE))
+                .isCloseTo((double) embedded.parameters().get(ClassifierParameters.CONFIDENCE), within(1e-5));
+        assertThat(external.parameters().get(ClassifierParameters.LABEL)).isEqualTo(embedded.parameters().get(ClassifierParameters.LABEL));
     }
 
     @Test
@@ -176,11 +177,11 @@ class ModelHostTest {
                     assertThat(got[k]).isCloseTo(want[k], within(1e-5f));
                 }
             }
-            assertThat(batched.get(i).parameters().get(OnnxModel.CONFIDENCE))
-                    .isEqualTo(alone.parameters().get(OnnxModel.CONFIDENCE));
+            assertThat(batched.get(i).parameters().get(ClassifierParameters.CONFIDENCE))
+                    .isEqualTo(alone.parameters().get(ClassifierParameters.CONFIDENCE));
         }
         assertThat(batched.get(2).id()).isEqualTo("last");
-        assertThat(batched.get(1).parameters()).doesNotContainKey(OnnxModel.LABEL); // two rows: no single label
+        assertThat(batched.get(1).parameters()).doesNotContainKey(ClassifierParameters.LABEL); // two rows: no single label
     }
 
     @Test
