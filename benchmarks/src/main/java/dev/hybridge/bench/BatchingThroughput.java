@@ -185,23 +185,9 @@ public final class BatchingThroughput {
     }
 
     private static List<Config> chooseConfigs() {
-        List<Config> all = new ArrayList<>(DEFAULT);
-        if (Boolean.getBoolean("bench.explore")) {
-            all.addAll(EXPLORE);
-        }
-        String names = System.getProperty("bench.configs");
-        if (names == null || names.isBlank()) {
-            return all;
-        }
-        List<Config> all2 = new ArrayList<>(DEFAULT);
-        all2.addAll(EXPLORE);
-        List<Config> chosen = new ArrayList<>();
-        for (String name : names.split(",")) {
-            chosen.add(all2.stream().filter(c -> c.name().equals(name.trim())).findFirst()
-                    .orElseThrow(() -> new IllegalArgumentException("no configuration '" + name + "'; known: "
-                            + all2.stream().map(Config::name).toList())));
-        }
-        return chosen;
+        List<Config> known = new ArrayList<>(DEFAULT);
+        known.addAll(EXPLORE);
+        return Bench.chosen("configs", Boolean.getBoolean("bench.explore") ? known : DEFAULT, known, Config::name);
     }
 
     /** dense_audio's config.yaml must leave batching and threads to the program. */

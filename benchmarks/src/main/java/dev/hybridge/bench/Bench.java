@@ -16,6 +16,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
+import java.util.function.Function;
 
 /**
  * What every benchmark here shares: settings from system properties, the machine description,
@@ -54,6 +55,24 @@ final class Bench {
     /** {@code -Dbench.<key>}, else the default for a normal or a long run. */
     static int intSetting(String key, int normal, int longer) {
         return Integer.getInteger("bench." + key, longRun() ? longer : normal);
+    }
+
+    /**
+     * The entries of {@code known} that {@code -Dbench.<key>=a,b} names, in that order, or
+     * {@code defaults} without the setting; an unknown name stops the run with the known ones.
+     */
+    static <T> List<T> chosen(String key, List<T> defaults, List<T> known, Function<T, String> name) {
+        String names = System.getProperty("bench." + key);
+        if (names == null || names.isBlank()) {
+            return defaults;
+        }
+        List<T> chosen = new ArrayList<>();
+        for (String wanted : names.split(",")) {
+            chosen.add(known.stream().filter(t -> name.apply(t).equals(wanted.trim())).findFirst()
+                    .orElseThrow(() -> new IllegalArgumentException("bench." + key + ": no '" + wanted.trim()
+                            + "'; known: " + known.stream().map(name).toList())));
+        }
+        return chosen;
     }
 
     static Path root() {

@@ -75,11 +75,8 @@ public final class EdgeFootprint {
     /** Spring beans created when first used rather than at start. */
     public static final List<String> LAZY = List.of("-Dspring.main.lazy-initialization=true");
 
-    /** What bin/hybridge-local and the Helm chart start edge-agent with ({@link EdgeLaunch#OPTIONS}). */
-    public static final List<String> AS_LAUNCHED = EdgeLaunch.OPTIONS;
-
-    /** {@link #AS_LAUNCHED} with both compilers (faster code, more memory). */
-    static final List<String> WITH_C2 = AS_LAUNCHED.stream().filter(o -> !C1_ONLY.contains(o)).toList();
+    /** {@link EdgeLaunch#OPTIONS} (what edge-agent is launched with) with both compilers: faster code, more memory. */
+    static final List<String> WITH_C2 = EdgeLaunch.OPTIONS.stream().filter(o -> !C1_ONLY.contains(o)).toList();
 
     /**
      * A JVM option set to compare; {@code cds}: run the extracted layout with the dynamic CDS
@@ -94,7 +91,7 @@ public final class EdgeFootprint {
             new Variant("small-heap+C1", concat(SMALL_HEAP, C1_ONLY), false),
             new Variant("small-heap+C1+CDS", concat(SMALL_HEAP, C1_ONLY), true),
             new Variant("small-heap+C1+CDS+lean+lazy", concat(SMALL_HEAP, C1_ONLY, LEAN, LAZY), true),
-            new Variant("as-launched", AS_LAUNCHED, true),
+            new Variant("as-launched", EdgeLaunch.OPTIONS, true),
             // what C1 only buys: the same with the C2 compiler, tiered and alone
             new Variant("as-launched-with-C2", WITH_C2, true),
             new Variant("as-launched-C2-only", concat(WITH_C2, List.of("-XX:-TieredCompilation")), true));
@@ -132,7 +129,7 @@ public final class EdgeFootprint {
                 + (telemetryOff ? "-telemetry-off" : ""), EdgeFootprint.class, args);
         int starts = Bench.intSetting("starts", 3, 7);
         int requests = Bench.intSetting("requests", 10_000, 10_000);
-        List<Variant> variants = chooseVariants();
+        List<Variant> variants = Bench.chosen("variants", VARIANTS, VARIANTS, Variant::name);
         Path repository = fullRepository ? Bench.testRepository() : classifierOnly();
         List<String> arguments = List.of("--hybridge.serving.model-repository=" + repository);
         InferRequest request = Bench.audioRequest(3);
@@ -187,20 +184,6 @@ public final class EdgeFootprint {
             }
         }
         return target.getParent();
-    }
-
-    private static List<Variant> chooseVariants() {
-        String names = System.getProperty("bench.variants");
-        if (names == null || names.isBlank()) {
-            return VARIANTS;
-        }
-        List<Variant> chosen = new ArrayList<>();
-        for (String name : names.split(",")) {
-            chosen.add(VARIANTS.stream().filter(v -> v.name().equals(name.trim())).findFirst()
-                    .orElseThrow(() -> new IllegalArgumentException("no variant '" + name + "'; known: "
-                            + VARIANTS.stream().map(Variant::name).toList())));
-        }
-        return chosen;
     }
 
     private static List<String> launchOptions(Variant variant, Path extracted, Path archive) {
