@@ -13,6 +13,7 @@ import dev.hybridge.policy.Tier;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.core.io.buffer.DataBuffer;
@@ -35,6 +36,10 @@ import reactor.core.publisher.Mono;
  * 503, 504.
  */
 final class GatewayHandler {
+
+    /** The OIP paths, to tell a wrong method (405) from an unknown path (404). */
+    private static final Pattern KNOWN_PATH =
+            Pattern.compile("/v2(/health/(live|ready))?|/v2/models/[^/]+(/versions/[^/]+)?(/ready|/infer)?");
 
     private static final Logger log = LoggerFactory.getLogger(GatewayHandler.class);
 
@@ -192,7 +197,7 @@ final class GatewayHandler {
 
     private Mono<ServerResponse> noSuchEndpoint(ServerRequest request) {
         String p = request.path();
-        boolean known = p.matches("/v2(/health/(live|ready))?|/v2/models/[^/]+(/versions/[^/]+)?(/ready|/infer)?");
+        boolean known = KNOWN_PATH.matcher(p).matches();
         if (known) {
             String allowed = p.endsWith("/infer") ? "POST" : "GET";
             return ServerResponse.status(HttpStatus.METHOD_NOT_ALLOWED).header("Allow", allowed)
