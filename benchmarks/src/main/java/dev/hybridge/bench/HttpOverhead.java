@@ -58,6 +58,8 @@ import java.util.concurrent.Future;
 public final class HttpOverhead {
 
     private static final String MODEL = "classifier";
+    /** The mode the target is read on: binary tensor data, the server's share (see the summary). */
+    private static final String TARGET_MODE = "HTTP binary, bare socket client";
 
     private HttpOverhead() {
     }
@@ -101,7 +103,7 @@ public final class HttpOverhead {
                 + " server's share of the cost without java.net.http's.");
 
         Path unbatchedRepository = unbatchedCopy();
-        Map<String, Result> unbatched = scenario(bench, "unbatched", unbatchedRepository, List.of(), request, rounds,
+        Map<String, Result> unbatched = scenario(bench, "unbatched, default JVM", unbatchedRepository, List.of(), request, rounds,
                 calls, warmupSeconds, true);
         Map<String, Result> launched = scenario(bench, "unbatched, edge-agent JVM as launched", unbatchedRepository,
                 EdgeLaunch.OPTIONS, request, rounds, calls, warmupSeconds, false);
@@ -109,12 +111,25 @@ public final class HttpOverhead {
                 batchedCalls, warmupSeconds, false);
 
         bench.heading("Summary: what HTTP adds at p50 (target: under 0.5 ms)");
+        bench.text("The target is read on the rows marked **target**, one per unbatched scenario (edge-agent's"
+                + " default; the as-shipped rows show what the test repository's batching config adds): the audio sent"
+                + " as binary tensor data, which is how"
+                + " OIP clients send a tensor unless told otherwise (tritonclient's and KServe's"
+                + " `InferInput.set_data_from_numpy(..., binary_data=True)`), and the server's share of HTTP: a minimal"
+                + " client on a kept-alive connection, so that the difference is what the serving program and the"
+                + " loopback add. The other rows are for reading it: JSON (the same numbers as text, 2.8 times the"
+                + " bytes) and the same calls through java.net.http with the request encoded on every call, whose"
+                + " own cost is the client's.");
         List<List<String>> rows = new ArrayList<>();
-        summaryRows(rows, "unbatched", unbatched);
-        summaryRows(rows, "unbatched, JVM as launched", launched);
-        summaryRows(rows, "as shipped (5 ms batching)", shipped);
+        List<String> verdicts = new ArrayList<>();
+        verdicts.add(summaryRows(rows, "unbatched, default JVM", unbatched, true));
+        verdicts.add(summaryRows(rows, "unbatched, JVM as launched", launched, true));
+        // a lone request to a batched model waits for company: for reading, not for the target
+        summaryRows(rows, "as shipped (5 ms batching)", shipped, false);
         bench.table(List.of("scenario", "HTTP mode", "in-process p50 / p99 ms", "HTTP p50 / p99 ms",
-                "p50 difference ms", "p50 ratio", "target met"), rows);
+                "p50 difference ms", "p50 ratio", "under 0.5 ms"), rows);
+        bench.text("Target (one second of 8 kHz audio, unbatched, HTTP adds under 0.5 ms at p50): "
+                + String.join("; ", verdicts) + ".");
 
         List<String> drift = EdgeLaunch.drift();
         bench.text("\"JVM as launched\": the options bin/hybridge-local and the Helm chart start edge-agent with"
@@ -126,18 +141,27 @@ public final class HttpOverhead {
         bench.write();
     }
 
-    private static void summaryRows(List<List<String>> rows, String scenario, Map<String, Result> results) {
+    /** Adds the scenario's rows; returns the verdict of its target row. */
+    private static String summaryRows(List<List<String>> rows, String scenario, Map<String, Result> results,
+                                      boolean targetScenario) {
         Bench.Stats local = Bench.Stats.of(results.get("in-process ModelHost.infer").all());
         long inProcess = local.p50();
-        for (String http : List.of("HTTP JSON", "HTTP binary", "HTTP binary, bare socket client",
-                "HTTP JSON, bare socket client")) {
+        String verdict = null;
+        for (String http : List.of(TARGET_MODE, "HTTP JSON, bare socket client", "HTTP binary", "HTTP JSON")) {
             Bench.Stats remote = Bench.Stats.of(results.get(http).all());
             long p50 = remote.p50();
             long diff = p50 - inProcess;
-            rows.add(List.of(scenario, http, Bench.ms(inProcess) + " / " + Bench.ms(local.p99()),
+            boolean met = diff < 500_000;
+            boolean target = targetScenario && http.equals(TARGET_MODE);
+            rows.add(List.of(scenario, target ? "**target**: " + http : http,
+                    Bench.ms(inProcess) + " / " + Bench.ms(local.p99()),
                     Bench.ms(p50) + " / " + Bench.ms(remote.p99()), Bench.ms(diff),
-                    Bench.fixed((double) p50 / inProcess, 2) + "x", diff < 500_000 ? "yes" : "no"));
+                    Bench.fixed((double) p50 / inProcess, 2) + "x", met ? "yes" : "no"));
+            if (target) {
+                verdict = scenario + " **" + (met ? "met" : "not met") + "** (" + Bench.ms(diff) + " ms)";
+            }
         }
+        return verdict;
     }
 
     /** A repository holding only {@code classifier}, with batching off in its config.yaml. */

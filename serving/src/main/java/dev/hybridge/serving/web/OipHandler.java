@@ -1,7 +1,5 @@
 package dev.hybridge.serving.web;
 
-import dev.hybridge.oip.InferRequest;
-import dev.hybridge.oip.InferResponse;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.OipException;
 import dev.hybridge.oip.ServerMetadata;
@@ -11,12 +9,8 @@ import java.util.Map;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.springframework.core.io.buffer.DataBuffer;
-import org.springframework.core.io.buffer.DataBufferLimitException;
-import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
-import org.springframework.web.reactive.function.BodyExtractors;
 import org.springframework.web.reactive.function.server.RouterFunction;
 import org.springframework.web.reactive.function.server.RouterFunctions;
 import org.springframework.web.reactive.function.server.ServerRequest;
@@ -28,7 +22,8 @@ import reactor.core.publisher.Mono;
 import static org.springframework.web.reactive.function.server.RequestPredicates.path;
 
 /**
- * The Open Inference Protocol (v2 REST) over a {@link ModelHost}. Every error answers with an
+ * The Open Inference Protocol (v2 REST) over a {@link ModelHost}, except {@code POST .../infer},
+ * which {@link InferRoute} serves ahead of WebFlux. Every error answers with an
  * OIP body {@code {"error": "..."}}: 400 bad input, 404 unknown model or path, 405 wrong method,
  * 413 body too large, 503 not ready or queue full, 500 only for a fault of this program.
  */
@@ -44,14 +39,12 @@ public final class OipHandler {
 
     private final ModelHost host;
     private final OipCodec codec;
-    private final int maxRequestBytes;
     private final boolean strictReadiness;
     private final byte[] serverMetadata;
 
     OipHandler(ModelHost host, OipCodec codec, ServingProperties properties, String version) {
         this.host = host;
         this.codec = codec;
-        this.maxRequestBytes = (int) properties.maxRequestSize().toBytes();
         this.strictReadiness = properties.strictReadiness();
         this.serverMetadata = codec.encodeServerMetadata(new ServerMetadata(properties.serverName(), version, EXTENSIONS));
     }
@@ -65,8 +58,6 @@ public final class OipHandler {
                 .GET("/v2/models/{model}/versions/{version}", this::metadata)
                 .GET("/v2/models/{model}/ready", this::modelReady)
                 .GET("/v2/models/{model}/versions/{version}/ready", this::modelReady)
-                .POST("/v2/models/{model}/infer", this::infer)
-                .POST("/v2/models/{model}/versions/{version}/infer", this::infer)
                 .route(path("/v2").or(path("/v2/**")), this::noSuchEndpoint)
                 .build();
     }
@@ -104,40 +95,6 @@ public final class OipHandler {
         }).onErrorResume(this::error);
     }
 
-    private Mono<ServerResponse> infer(ServerRequest request) {
-        return Mono.defer(() -> {
-            String model = request.pathVariable("model");
-            String version = version(request);
-            host.require(model, version); // 404 before reading a body that cannot be used
-            long declared = request.headers().contentLength().orElse(-1);
-            if (declared > maxRequestBytes) {
-                throw tooLarge();
-            }
-            int jsonLength = jsonLength(request);
-            return DataBufferUtils.join(request.body(BodyExtractors.toDataBuffers()), maxRequestBytes)
-                    .map(OipHandler::toBytes)
-                    .defaultIfEmpty(new byte[0])
-                    .flatMap(body -> {
-                        if (body.length == 0) {
-                            throw OipException.badRequest("the request body is empty; send an OIP inference request");
-                        }
-                        InferRequest inferRequest = codec.decodeRequest(body, jsonLength);
-                        return Mono.fromFuture(host.infer(model, version, inferRequest))
-                                .map(response -> codec.encodeResponse(response, inferRequest));
-                    })
-                    .flatMap(this::encoded);
-        }).onErrorResume(this::error);
-    }
-
-    private Mono<ServerResponse> encoded(OipCodec.Encoded encoded) {
-        if (!encoded.hasBinary()) {
-            return json(HttpStatus.OK, encoded.body());
-        }
-        return ServerResponse.ok().contentType(MediaType.APPLICATION_OCTET_STREAM)
-                .header(OipCodec.HEADER_LENGTH, Integer.toString(encoded.jsonLength()))
-                .bodyValue(encoded.body());
-    }
-
     private Mono<ServerResponse> noSuchEndpoint(ServerRequest request) {
         String path = request.path();
         var container = org.springframework.http.server.PathContainer.parsePath(path);
@@ -155,33 +112,18 @@ public final class OipHandler {
         return request.pathVariables().get("version");
     }
 
-    private static int jsonLength(ServerRequest request) {
-        return OipCodec.jsonLengthHeader(request.headers().firstHeader(OipCodec.HEADER_LENGTH));
-    }
-
-    private static byte[] toBytes(DataBuffer buffer) {
-        try {
-            byte[] bytes = new byte[buffer.readableByteCount()];
-            buffer.read(bytes);
-            return bytes;
-        } finally {
-            DataBufferUtils.release(buffer);
-        }
-    }
-
-    private OipException tooLarge() {
+    static OipException tooLarge(int maxRequestBytes) {
         return OipException.payloadTooLarge("request body is larger than the limit of " + maxRequestBytes
                 + " bytes (hybridge.serving.max-request-size)");
     }
 
-    private Mono<ServerResponse> error(Throwable failure) {
+    /** The OIP error a failure answers with; a fault of this program (500) is logged with its stack. */
+    static OipException asOipException(Throwable failure) {
         Throwable e = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
                 ? failure.getCause() : failure;
         OipException oip;
         if (e instanceof OipException known) {
             oip = known;
-        } else if (e instanceof DataBufferLimitException) {
-            oip = tooLarge();
         } else {
             log.error("Unexpected failure serving a request", e);
             oip = new OipException(500, "internal error: " + e.getClass().getSimpleName()
@@ -190,6 +132,11 @@ public final class OipHandler {
         if (oip.status() >= 500 && oip.status() != 503) {
             log.warn("Answering {}: {}", oip.status(), oip.getMessage());
         }
+        return oip;
+    }
+
+    private Mono<ServerResponse> error(Throwable failure) {
+        OipException oip = asOipException(failure);
         return ServerResponse.status(oip.status()).contentType(MediaType.APPLICATION_JSON)
                 .bodyValue(codec.encodeError(oip.getMessage()));
     }

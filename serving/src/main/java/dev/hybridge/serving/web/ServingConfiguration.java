@@ -46,6 +46,11 @@ public class ServingConfiguration {
     }
 
     @Bean
+    InferRoute inferRoute(ModelHost host, OipCodec codec, ServingProperties properties, MeterRegistry meters) {
+        return new InferRoute(host, codec, (int) properties.maxRequestSize().toBytes(), meters);
+    }
+
+    @Bean
     ApplicationRunner loadModels(ModelHost host) {
         return args -> host.loadAll();
     }

@@ -204,8 +204,15 @@ class OipEndpointsTest {
                 .bodyValue("{\"inputs\":[{\"name\":\"a\",\"datatype\":\"FP32\",\"shape\":[1,4],\"data\":[1,2,3,4]},"
                         + "{\"name\":\"b\",\"datatype\":\"FP32\",\"shape\":[1,4],\"data\":[1,2,3,4]}]}")
                 .exchange().expectStatus().isOk();
+        client.post().uri("/v2/models/no-such-model/infer").contentType(MediaType.APPLICATION_JSON).bodyValue("{}")
+                .exchange().expectStatus().isNotFound()
+                .expectBody().jsonPath("$.error").value(m -> assertThat((String) m).contains("'no-such-model'"));
         client.get().uri("/actuator/prometheus").exchange().expectStatus().isOk().expectBody(String.class)
                 .value(text -> assertThat(text).contains("hybridge_model_run_seconds_count{model=\"add\"")
-                        .contains("hybridge_queue_rejected_total{model=\"classifier\""));
+                        .contains("hybridge_queue_rejected_total{model=\"classifier\"")
+                        // infer requests per served model and status; a name that is not served adds no series
+                        .contains("hybridge_infer_requests_seconds_count{model=\"add\",status=\"200\"}")
+                        .contains("hybridge_infer_requests_seconds_count{model=\"unknown\",status=\"404\"}")
+                        .doesNotContain("no-such-model"));
     }
 }
