@@ -83,6 +83,22 @@ final class Bench {
         return root().resolve("models").resolve("testdata").resolve("repository");
     }
 
+    /** A repository holding only {@code classifier}, with batching off in its config.yaml. */
+    static Path unbatchedClassifier() throws IOException {
+        Path source = Bench.testRepository().resolve("classifier");
+        Path target = Bench.workDir().resolve("repository-unbatched").resolve("classifier");
+        Files.createDirectories(target);
+        Files.copy(source.resolve(dev.hybridge.serving.model.OnnxModel.MODEL_FILE), target.resolve(dev.hybridge.serving.model.OnnxModel.MODEL_FILE),
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        String config = Files.readString(source.resolve("config.yaml"));
+        String changed = config.replace("batching:\n  enabled: true", "batching:\n  enabled: false");
+        if (changed.equals(config)) {
+            throw new IllegalStateException(source + "/config.yaml no longer turns batching on as expected:\n" + config);
+        }
+        Files.writeString(target.resolve("config.yaml"), changed);
+        return target.getParent();
+    }
+
     static Path logDir() {
         return root().resolve("benchmarks").resolve("target").resolve("bench-logs");
     }

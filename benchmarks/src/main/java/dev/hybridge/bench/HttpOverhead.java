@@ -102,7 +102,7 @@ public final class HttpOverhead {
                 + " mode, the binary request encoded once and sent on a bare keep-alive socket (`RawHttp`): the"
                 + " server's share of the cost without java.net.http's.");
 
-        Path unbatchedRepository = unbatchedCopy();
+        Path unbatchedRepository = Bench.unbatchedClassifier();
         Map<String, Result> unbatched = scenario(bench, "unbatched, default JVM", unbatchedRepository, List.of(), request, rounds,
                 calls, warmupSeconds, true);
         Map<String, Result> launched = scenario(bench, "unbatched, edge-agent JVM as launched", unbatchedRepository,
@@ -122,14 +122,18 @@ public final class HttpOverhead {
                 + " own cost is the client's.");
         List<List<String>> rows = new ArrayList<>();
         List<String> verdicts = new ArrayList<>();
-        verdicts.add(summaryRows(rows, "unbatched, default JVM", unbatched, true));
-        verdicts.add(summaryRows(rows, "unbatched, JVM as launched", launched, true));
+        // Both unbatched scenarios run the same in-process host; the verdict takes the faster of their two
+        // in-process p50s, so a scenario whose in-process calls happened to run slow cannot flatter its HTTP figure.
+        long fastestInProcess = Math.min(inProcessP50(unbatched), inProcessP50(launched));
+        verdicts.add(summaryRows(rows, "unbatched, default JVM", unbatched, fastestInProcess));
+        verdicts.add(summaryRows(rows, "unbatched, JVM as launched", launched, fastestInProcess));
         // a lone request to a batched model waits for company: for reading, not for the target
-        summaryRows(rows, "as shipped (5 ms batching)", shipped, false);
+        summaryRows(rows, "as shipped (5 ms batching)", shipped, -1);
         bench.table(List.of("scenario", "HTTP mode", "in-process p50 / p99 ms", "HTTP p50 / p99 ms",
                 "p50 difference ms", "p50 ratio", "under 0.5 ms"), rows);
-        bench.text("Target (one second of 8 kHz audio, unbatched, HTTP adds under 0.5 ms at p50): "
-                + String.join("; ", verdicts) + ".");
+        bench.text("Target (one second of 8 kHz audio, unbatched, HTTP adds under 0.5 ms at p50), each target row's"
+                + " HTTP p50 against the faster in-process p50 of the two unbatched scenarios ("
+                + Bench.ms(fastestInProcess) + " ms): " + String.join("; ", verdicts) + ".");
 
         List<String> drift = EdgeLaunch.drift();
         bench.text("\"JVM as launched\": the options bin/hybridge-local and the Helm chart start edge-agent with"
@@ -141,9 +145,17 @@ public final class HttpOverhead {
         bench.write();
     }
 
-    /** Adds the scenario's rows; returns the verdict of its target row. */
+    private static long inProcessP50(Map<String, Result> results) {
+        return Bench.Stats.of(results.get("in-process ModelHost.infer").all()).p50();
+    }
+
+    /**
+     * Adds the scenario's rows, each against the scenario's own in-process p50; returns the verdict of its
+     * target row against {@code verdictBaseline} (ns), or null when the scenario has none (baseline -1).
+     */
     private static String summaryRows(List<List<String>> rows, String scenario, Map<String, Result> results,
-                                      boolean targetScenario) {
+                                      long verdictBaseline) {
+        boolean targetScenario = verdictBaseline >= 0;
         Bench.Stats local = Bench.Stats.of(results.get("in-process ModelHost.infer").all());
         long inProcess = local.p50();
         String verdict = null;
@@ -158,26 +170,11 @@ public final class HttpOverhead {
                     Bench.ms(p50) + " / " + Bench.ms(remote.p99()), Bench.ms(diff),
                     Bench.fixed((double) p50 / inProcess, 2) + "x", met ? "yes" : "no"));
             if (target) {
-                verdict = scenario + " **" + (met ? "met" : "not met") + "** (" + Bench.ms(diff) + " ms)";
+                long added = p50 - verdictBaseline;
+                verdict = scenario + " **" + (added < 500_000 ? "met" : "not met") + "** (" + Bench.ms(added) + " ms)";
             }
         }
         return verdict;
-    }
-
-    /** A repository holding only {@code classifier}, with batching off in its config.yaml. */
-    private static Path unbatchedCopy() throws IOException {
-        Path source = Bench.testRepository().resolve(MODEL);
-        Path target = Bench.workDir().resolve("repository-unbatched").resolve(MODEL);
-        Files.createDirectories(target);
-        Files.copy(source.resolve(OnnxModel.MODEL_FILE), target.resolve(OnnxModel.MODEL_FILE),
-                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        String config = Files.readString(source.resolve("config.yaml"));
-        String changed = config.replace("batching:\n  enabled: true", "batching:\n  enabled: false");
-        if (changed.equals(config)) {
-            throw new IllegalStateException(source + "/config.yaml no longer turns batching on as expected:\n" + config);
-        }
-        Files.writeString(target.resolve("config.yaml"), changed);
-        return target.getParent();
     }
 
     private static Map<String, Result> scenario(Bench bench, String scenario, Path repository, List<String> jvmOptions,

@@ -67,12 +67,18 @@ public final class ProgramProcess implements AutoCloseable {
      *                   {@code --server.port} is chosen here
      */
     public static ProgramProcess start(String program, Path logDir, List<String> jvmOptions, List<String> arguments) {
+        return start(program, jar(program), logDir, jvmOptions, arguments);
+    }
+
+    /** Starts a program from another build of its jar (a benchmark comparing builds, say). */
+    public static ProgramProcess start(String program, Path jar, Path logDir, List<String> jvmOptions,
+                                       List<String> arguments) {
         int port = freePort();
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(jvmOptions);
         command.add("-jar");
-        command.add(jar(program).toString());
+        command.add(jar.toString());
         command.add("--server.port=" + port);
         command.add("--server.address=127.0.0.1");
         command.addAll(arguments);
