@@ -1,5 +1,6 @@
 package dev.hybridge.cloud;
 
+import dev.hybridge.serving.web.OrderlyShutdown;
 import dev.hybridge.serving.web.ServingConfiguration;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
@@ -11,6 +12,6 @@ import org.springframework.context.annotation.Import;
 public class CloudWorkerApplication {
 
     public static void main(String[] args) {
-        SpringApplication.run(CloudWorkerApplication.class, args);
+        OrderlyShutdown.install(SpringApplication.run(CloudWorkerApplication.class, args));
     }
 }

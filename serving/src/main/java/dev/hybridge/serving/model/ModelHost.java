@@ -10,6 +10,7 @@ import dev.hybridge.serving.batching.DirectRunQueue;
 import dev.hybridge.serving.batching.DynamicBatcher;
 import dev.hybridge.serving.batching.RunQueue;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -89,7 +90,10 @@ public final class ModelHost implements AutoCloseable {
             long start = System.nanoTime();
             try {
                 OnnxModel model = OnnxModel.load(env, folder, settings);
-                served.put(name, serve(model));
+                ServedModel serving = serve(model);
+                served.put(name, serving);
+                Gauge.builder("hybridge.queue.pending", serving.queue(), RunQueue::pending).tag("model", name)
+                        .description("Requests accepted for the model and not answered yet").register(meters);
                 log.info("Model {} version {} loaded in {} ms on {}: inputs {}, outputs {}{}", name, model.version(),
                         (System.nanoTime() - start) / 1_000_000, model.provider(), model.metadata().inputs(),
                         model.metadata().outputs(), served.get(name).batched() ? ", batched" : "");
