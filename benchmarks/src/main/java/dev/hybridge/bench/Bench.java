@@ -4,11 +4,13 @@ import dev.hybridge.e2e.ProgramProcess;
 import dev.hybridge.oip.Datatype;
 import dev.hybridge.oip.InferRequest;
 import dev.hybridge.oip.Tensor;
+import dev.hybridge.serving.model.OnnxModel;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
@@ -85,11 +87,11 @@ final class Bench {
 
     /** A repository holding only {@code classifier}, with batching off in its config.yaml. */
     static Path unbatchedClassifier() throws IOException {
-        Path source = Bench.testRepository().resolve("classifier");
-        Path target = Bench.workDir().resolve("repository-unbatched").resolve("classifier");
+        Path source = testRepository().resolve("classifier");
+        Path target = workDir().resolve("repository-unbatched").resolve("classifier");
         Files.createDirectories(target);
-        Files.copy(source.resolve(dev.hybridge.serving.model.OnnxModel.MODEL_FILE), target.resolve(dev.hybridge.serving.model.OnnxModel.MODEL_FILE),
-                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.copy(source.resolve(OnnxModel.MODEL_FILE), target.resolve(OnnxModel.MODEL_FILE),
+                StandardCopyOption.REPLACE_EXISTING);
         String config = Files.readString(source.resolve("config.yaml"));
         String changed = config.replace("batching:\n  enabled: true", "batching:\n  enabled: false");
         if (changed.equals(config)) {

@@ -22,10 +22,9 @@ import java.util.List;
  * of 8 kHz audio, as binary tensor data and as JSON. The first jar is the reference for the ratios.
  *
  * <pre>
- * git stash; ./mvnw -q -pl edge-agent -am package -DskipTests; cp edge-agent/target/edge-agent.jar /tmp/before.jar
- * git stash pop; ./mvnw -q -pl edge-agent -am package -DskipTests
- * java -Dbench.jars=/tmp/before.jar,edge-agent/target/edge-agent.jar -cp benchmarks/target/benchmarks.jar \
- *      dev.hybridge.bench.EdgeBuilds
+ * git worktree add /tmp/before &lt;commit&gt;; (cd /tmp/before &amp;&amp; ./mvnw -q -pl edge-agent -am package -DskipTests)
+ * java -Dbench.jars=/tmp/before/edge-agent/target/edge-agent.jar,edge-agent/target/edge-agent.jar \
+ *      -cp benchmarks/target/benchmarks.jar dev.hybridge.bench.EdgeBuilds
  * </pre>
  *
  * <p>Settings ({@code -D}): {@code bench.jars} (comma-separated; default: edge-agent/target/edge-agent.jar
@@ -73,19 +72,19 @@ public final class EdgeBuilds {
                 + " per encoding, the builds' order rotating from round to round. Figures: the median of the round"
                 + " p50s; ratio: against the first build.");
 
+        List<ProgramProcess> processes = new ArrayList<>();
         List<Build> builds = new ArrayList<>();
         try {
             for (Path jar : jars) {
-                ProgramProcess process = ProgramProcess.start("edge-agent", jar, Bench.logDir(), jvmOptions,
-                        List.of("--hybridge.serving.model-repository=" + repository));
-                builds.add(new Build(jar.toString(), process, null, null, null));
+                processes.add(ProgramProcess.start("edge-agent", jar, Bench.logDir(), jvmOptions,
+                        List.of("--hybridge.serving.model-repository=" + repository)));
             }
-            for (int i = 0; i < builds.size(); i++) {
-                ProgramProcess process = builds.get(i).process();
+            String path = "/v2/models/" + MODEL + "/infer";
+            for (int i = 0; i < jars.size(); i++) {
+                ProgramProcess process = processes.get(i);
                 Duration ready = process.awaitReady(Duration.ofSeconds(120));
-                System.out.println(builds.get(i).name() + " ready in " + ready.toMillis() + " ms");
-                String path = "/v2/models/" + MODEL + "/infer";
-                builds.set(i, new Build(builds.get(i).name(), process, new RawHttp(process.baseUri()),
+                System.out.println(jars.get(i) + " ready in " + ready.toMillis() + " ms");
+                builds.add(new Build(jars.get(i).toString(), process, new RawHttp(process.baseUri()),
                         RawHttp.post(process.baseUri(), path, codec.encodeRequest(request, true)),
                         RawHttp.post(process.baseUri(), path, codec.encodeRequest(request, false))));
             }
@@ -141,12 +140,8 @@ public final class EdgeBuilds {
             bench.text("Resident memory at the end (fat jar, no class-data archive, so not the launch scripts'"
                     + " figure; see EdgeFootprint): " + String.join("; ", rss) + ".");
         } finally {
-            for (Build build : builds) {
-                if (build.connection() != null) {
-                    build.connection().close();
-                }
-                build.process().close();
-            }
+            builds.forEach(build -> build.connection().close());
+            processes.forEach(ProgramProcess::close);
         }
         bench.write();
     }

@@ -12,7 +12,6 @@ import dev.hybridge.serving.model.ModelHost;
 import dev.hybridge.serving.model.OnnxModel;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -11,6 +11,8 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.reactivestreams.Publisher;
 import org.springframework.boot.reactor.netty.NettyRouteProvider;
@@ -37,12 +39,14 @@ import reactor.netty.http.server.HttpServerRoutes;
  */
 final class InferRoute implements NettyRouteProvider {
 
-    static final String METRIC = "hybridge.infer.requests";
+    private static final String METRIC = "hybridge.infer.requests";
 
     private final ModelHost host;
     private final OipCodec codec;
     private final int maxRequestBytes;
     private final MeterRegistry meters;
+    /** The timers by model tag and status; bounded: served models (and "unknown") times the statuses answered. */
+    private final Map<String, Timer> timers = new ConcurrentHashMap<>();
 
     InferRoute(ModelHost host, OipCodec codec, int maxRequestBytes, MeterRegistry meters) {
         this.host = host;
@@ -112,9 +116,10 @@ final class InferRoute implements NettyRouteProvider {
     private void record(String model, int status, long start) {
         // the model tag only for served models, so that requests naming anything else add no series
         String tag = model != null && host.models().containsKey(model) ? model : "unknown";
-        Timer.builder(METRIC).description("Inference requests, from routing to the answer being written")
-                .tag("model", tag).tag("status", Integer.toString(status))
-                .register(meters).record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+        timers.computeIfAbsent(tag + ' ' + status, key -> Timer.builder(METRIC)
+                        .description("Inference requests, from routing to the answer being written")
+                        .tag("model", tag).tag("status", Integer.toString(status)).register(meters))
+                .record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
     }
 
     private static long contentLength(HttpServerRequest request) {
