@@ -3,6 +3,7 @@ package dev.hybridge.bench;
 import ai.onnxruntime.OrtEnvironment;
 import dev.hybridge.e2e.OipClient;
 import dev.hybridge.e2e.ProgramProcess;
+import dev.hybridge.e2e.RawHttp;
 import dev.hybridge.oip.InferRequest;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.serving.model.HostSettings;

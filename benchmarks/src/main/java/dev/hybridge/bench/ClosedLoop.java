@@ -1,5 +1,6 @@
 package dev.hybridge.bench;
 
+import dev.hybridge.e2e.RawHttp;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -1,6 +1,7 @@
 package dev.hybridge.bench;
 
 import dev.hybridge.e2e.ProgramProcess;
+import dev.hybridge.e2e.RawHttp;
 import dev.hybridge.oip.OipCodec;
 import java.net.URI;
 import java.nio.file.Files;

@@ -3,6 +3,7 @@ package dev.hybridge.bench;
 import dev.hybridge.e2e.EdgeLaunch;
 import dev.hybridge.e2e.OipClient;
 import dev.hybridge.e2e.ProgramProcess;
+import dev.hybridge.e2e.RawHttp;
 import dev.hybridge.oip.ClassifierParameters;
 import dev.hybridge.oip.InferRequest;
 import dev.hybridge.oip.InferResponse;
