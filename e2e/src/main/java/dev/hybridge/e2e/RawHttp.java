@@ -148,10 +148,15 @@ public final class RawHttp implements AutoCloseable {
         return new String(body, 0, bodyLength, StandardCharsets.UTF_8);
     }
 
-    /** Whether the server has closed the connection: a read sees the end of the stream (waits up to the read timeout). */
+    /**
+     * Whether the server closes the connection within the read timeout: a read sees the end of
+     * the stream (or a reset); false when it is still open when the timeout passes.
+     */
     public boolean closedByServer() {
         try {
             return in.read() == -1;
+        } catch (java.net.SocketTimeoutException e) {
+            return false;
         } catch (IOException e) {
             return true;
         }

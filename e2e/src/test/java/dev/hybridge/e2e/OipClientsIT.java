@@ -132,4 +132,70 @@ class OipClientsIT {
         }
         assertThat(answered).isEqualTo(2 * pairs);
     }
+
+    // ------------------------------------------------------------------------- oversized bodies
+
+    @Test
+    void edgeAgentAnswers413ToAClientThatWritesAWholeOversizedBodyFirst() throws Exception {
+        oversizedBodyWrittenWhole(edge.baseUri(), "digits-edge", "hybridge.serving.max-request-size");
+    }
+
+    @Test
+    void cloudWorkerAnswers413ToAClientThatWritesAWholeOversizedBodyFirst() throws Exception {
+        oversizedBodyWrittenWhole(cloud.baseUri(), "digits-cloud", "hybridge.serving.max-request-size");
+    }
+
+    @Test
+    void gatewayAnswers413ToAClientThatWritesAWholeOversizedBodyFirst() throws Exception {
+        oversizedBodyWrittenWhole(gateway.baseUri(), "digits", "hybridge.gateway.max-request-size");
+    }
+
+    /**
+     * 64 MB, over every program's limit, written whole before the answer is read (as simple
+     * clients do), announced with Content-Length and then sent chunked: each is answered 413,
+     * never a connection reset, and the program serves the next connection.
+     */
+    static void oversizedBodyWrittenWhole(URI base, String model, String limitName) throws Exception {
+        byte[] body = new byte[64 * 1024 * 1024];
+        java.util.Arrays.fill(body, (byte) ' ');
+        String path = "/v2/models/" + model + "/infer";
+        byte[] announced = RawHttp.request("POST", base, path, Map.of("Content-Type", "application/json"), body);
+        byte[] chunked = chunked(base, path, body);
+        for (byte[] request : List.of(announced, chunked)) {
+            java.util.concurrent.ExecutorService writer = java.util.concurrent.Executors.newSingleThreadExecutor();
+            try (RawHttp connection = new RawHttp(base, Duration.ofSeconds(30))) {
+                java.util.concurrent.Future<?> written = writer.submit(() -> {
+                    connection.write(request);
+                    return null;
+                });
+                written.get(60, java.util.concurrent.TimeUnit.SECONDS);
+                RawHttp.Response response = connection.read();
+                assertThat(response.status()).as(response.text()).isEqualTo(413);
+                assertThat(response.header("Content-Type")).startsWith("application/json");
+                assertThat(response.text()).contains("\"error\"").contains(limitName);
+            } finally {
+                writer.shutdownNow();
+            }
+        }
+        try (RawHttp connection = new RawHttp(base, UNANSWERED)) {
+            assertThat(connection.send(RawHttp.get(base, "/v2/health/ready"))).isEqualTo(200);
+        }
+    }
+
+    /** A request whose body is sent in 64 KB chunks, without Content-Length. */
+    static byte[] chunked(URI base, String path, byte[] body) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(body.length + body.length / 1000 + 256);
+        byte[] head = RawHttp.request("POST", base, path, Map.of("Content-Type", "application/json",
+                "Transfer-Encoding", "chunked"), null);
+        out.writeBytes(head);
+        int chunk = 64 * 1024;
+        for (int offset = 0; offset < body.length; offset += chunk) {
+            int n = Math.min(chunk, body.length - offset);
+            out.writeBytes((Integer.toHexString(n) + "\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            out.write(body, offset, n);
+            out.writeBytes("\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        }
+        out.writeBytes("0\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        return out.toByteArray();
+    }
 }

@@ -29,7 +29,8 @@ class RequestSizeLimitIT {
 
     @BeforeAll
     void start() {
-        edge = E2e.start(E2e.EDGE, E2e.testdata("repository"), "--hybridge.serving.max-request-size=64KB");
+        edge = E2e.start(E2e.EDGE, E2e.testdata("repository"), "--hybridge.serving.max-request-size=64KB",
+                "--hybridge.serving.unread-body-linger=1s");
         edge.awaitReady(E2e.START_TIMEOUT);
         client = new OipClient(edge.baseUri());
     }
@@ -77,6 +78,24 @@ class RequestSizeLimitIT {
                 encoded.jsonLength());
         assertThat(chunked.status()).as(chunked.text()).isEqualTo(413);
         errorOf(client, chunked);
+    }
+
+    /**
+     * A client announcing a body far over the limit gets 413 at once; what it sends after is read
+     * away for the linger time only, then the connection is closed, however much is still to come.
+     */
+    @Test
+    @Order(1)
+    void aBodyThatKeepsComingIsReadAwayForTheLingerTimeOnly() throws java.io.IOException {
+        byte[] head = RawHttp.request("POST", edge.baseUri(), "/v2/models/classifier/infer",
+                Map.of("Content-Type", "application/json", "Content-Length", Long.toString(1L << 30)), null);
+        try (RawHttp connection = new RawHttp(edge.baseUri(), java.time.Duration.ofSeconds(20))) {
+            connection.write(head);
+            connection.write(new byte[16 * 1024]);
+            RawHttp.Response response = connection.read();
+            assertThat(response.status()).as(response.text()).isEqualTo(413);
+            assertThat(connection.closedByServer()).as("closed after the linger time").isTrue();
+        }
     }
 
     @Test

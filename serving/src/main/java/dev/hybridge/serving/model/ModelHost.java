@@ -4,6 +4,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtLoggingLevel;
 import dev.hybridge.oip.InferRequest;
 import dev.hybridge.oip.InferResponse;
+import dev.hybridge.oip.ModelConfiguration;
 import dev.hybridge.oip.OipException;
 import dev.hybridge.oip.RequestValidator;
 import dev.hybridge.serving.batching.DirectRunQueue;
@@ -40,8 +41,21 @@ public final class ModelHost implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(ModelHost.class);
 
-    /** A model with the queue its requests wait in. */
-    public record ServedModel(OnnxModel model, RunQueue queue, boolean batched) {
+    /**
+     * A model with the queue its requests wait in, and the batch settings in force for it (its
+     * config.yaml over the program's; {@code batched} says whether a batcher runs them).
+     */
+    public record ServedModel(OnnxModel model, RunQueue queue, boolean batched, HostSettings.BatchSettings batching) {
+
+        /** Triton's model configuration for this model ({@code GET .../config}). */
+        public ModelConfiguration configuration() {
+            ModelConfiguration.DynamicBatching dynamic = batched ? new ModelConfiguration.DynamicBatching(
+                    batching.maxQueueDelay().toNanos() / 1000, batching.maxQueueSize()) : null;
+            boolean gpu = model.provider() == ai.onnxruntime.OrtProvider.CUDA;
+            return ModelConfiguration.of(model.metadata(), "onnxruntime", model.batchable() ? batching.maxBatchSize() : 0,
+                    dynamic, gpu ? "KIND_GPU" : "KIND_CPU",
+                    Map.of("execution_provider", gpu ? "cuda" : "cpu", "version", model.version()));
+        }
     }
 
     private final HostSettings settings;
@@ -142,12 +156,12 @@ public final class ModelHost implements AutoCloseable {
             DynamicBatcher batcher = new DynamicBatcher(name, batching.maxBatchSize(), batching.maxQueueDelay(),
                     batching.maxQueueSize(), requests -> run.record(() -> model.inferBatch(requests)),
                     OnnxModel::stackable, OnnxModel::rows, System::nanoTime, listener);
-            return new ServedModel(model, batcher, true);
+            return new ServedModel(model, batcher, true, batching);
         }
         Timer run = runTimer(name);
         return new ServedModel(model,
                 new DirectRunQueue(name, directExecutor, request -> run.record(() -> model.infer(request)),
-                        rejected::increment), false);
+                        rejected::increment), false, batching);
     }
 
     private Timer runTimer(String model) {

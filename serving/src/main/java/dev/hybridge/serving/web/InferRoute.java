@@ -1,22 +1,26 @@
 package dev.hybridge.serving.web;
 
+import dev.hybridge.oip.ContentCoding;
 import dev.hybridge.oip.InferRequest;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.OipException;
 import dev.hybridge.serving.model.ModelHost;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.reactivestreams.Publisher;
 import org.springframework.boot.reactor.netty.NettyRouteProvider;
 import org.springframework.web.util.UriUtils;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.netty.http.server.HttpServerRequest;
 import reactor.netty.http.server.HttpServerResponse;
@@ -40,18 +44,21 @@ import reactor.netty.http.server.HttpServerRoutes;
 final class InferRoute implements NettyRouteProvider {
 
     private static final String METRIC = "hybridge.infer.requests";
+    static final String LIMIT_NAME = "hybridge.serving.max-request-size";
 
     private final ModelHost host;
     private final OipCodec codec;
     private final int maxRequestBytes;
+    private final Duration linger;
     private final MeterRegistry meters;
     /** The timers by model tag and status; bounded: served models (and "unknown") times the statuses answered. */
     private final Map<String, Timer> timers = new ConcurrentHashMap<>();
 
-    InferRoute(ModelHost host, OipCodec codec, int maxRequestBytes, MeterRegistry meters) {
+    InferRoute(ModelHost host, OipCodec codec, int maxRequestBytes, Duration linger, MeterRegistry meters) {
         this.host = host;
         this.codec = codec;
         this.maxRequestBytes = maxRequestBytes;
+        this.linger = linger;
         this.meters = meters;
     }
 
@@ -65,18 +72,25 @@ final class InferRoute implements NettyRouteProvider {
         long start = System.nanoTime();
         String model = pathVariable(request, "model");
         String version = pathVariable(request, "version");
-        return Mono.defer(() -> {
+        BodyReader reader;
+        int jsonLength;
+        try {
             host.require(model, version); // 404 before reading a body that cannot be used
             long declared = contentLength(request);
             if (declared > maxRequestBytes) {
-                throw OipHandler.tooLarge(maxRequestBytes);
+                throw BodyReader.tooLarge(maxRequestBytes, LIMIT_NAME);
             }
-            int jsonLength = OipCodec.jsonLengthHeader(request.requestHeaders().get(OipCodec.HEADER_LENGTH));
-            return body(request, declared).flatMap(body -> {
-                InferRequest inferRequest = codec.decodeRequest(body, jsonLength);
-                return Mono.fromFuture(host.infer(model, version, inferRequest))
-                        .map(answer -> codec.encodeResponse(answer, inferRequest));
-            });
+            jsonLength = OipCodec.jsonLengthHeader(request.requestHeaders().get(OipCodec.HEADER_LENGTH));
+        } catch (RuntimeException refused) {
+            return refuse(request, response, refused, start, model);
+        }
+        reader = BodyReader.read(request.receive(), contentLength(request), maxRequestBytes, LIMIT_NAME);
+        String encoding = request.requestHeaders().get(HttpHeaderNames.CONTENT_ENCODING);
+        return reader.body().flatMap(raw -> {
+            byte[] body = ContentCoding.decode(encoding, raw, maxRequestBytes, LIMIT_NAME);
+            InferRequest inferRequest = codec.decodeRequest(body, jsonLength);
+            return Mono.fromFuture(host.infer(model, version, inferRequest))
+                    .map(answer -> codec.encodeResponse(answer, inferRequest));
         }).map(encoded -> {
             response.status(HttpResponseStatus.OK);
             if (encoded.hasBinary()) {
@@ -86,31 +100,65 @@ final class InferRoute implements NettyRouteProvider {
                 response.header(HttpHeaderNames.CONTENT_TYPE, "application/json");
             }
             return encoded.body();
-        }).onErrorResume(failure -> {
-            OipException error = OipHandler.asOipException(failure);
-            response.status(error.status()).header(HttpHeaderNames.CONTENT_TYPE, "application/json");
-            return Mono.just(codec.encodeError(error.getMessage()));
-        }).flatMap(body -> {
-            response.header(HttpHeaderNames.CONTENT_LENGTH, Integer.toString(body.length));
-            record(model, response.status().code(), start);
-            return response.sendByteArray(Mono.just(body)).then();
+        }).onErrorResume(failure -> Mono.just(errorBody(response, failure))).flatMap(body -> {
+            // a body still coming (over the limit) is answered now and read away, for the linger time at most
+            return reader.ended() ? send(response, body, model, start)
+                    : sendBeforeBodyEnds(response, body, model, start).then(lingered(request, reader));
         });
     }
 
     /**
-     * The whole body, copied chunk by chunk into one array sized from Content-Length when the
-     * client announced it; a body that grows past the limit fails with 413 as soon as it does.
+     * Answers a request refused before its body was read. When a body is on its way, what
+     * arrives after the answer is read and dropped, for the linger time at most (see
+     * {@link BodyReader}). A client that waits for {@code 100 Continue} before sending its body
+     * has nothing on its way.
      */
-    private Mono<byte[]> body(HttpServerRequest request, long declared) {
-        return request.receive()
-                .reduceWith(() -> new Body(declared >= 0 ? (int) declared : 16 * 1024), (body, chunk) -> {
-                    body.append(chunk, maxRequestBytes);
-                    return body;
-                })
-                .map(Body::bytes)
-                .filter(bytes -> bytes.length > 0)
-                .switchIfEmpty(Mono.error(() ->
-                        OipException.badRequest("the request body is empty; send an OIP inference request")));
+    private Mono<Void> refuse(HttpServerRequest request, HttpServerResponse response, Throwable refused, long start,
+                              String model) {
+        byte[] body = errorBody(response, refused);
+        HttpHeaders headers = request.requestHeaders();
+        String length = headers.get(HttpHeaderNames.CONTENT_LENGTH);
+        boolean bodyComing = (length != null ? !length.trim().equals("0") : headers.containsValue(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED, true))
+                && !headers.containsValue(HttpHeaderNames.EXPECT, HttpHeaderValues.CONTINUE, true);
+        if (!bodyComing) {
+            return send(response, body, model, start);
+        }
+        BodyReader rest = BodyReader.discard(request.receive());
+        return sendBeforeBodyEnds(response, body, model, start).then(lingered(request, rest));
+    }
+
+    /** Waits for the rest of a body, for the linger time at most; then closes the connection. */
+    private Mono<Void> lingered(HttpServerRequest request, BodyReader reader) {
+        return reader.end(linger).flatMap(ended -> {
+            if (!ended) {
+                request.withConnection(connection -> connection.channel().close());
+            }
+            return Mono.<Void>empty();
+        });
+    }
+
+    private byte[] errorBody(HttpServerResponse response, Throwable failure) {
+        OipException error = OipHandler.asOipException(failure);
+        response.status(error.status()).header(HttpHeaderNames.CONTENT_TYPE, "application/json");
+        return codec.encodeError(error.getMessage());
+    }
+
+    private Mono<Void> send(HttpServerResponse response, byte[] body, String model, long start) {
+        response.header(HttpHeaderNames.CONTENT_LENGTH, Integer.toString(body.length));
+        record(model, response.status().code(), start);
+        return response.sendByteArray(Mono.just(body)).then();
+    }
+
+    /**
+     * Writes the whole answer (the client has all of it, by its Content-Length) but not the end
+     * of the exchange: once that is written, Reactor Netty stops handing this request's body to
+     * the handler and drops the rest itself, for as long as it keeps coming. The exchange ends
+     * when the handler completes, after {@link #lingered}.
+     */
+    private Mono<Void> sendBeforeBodyEnds(HttpServerResponse response, byte[] body, String model, long start) {
+        response.header(HttpHeaderNames.CONTENT_LENGTH, Integer.toString(body.length));
+        record(model, response.status().code(), start);
+        return response.send(Flux.just(Unpooled.wrappedBuffer(body)), buffer -> true).then();
     }
 
     private void record(String model, int status, long start) {
@@ -138,31 +186,5 @@ final class InferRoute implements NettyRouteProvider {
     private static String pathVariable(HttpServerRequest request, String name) {
         String raw = request.param(name);
         return raw == null ? null : UriUtils.decode(raw, StandardCharsets.UTF_8);
-    }
-
-    /** A growing copy of the request body. */
-    private static final class Body {
-        private byte[] bytes;
-        private int length;
-
-        Body(int expected) {
-            bytes = new byte[expected];
-        }
-
-        void append(ByteBuf chunk, int limit) {
-            int n = chunk.readableBytes();
-            if ((long) length + n > limit) {
-                throw OipHandler.tooLarge(limit);
-            }
-            if (length + n > bytes.length) {
-                bytes = Arrays.copyOf(bytes, (int) Math.min(limit, Math.max((long) bytes.length * 2, length + n)));
-            }
-            chunk.readBytes(bytes, length, n);
-            length += n;
-        }
-
-        byte[] bytes() {
-            return length == bytes.length ? bytes : Arrays.copyOf(bytes, length);
-        }
     }
 }

@@ -1,5 +1,6 @@
 package dev.hybridge.serving.web;
 
+import dev.hybridge.oip.ModelConfiguration;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.OipException;
 import dev.hybridge.oip.ServerMetadata;
@@ -30,10 +31,11 @@ import static org.springframework.web.reactive.function.server.RequestPredicates
 public final class OipHandler {
 
     private static final Logger log = LoggerFactory.getLogger(OipHandler.class);
-    private static final List<String> EXTENSIONS = List.of("binary_tensor_data");
+    private static final List<String> EXTENSIONS = List.of("binary_tensor_data", ModelConfiguration.EXTENSION);
     private static final List<PathPattern> KNOWN_PATHS = Stream.of("/v2", "/v2/health/live", "/v2/health/ready",
-                    "/v2/models/{model}", "/v2/models/{model}/ready", "/v2/models/{model}/infer",
-                    "/v2/models/{model}/versions/{version}", "/v2/models/{model}/versions/{version}/ready",
+                    "/v2/models/{model}", "/v2/models/{model}/ready", "/v2/models/{model}/config",
+                    "/v2/models/{model}/infer", "/v2/models/{model}/versions/{version}",
+                    "/v2/models/{model}/versions/{version}/ready", "/v2/models/{model}/versions/{version}/config",
                     "/v2/models/{model}/versions/{version}/infer")
             .map(PathPatternParser.defaultInstance::parse).toList();
 
@@ -58,6 +60,8 @@ public final class OipHandler {
                 .GET("/v2/models/{model}/versions/{version}", this::metadata)
                 .GET("/v2/models/{model}/ready", this::modelReady)
                 .GET("/v2/models/{model}/versions/{version}/ready", this::modelReady)
+                .GET("/v2/models/{model}/config", this::configuration)
+                .GET("/v2/models/{model}/versions/{version}/config", this::configuration)
                 .route(path("/v2").or(path("/v2/**")), this::noSuchEndpoint)
                 .build();
     }
@@ -88,6 +92,14 @@ public final class OipHandler {
         }).onErrorResume(this::error);
     }
 
+    /** Triton's model configuration extension: batching, inputs and outputs as Triton's tools read them. */
+    private Mono<ServerResponse> configuration(ServerRequest request) {
+        return Mono.defer(() -> {
+            var served = host.require(request.pathVariable("model"), version(request));
+            return json(HttpStatus.OK, served.configuration().encode());
+        }).onErrorResume(this::error);
+    }
+
     private Mono<ServerResponse> modelReady(ServerRequest request) {
         return Mono.defer(() -> {
             var served = host.require(request.pathVariable("model"), version(request));
@@ -110,11 +122,6 @@ public final class OipHandler {
 
     private static String version(ServerRequest request) {
         return request.pathVariables().get("version");
-    }
-
-    static OipException tooLarge(int maxRequestBytes) {
-        return OipException.payloadTooLarge("request body is larger than the limit of " + maxRequestBytes
-                + " bytes (hybridge.serving.max-request-size)");
     }
 
     /** The OIP error a failure answers with; a fault of this program (500) is logged with its stack. */

@@ -47,7 +47,8 @@ public class ServingConfiguration {
 
     @Bean
     InferRoute inferRoute(ModelHost host, OipCodec codec, ServingProperties properties, MeterRegistry meters) {
-        return new InferRoute(host, codec, (int) properties.maxRequestSize().toBytes(), meters);
+        return new InferRoute(host, codec, (int) properties.maxRequestSize().toBytes(), properties.unreadBodyLinger(),
+                meters);
     }
 
     @Bean

@@ -20,7 +20,10 @@ import org.springframework.validation.annotation.Validated;
  * @param serverName        the name {@code GET /v2} reports
  * @param executionProvider {@code cpu}, or {@code cuda} (falls back to CPU, with a log line, when unavailable)
  * @param cudaDeviceId      GPU index for CUDA
- * @param maxRequestSize    larger request bodies are refused with 413
+ * @param maxRequestSize    larger request bodies are refused with 413 (the decoded size, for compressed bodies)
+ * @param unreadBodyLinger  how long a body the answer did not need (over the limit, for an unknown model) is still
+ *                          read and dropped after the answer, so that a client writing it whole can read the
+ *                          answer; then the connection is closed
  * @param maxJsonDepth      deeper JSON nesting is refused with 400
  * @param strictReadiness   when true, one model failing to load keeps the program not ready
  * @param threads           ONNX Runtime thread defaults (a model's config.yaml may override)
@@ -35,6 +38,7 @@ public record ServingProperties(
         @DefaultValue("cpu") HostSettings.ExecutionProvider executionProvider,
         @DefaultValue("0") @Min(0) int cudaDeviceId,
         @DefaultValue("8MB") DataSize maxRequestSize,
+        @DefaultValue("10s") Duration unreadBodyLinger,
         @DefaultValue("32") @Min(4) @Max(1000) int maxJsonDepth,
         @DefaultValue("true") boolean strictReadiness,
         @Valid @DefaultValue Threads threads,
@@ -57,6 +61,10 @@ public record ServingProperties(
         if (maxRequestSize.toBytes() < 1 || maxRequestSize.toBytes() > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("hybridge.serving.max-request-size must be between 1B and 2GB but was "
                     + maxRequestSize);
+        }
+        if (unreadBodyLinger.isNegative()) {
+            throw new IllegalArgumentException("hybridge.serving.unread-body-linger must not be negative but was "
+                    + unreadBodyLinger);
         }
         if (batching.maxQueueDelay().isNegative()) {
             throw new IllegalArgumentException("hybridge.serving.batching.max-queue-delay must not be negative but was "
