@@ -198,4 +198,116 @@ class OipClientsIT {
         out.writeBytes("0\r\n\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
         return out.toByteArray();
     }
+
+    // ---------------------------------------------------------------------------- route outputs
+
+    /**
+     * The cascade as one model: its metadata lists what both tiers give, and with no outputs
+     * named every answer has exactly those, whichever tier answered (about a third escalate).
+     */
+    @Test
+    void theDigitsRouteAnswersWithTheSameOutputsWhicheverTierAnswers() {
+        OipClient client = new OipClient(gateway.baseUri());
+        Map<String, Object> metadata = E2e.jsonObject(client.get("/v2/models/digits"));
+        assertThat(metadata.get("name")).isEqualTo("digits");
+        assertThat((List<?>) metadata.get("outputs")).hasSize(1);
+        assertThat(((Map<?, ?>) ((List<?>) metadata.get("outputs")).get(0)).get("name")).isEqualTo("probs");
+        java.util.Set<Object> tiers = new java.util.HashSet<>();
+        for (int i = 0; i < clips.size(); i += 10) {
+            var response = client.inferOk("digits", clip(clips.get(i)), true);
+            tiers.add(response.parameters().get("hybridge.tier"));
+            assertThat(response.outputs()).as(clips.get(i).file()).extracting(Tensor::name).containsExactly("probs");
+        }
+        assertThat(tiers).as("both tiers answered some").containsExactlyInAnyOrder("edge", "cloud");
+        InferRequest asksForEmbedding = new InferRequest("e", Map.of(), clip(clips.get(0)).inputs(),
+                List.of(new InferRequest.RequestedOutput("embedding", Map.of())));
+        OipClient.Answer refused = client.infer("digits", asksForEmbedding, true);
+        assertThat(refused.status()).isEqualTo(400);
+        assertThat(E2e.errorOf(client, refused)).startsWith("route 'digits' has no output 'embedding'")
+                .doesNotContain("digits-cloud").doesNotContain("digits-edge");
+    }
+
+    // ----------------------------------------------------------------------------- compression
+
+    @Test
+    void everyProgramTakesGzipAndDeflateBodiesAndCompressesLargeAnswers() throws IOException {
+        for (var target : List.of(Map.entry(edge.baseUri(), "digits-edge"), Map.entry(cloud.baseUri(), "digits-cloud"),
+                Map.entry(gateway.baseUri(), "digits"))) {
+            URI base = target.getKey();
+            String path = "/v2/models/" + target.getValue() + "/infer";
+            byte[] json = new OipCodec().encodeRequest(clip(clips.get(3)), false).body();
+            try (RawHttp connection = new RawHttp(base, UNANSWERED)) {
+                RawHttp.Response plain = connection.exchange(RawHttp.request("POST", base, path,
+                        Map.of("Content-Type", "application/json"), json));
+                assertThat(plain.status()).as(plain.text()).isEqualTo(200);
+                for (var coding : Map.of("gzip", gzip(json), "deflate", deflate(json)).entrySet()) {
+                    RawHttp.Response answer = connection.exchange(RawHttp.request("POST", base, path,
+                            Map.of("Content-Type", "application/json", "Content-Encoding", coding.getKey()),
+                            coding.getValue()));
+                    assertThat(answer.status()).as("%s %s: %s", base, coding.getKey(), answer.text()).isEqualTo(200);
+                    assertThat(answer.text()).as("same answer as the plain body").isEqualTo(plain.text());
+                }
+            }
+        }
+        // the edge agent's answer with its 1080-float embedding is well over the 2 KB threshold
+        URI base = edge.baseUri();
+        byte[] json = new OipCodec().encodeRequest(clip(clips.get(4)), false).body();
+        try (RawHttp connection = new RawHttp(base, UNANSWERED)) {
+            RawHttp.Response plain = connection.exchange(RawHttp.request("POST", base, "/v2/models/digits-edge/infer",
+                    Map.of("Content-Type", "application/json"), json));
+            RawHttp.Response compressed = connection.exchange(RawHttp.request("POST", base,
+                    "/v2/models/digits-edge/infer",
+                    Map.of("Content-Type", "application/json", "Accept-Encoding", "gzip, deflate"), json));
+            assertThat(compressed.header("Content-Encoding")).isEqualTo("gzip");
+            assertThat(compressed.body().length).isLessThan(plain.body().length / 2);
+            try (var in = new java.util.zip.GZIPInputStream(new java.io.ByteArrayInputStream(compressed.body()))) {
+                assertThat(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8)).isEqualTo(plain.text());
+            }
+        }
+    }
+
+    static byte[] gzip(byte[] data) throws IOException {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        try (var gz = new java.util.zip.GZIPOutputStream(out)) {
+            gz.write(data);
+        }
+        return out.toByteArray();
+    }
+
+    static byte[] deflate(byte[] data) throws IOException {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        try (var z = new java.util.zip.DeflaterOutputStream(out)) {
+            z.write(data);
+        }
+        return out.toByteArray();
+    }
+
+    // --------------------------------------------------------------------------- configuration
+
+    /** What perf_analyzer reads before it sends anything: the batch size, inputs, outputs, batching. */
+    @Test
+    void everyProgramServesTritonsModelConfiguration() {
+        for (var target : List.of(Map.entry(edge.baseUri(), "digits-edge"), Map.entry(cloud.baseUri(), "digits-cloud"),
+                Map.entry(gateway.baseUri(), "digits"))) {
+            OipClient client = new OipClient(target.getKey());
+            assertThat(E2e.jsonObject(client.get("/v2")).get("extensions").toString()).contains("model_configuration");
+            Map<String, Object> config = E2e.jsonObject(client.get("/v2/models/" + target.getValue() + "/config"));
+            assertThat(config.get("name")).isEqualTo(target.getValue());
+            assertThat(config.get("platform")).isEqualTo("onnxruntime_onnx");
+            assertThat((Long) config.get("max_batch_size")).isPositive();
+            Map<?, ?> input = (Map<?, ?>) ((List<?>) config.get("input")).get(0);
+            assertThat(input.get("name")).isEqualTo("audio");
+            assertThat(input.get("data_type")).isEqualTo("TYPE_FP32");
+            assertThat(input.get("dims")).isEqualTo(List.of(8000L));
+            assertThat(((List<?>) config.get("output")).stream().map(o -> ((Map<?, ?>) o).get("name")).toList())
+                    .as("outputs").asString().contains("probs");
+        }
+        // the cloud worker batches: its batcher's settings, in Triton's words
+        Map<String, Object> cloudConfig = E2e.jsonObject(new OipClient(cloud.baseUri()).get("/v2/models/digits-cloud/config"));
+        assertThat(cloudConfig.get("max_batch_size")).isEqualTo(8L);
+        assertThat(((Map<?, ?>) cloudConfig.get("dynamic_batching")).get("max_queue_delay_microseconds")).isEqualTo(2000L);
+        // the route: its first stage's, with the route's outputs only
+        Map<String, Object> routeConfig = E2e.jsonObject(new OipClient(gateway.baseUri()).get("/v2/models/digits/config"));
+        assertThat((List<?>) routeConfig.get("output")).hasSize(1);
+    }
 }

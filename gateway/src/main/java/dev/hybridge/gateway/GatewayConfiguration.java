@@ -112,9 +112,10 @@ class GatewayConfiguration {
     RouterFunction<ServerResponse> oipRoutes(GatewayProperties properties, PolicyEngine engine, PolicyReloader reloader,
                                              WorkerPool edgePool, WorkerPool cloudPool, OipCodec codec,
                                              GatewayMetrics metrics, ObjectProvider<BuildProperties> build) {
-        Orchestrator orchestrator = new Orchestrator(engine, edgePool, cloudPool, codec, metrics);
+        RouteSignatures signatures = new RouteSignatures(edgePool, cloudPool, codec, System::nanoTime);
+        Orchestrator orchestrator = new Orchestrator(engine, edgePool, cloudPool, codec, metrics, signatures);
         BuildProperties info = build.getIfAvailable();
-        return new GatewayHandler(orchestrator, engine, reloader, edgePool, cloudPool, new ApiKeys(properties), codec,
-                (int) properties.maxRequestSize().toBytes(), info == null ? "dev" : info.getVersion(), metrics).routes();
+        return new GatewayHandler(orchestrator, engine, reloader, edgePool, cloudPool, signatures,
+                new ApiKeys(properties), codec, properties, info == null ? "dev" : info.getVersion(), metrics).routes();
     }
 }

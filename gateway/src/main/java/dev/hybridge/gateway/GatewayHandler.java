@@ -3,22 +3,22 @@ package dev.hybridge.gateway;
 import static org.springframework.web.reactive.function.server.RequestPredicates.path;
 
 import dev.hybridge.gateway.pool.WorkerPool;
-import dev.hybridge.oip.ModelMetadata;
+import dev.hybridge.oip.ContentCoding;
+import dev.hybridge.oip.ModelConfiguration;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.OipException;
 import dev.hybridge.oip.ServerMetadata;
 import dev.hybridge.policy.PolicyEngine;
 import dev.hybridge.policy.RoutePolicy;
 import dev.hybridge.policy.Tier;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.springframework.core.io.buffer.DataBuffer;
-import org.springframework.core.io.buffer.DataBufferLimitException;
-import org.springframework.core.io.buffer.DataBufferUtils;
+import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.web.reactive.function.BodyExtractors;
@@ -39,7 +39,8 @@ final class GatewayHandler {
 
     /** The OIP paths, to tell a wrong method (405) from an unknown path (404). */
     private static final Pattern KNOWN_PATH =
-            Pattern.compile("/v2(/health/(live|ready))?|/v2/models/[^/]+(/versions/[^/]+)?(/ready|/infer)?");
+            Pattern.compile("/v2(/health/(live|ready))?|/v2/models/[^/]+(/versions/[^/]+)?(/ready|/config|/infer)?");
+    private static final String LIMIT_NAME = "hybridge.gateway.max-request-size";
 
     private static final Logger log = LoggerFactory.getLogger(GatewayHandler.class);
 
@@ -48,24 +49,28 @@ final class GatewayHandler {
     private final PolicyReloader reloader;
     private final WorkerPool edge;
     private final WorkerPool cloud;
+    private final RouteSignatures signatures;
     private final ApiKeys apiKeys;
     private final OipCodec codec;
     private final int maxRequestBytes;
+    private final Duration linger;
     private final String version;
     private final GatewayMetrics metrics;
 
     GatewayHandler(Orchestrator orchestrator, PolicyEngine policies, PolicyReloader reloader, WorkerPool edge,
-                   WorkerPool cloud, ApiKeys apiKeys, OipCodec codec, int maxRequestBytes, String version,
-                   GatewayMetrics metrics) {
+                   WorkerPool cloud, RouteSignatures signatures, ApiKeys apiKeys, OipCodec codec,
+                   GatewayProperties properties, String version, GatewayMetrics metrics) {
         this.metrics = metrics;
         this.orchestrator = orchestrator;
         this.policies = policies;
         this.reloader = reloader;
         this.edge = edge;
         this.cloud = cloud;
+        this.signatures = signatures;
         this.apiKeys = apiKeys;
         this.codec = codec;
-        this.maxRequestBytes = maxRequestBytes;
+        this.maxRequestBytes = (int) properties.maxRequestSize().toBytes();
+        this.linger = properties.unreadBodyLinger();
         this.version = version;
     }
 
@@ -78,6 +83,8 @@ final class GatewayHandler {
                 .GET("/v2/models/{model}/versions/{version}", this::metadata)
                 .GET("/v2/models/{model}/ready", this::routeReady)
                 .GET("/v2/models/{model}/versions/{version}/ready", this::routeReady)
+                .GET("/v2/models/{model}/config", this::configuration)
+                .GET("/v2/models/{model}/versions/{version}/config", this::configuration)
                 .POST("/v2/models/{model}/infer", this::infer)
                 .POST("/v2/models/{model}/versions/{version}/infer", this::infer)
                 .route(path("/v2").or(path("/v2/**")), this::noSuchEndpoint)
@@ -86,7 +93,7 @@ final class GatewayHandler {
 
     private Mono<ServerResponse> serverMetadata(ServerRequest request) {
         byte[] standard = codec.encodeServerMetadata(new ServerMetadata("hybridge-gateway", version,
-                List.of("binary_tensor_data")));
+                List.of("binary_tensor_data", ModelConfiguration.EXTENSION)));
         String body = new String(standard, java.nio.charset.StandardCharsets.UTF_8);
         StringBuilder routes = new StringBuilder(",\"routes\":[");
         boolean first = true;
@@ -118,15 +125,12 @@ final class GatewayHandler {
         }).onErrorResume(this::error);
     }
 
+    /** The route as one model: its first stage's inputs, the outputs every answering stage gives ({@link RouteSignatures}). */
     private Mono<ServerResponse> metadata(ServerRequest request) {
         return Mono.defer(() -> {
             RoutePolicy route = route(request);
-            Tier tier = route.kind().usesEdge() ? Tier.EDGE : Tier.CLOUD;
-            RoutePolicy.Stage stage = route.stage(tier);
-            WorkerPool pool = tier == Tier.EDGE ? edge : cloud;
-            return pool.metadata(stage.model(), stage.version(), System.nanoTime() + 2_000_000_000L)
-                    .map(bytes -> {
-                        ModelMetadata model = codec.decodeModelMetadata(bytes);
+            return signatures.of(route)
+                    .map(signature -> {
                         Map<String, Object> parameters = new LinkedHashMap<>();
                         parameters.put("hybridge.kind", route.kind().wire());
                         if (route.edge() != null) {
@@ -135,31 +139,51 @@ final class GatewayHandler {
                         if (route.cloud() != null) {
                             parameters.put("hybridge.cloud_model", route.cloud().model());
                         }
-                        return codec.encodeModelMetadata(new ModelMetadata(route.name(), List.of(), model.platform(),
-                                model.inputs(), model.outputs()), parameters);
+                        return codec.encodeModelMetadata(signature.metadata(), parameters);
                     })
                     .flatMap(body -> json(HttpStatus.OK, body));
         }).onErrorResume(this::error);
     }
 
+    /**
+     * Triton's model configuration of the route: its first stage's, under the route's name and
+     * with the route's outputs. A batch of rows is routed as a whole, so the first stage's batch
+     * settings are the route's.
+     */
+    private Mono<ServerResponse> configuration(ServerRequest request) {
+        return Mono.defer(() -> {
+            RoutePolicy route = route(request);
+            Tier tier = route.kind().usesEdge() ? Tier.EDGE : Tier.CLOUD;
+            RoutePolicy.Stage stage = route.stage(tier);
+            WorkerPool pool = tier == Tier.EDGE ? edge : cloud;
+            Mono<ModelConfiguration> first = pool.configuration(stage.model(), stage.version(),
+                    System.nanoTime() + RouteSignatures.METADATA_TIMEOUT.toNanos()).map(ModelConfiguration::decode);
+            return Mono.zip(first, signatures.of(route), (configuration, signature) -> configuration.renamed(route.name(),
+                            signature.outputs().isEmpty() ? outputNames(configuration) : signature.outputs()))
+                    .flatMap(configuration -> json(HttpStatus.OK, configuration.encode()));
+        }).onErrorResume(this::error);
+    }
+
+    private static java.util.Set<String> outputNames(ModelConfiguration configuration) {
+        java.util.Set<String> names = new java.util.HashSet<>();
+        configuration.outputs().forEach(o -> names.add(o.name()));
+        return names;
+    }
+
     private Mono<ServerResponse> infer(ServerRequest request) {
         long start = System.nanoTime();
         String route = request.pathVariable("model");
+        BoundedBody body = new BoundedBody(maxRequestBytes);
         return Mono.defer(() -> {
             refuseVersion(request);
             String tenant = apiKeys.tenantOf(request.headers().asHttpHeaders());
             int jsonLength = jsonLength(request);
-            return DataBufferUtils.join(request.body(BodyExtractors.toDataBuffers()), maxRequestBytes)
-                    .map(GatewayHandler::toBytes)
-                    .defaultIfEmpty(new byte[0])
-                    .flatMap(body -> {
-                        if (body.length == 0) {
-                            throw OipException.badRequest("the request body is empty; send an OIP inference request");
-                        }
-                        return orchestrator.infer(route, tenant, body, jsonLength);
-                    })
+            String encoding = request.headers().firstHeader(HttpHeaders.CONTENT_ENCODING);
+            return body.read(request.body(BodyExtractors.toDataBuffers()), linger)
+                    .flatMap(raw -> orchestrator.infer(route, tenant,
+                            ContentCoding.decode(encoding, raw, maxRequestBytes, LIMIT_NAME), jsonLength))
                     .flatMap(this::write);
-        }).onErrorResume(e -> error(e).doOnNext(response ->
+        }).onErrorResume(e -> error(e, body.started() && !body.ended()).doOnNext(response ->
                 metrics.refused(route, response.statusCode().value(), System.nanoTime() - start)));
     }
 
@@ -211,23 +235,15 @@ final class GatewayHandler {
         return OipCodec.jsonLengthHeader(request.headers().firstHeader(OipCodec.HEADER_LENGTH));
     }
 
-    private static byte[] toBytes(DataBuffer buffer) {
-        try {
-            byte[] bytes = new byte[buffer.readableByteCount()];
-            buffer.read(bytes);
-            return bytes;
-        } finally {
-            DataBufferUtils.release(buffer);
-        }
+    private Mono<ServerResponse> error(Throwable e) {
+        return error(e, false);
     }
 
-    private Mono<ServerResponse> error(Throwable e) {
+    /** An OIP error answer; {@code close}: the connection closes after it (a body is still coming). */
+    private Mono<ServerResponse> error(Throwable e, boolean close) {
         OipException oip;
         if (e instanceof OipException known) {
             oip = known;
-        } else if (e instanceof DataBufferLimitException) {
-            oip = OipException.payloadTooLarge("request body is larger than the limit of " + maxRequestBytes
-                    + " bytes (hybridge.gateway.max-request-size)");
         } else if (e instanceof java.util.concurrent.TimeoutException) {
             oip = new OipException(504, "no answer in time");
         } else if (e instanceof dev.hybridge.gateway.pool.WorkerFailure || e instanceof dev.hybridge.gateway.pool.NoWorkerException
@@ -239,8 +255,11 @@ final class GatewayHandler {
             oip = new OipException(500, "internal error: " + e.getClass().getSimpleName()
                     + (e.getMessage() == null ? "" : ": " + e.getMessage()));
         }
-        return ServerResponse.status(oip.status()).contentType(MediaType.APPLICATION_JSON)
-                .bodyValue(codec.encodeError(oip.getMessage()));
+        ServerResponse.BodyBuilder response = ServerResponse.status(oip.status()).contentType(MediaType.APPLICATION_JSON);
+        if (close) {
+            response.header(HttpHeaders.CONNECTION, "close");
+        }
+        return response.bodyValue(codec.encodeError(oip.getMessage()));
     }
 
     private static Mono<ServerResponse> json(HttpStatus status, String body) {

@@ -22,7 +22,9 @@ import org.springframework.validation.annotation.Validated;
  *
  * @param policyFolder         the route policies and tenants.yaml (see policies/README.md)
  * @param policyReloadInterval how often the folder is checked for changes
- * @param maxRequestSize       largest request body accepted (413 beyond)
+ * @param maxRequestSize       largest request body accepted (413 beyond; the decoded size, for compressed bodies)
+ * @param unreadBodyLinger     how long a body over the limit is still read (and dropped) before the 413, so that a
+ *                             client writing it whole reads the answer; then the connection is closed
  * @param maxResponseSize      largest answer accepted from a worker
  * @param edge                 the edge-tier pool (edge agents serving the routes' edge models)
  * @param cloud                the cloud worker pool
@@ -39,6 +41,7 @@ public record GatewayProperties(
         @NotNull Path policyFolder,
         @DefaultValue("2s") @NotNull Duration policyReloadInterval,
         @DefaultValue("8MB") @NotNull DataSize maxRequestSize,
+        @DefaultValue("10s") @NotNull Duration unreadBodyLinger,
         @DefaultValue("8MB") @NotNull DataSize maxResponseSize,
         @DefaultValue @Valid @NotNull Pool edge,
         @DefaultValue @Valid @NotNull Pool cloud,

@@ -73,8 +73,11 @@ final class Orchestrator {
     private final WorkerPool cloud;
     private final OipCodec codec;
     private final GatewayMetrics metrics;
+    private final RouteSignatures signatures;
 
-    Orchestrator(PolicyEngine policies, WorkerPool edge, WorkerPool cloud, OipCodec codec, GatewayMetrics metrics) {
+    Orchestrator(PolicyEngine policies, WorkerPool edge, WorkerPool cloud, OipCodec codec, GatewayMetrics metrics,
+                 RouteSignatures signatures) {
+        this.signatures = signatures;
         this.policies = policies;
         this.edge = edge;
         this.cloud = cloud;
@@ -103,6 +106,8 @@ final class Orchestrator {
         double costUsd;
         /** Why the edge tier failed for this request, or null. */
         Throwable edgeFailure;
+        /** The route as one model (its outputs), or null when its stages could not be asked. */
+        RouteSignatures.Signature signature;
 
         Call(RouteEngine route, String tenant, OipCodec.RequestHeader request, byte[] body, int jsonLength,
              RequestFacts facts, long startNanos) {
@@ -134,14 +139,49 @@ final class Orchestrator {
             OipCodec.RequestHeader request = codec.decodeRequestHeader(body, jsonLength);
             Call call = new Call(route, tenant, request, body, jsonLength, facts(tenant, request, body.length), start);
             long budgetMillis = route.deadlineMillis(call.facts) + GRACE_MILLIS;
-            Mono<Answer> answer = Boolean.TRUE.equals(request.parameters().get(ESCALATION)) ? escalation(call)
-                    : pipeline(call);
+            Mono<Answer> answer = signature(call).then(Mono.defer(() -> {
+                refuseUnknownOutputs(call);
+                return Boolean.TRUE.equals(request.parameters().get(ESCALATION)) ? escalation(call) : pipeline(call);
+            }));
             return answer
                     .timeout(java.time.Duration.ofMillis(budgetMillis), Mono.fromSupplier(() -> error(call, 504,
                             Reason.DEADLINE_TOO_TIGHT, "no answer within the deadline of "
                                     + route.deadlineMillis(call.facts) + " ms")))
                     .doOnNext(a -> metrics.record(routeName, a, System.nanoTime() - start));
         });
+    }
+
+    /**
+     * The route's signature, waited for at most a quarter of the request's deadline (it is known
+     * at once but for the first request after a change): without it the request goes on, its
+     * outputs as the answering tier gives them.
+     */
+    private Mono<Void> signature(Call call) {
+        long waitMillis = Math.max(1, call.route.deadlineMillis(call.facts) / 4);
+        return signatures.of(call.policy)
+                .timeout(java.time.Duration.ofMillis(waitMillis))
+                .doOnNext(signature -> call.signature = signature)
+                .onErrorResume(e -> {
+                    log.debug("route {}: its signature is not known ({}); outputs pass as they come",
+                            call.policy.name(), e.toString());
+                    return Mono.empty();
+                })
+                .then();
+    }
+
+    /** A request naming an output the route does not give every time: 400, naming the route. */
+    private static void refuseUnknownOutputs(Call call) {
+        if (call.signature == null || call.signature.outputs().isEmpty()) {
+            return;
+        }
+        for (InferRequest.RequestedOutput output : call.request.outputs()) {
+            if (!call.signature.outputs().contains(output.name())) {
+                throw OipException.badRequest("route '" + call.policy.name() + "' has no output '" + output.name()
+                        + "'; its outputs are " + call.signature.metadata().outputs().stream()
+                        .map(t -> t.name() + " (" + t.datatype() + " " + java.util.Arrays.toString(t.shape()) + ")")
+                        .collect(java.util.stream.Collectors.joining(", ")));
+            }
+        }
     }
 
     // ------------------------------------------------------------------------------ pipeline
@@ -345,7 +385,10 @@ final class Orchestrator {
         parameters.put(COST, roundedCost(call.costUsd));
         parameters.put(DEGRADED, degraded);
         List<Tensor> outputs = response.outputs();
-        if (tier == Tier.EDGE && call.policy.kind().split() && !asksFor(call.request, call.policy.edge().tensor())) {
+        if (call.request.outputs().isEmpty() && call.signature != null && !call.signature.outputs().isEmpty()) {
+            // none named: all of the route's, the same set whichever tier answered
+            outputs = outputs.stream().filter(t -> call.signature.outputs().contains(t.name())).toList();
+        } else if (tier == Tier.EDGE && call.policy.kind().split() && !asksFor(call.request, call.policy.edge().tensor())) {
             String internal = call.policy.edge().tensor();
             outputs = outputs.stream().filter(t -> !t.name().equals(internal)).toList();
         }
@@ -355,8 +398,20 @@ final class Orchestrator {
                 headers(tier, reason, confidence, call.costUsd, degraded));
     }
 
+    /**
+     * A worker's refusal of the request itself (4xx), passed on; an OIP error naming the stage's
+     * model names the route instead, which is all the client knows.
+     */
     private Answer passThrough(Call call, WorkerResponse response, Tier tier) {
-        return new Answer(response.status(), response.body(), response.jsonLength(),
+        byte[] body = response.body();
+        String message = response.jsonLength() < 0 ? codec.decodeError(body) : null;
+        if (message != null) {
+            String model = "model '" + call.policy.stage(tier).model() + "'";
+            if (message.contains(model)) {
+                body = codec.encodeError(message.replace(model, "route '" + call.policy.name() + "'"));
+            }
+        }
+        return new Answer(response.status(), body, response.jsonLength(),
                 Map.of("Hybridge-Tier", tier.wire(), "Hybridge-Cost-Usd", Double.toString(roundedCost(call.costUsd))));
     }
 

@@ -39,9 +39,22 @@ final class FakeWorker implements AutoCloseable {
     private volatile int failStatus;
     private volatile boolean flapping;
     private volatile boolean withEmbedding;
+    private volatile boolean echoingEmbedding;
 
     FakeWorker(String name) {
+        this(name, false);
+    }
+
+    /**
+     * @param embeddingInMetadata whether its model metadata lists an {@code embedding} output
+     *                            (an edge model that hands a tensor on) beside {@code probs}
+     */
+    FakeWorker(String name, boolean embeddingInMetadata) {
         this.name = name;
+        List<TensorSpec> outputs = embeddingInMetadata
+                ? List.of(new TensorSpec("probs", Datatype.FP32, new long[] {-1, 2}),
+                        new TensorSpec("embedding", Datatype.FP32, new long[] {-1, 4}))
+                : List.of(new TensorSpec("probs", Datatype.FP32, new long[] {-1, 2}));
         this.loops = reactor.netty.resources.LoopResources.create("fake-" + name, 1, true);
         this.server = HttpServer.create().runOn(loops).host("127.0.0.1").port(0)
                 .route(routes -> routes
@@ -55,7 +68,8 @@ final class FakeWorker implements AutoCloseable {
                                     requests.add(decoded);
                                     int status = failStatus != 0 && (!flapping || n % 2 == 0) ? failStatus : 200;
                                     byte[] out = status == 200 ? answer(request.param("model"), decoded)
-                                            : codec.encodeError(name + " failing on purpose");
+                                            : codec.encodeError("model '" + request.param("model")
+                                                    + "' refuses on purpose (" + name + ")");
                                     Mono<byte[]> reply = Mono.just(out);
                                     if (!delay.isZero()) {
                                         reply = reply.delayElement(delay);
@@ -68,8 +82,20 @@ final class FakeWorker implements AutoCloseable {
                                 .header("Content-Type", "application/json")
                                 .sendByteArray(Mono.just(codec.encodeModelMetadata(new ModelMetadata(request.param("model"),
                                         List.of("1"), "onnxruntime", List.of(new TensorSpec("audio", Datatype.FP32,
-                                        new long[] {-1, 8000})), List.of(new TensorSpec("probs", Datatype.FP32,
-                                        new long[] {-1, 2}))), Map.of())))))
+                                        new long[] {-1, 8000})), outputs), Map.of()))))
+                        // as Triton writes it: 64-bit numbers as strings, fields this project does not read
+                        .get("/v2/models/{model}/config", (request, response) -> response
+                                .header("Content-Type", "application/json")
+                                .sendString(Mono.just("{\"name\":\"" + request.param("model") + "\",\"platform\":"
+                                        + "\"onnxruntime_onnx\",\"backend\":\"onnxruntime\",\"version_policy\":{\"latest\":"
+                                        + "{\"num_versions\":1}},\"max_batch_size\":4,\"input\":[{\"name\":\"audio\","
+                                        + "\"data_type\":\"TYPE_FP32\",\"format\":\"FORMAT_NONE\",\"dims\":[\"8000\"]}],"
+                                        + "\"output\":[{\"name\":\"probs\",\"data_type\":\"TYPE_FP32\",\"dims\":[2],"
+                                        + "\"label_filename\":\"\"},{\"name\":\"embedding\",\"data_type\":\"TYPE_FP32\","
+                                        + "\"dims\":[4]}],\"dynamic_batching\":{\"preferred_batch_size\":[4],"
+                                        + "\"max_queue_delay_microseconds\":\"100\"},\"instance_group\":[{\"name\":\"x\","
+                                        + "\"kind\":\"KIND_GPU\",\"count\":1,\"gpus\":[0]}],\"optimization\":{\"priority\":"
+                                        + "\"PRIORITY_DEFAULT\"}}"))))
                 .bindNow();
     }
 
@@ -82,8 +108,14 @@ final class FakeWorker implements AutoCloseable {
         List<Tensor> outputs = new java.util.ArrayList<>();
         outputs.add(new Tensor("probs", Datatype.FP32, new long[] {1, 2}, new float[] {(float) confidence,
                 (float) (1 - confidence)}));
-        if (withEmbedding) {
+        if (echoingEmbedding) {
+            float[] input = (float[]) request.inputs().get(0).data();
+            outputs.add(new Tensor("embedding", Datatype.FP32, new long[] {1, input.length}, input.clone()));
+        } else if (withEmbedding) {
             outputs.add(new Tensor("embedding", Datatype.FP32, new long[] {1, 4}, new float[] {1, 2, 3, 4}));
+        }
+        if (!request.outputs().isEmpty()) { // as a real worker: only the outputs asked for
+            outputs.removeIf(t -> request.outputs().stream().noneMatch(o -> o.name().equals(t.name())));
         }
         return codec.encodeResponse(new InferResponse(model, "1", request.id(), parameters, outputs), request).body();
     }
@@ -134,6 +166,12 @@ final class FakeWorker implements AutoCloseable {
         return this;
     }
 
+    /** Its embedding output is a copy of the request's input: as large an answer as the test needs. */
+    FakeWorker echoingEmbedding(boolean on) {
+        this.echoingEmbedding = on;
+        return this;
+    }
+
     FakeWorker reset() {
         calls.set(0);
         firstCall = new java.util.concurrent.CompletableFuture<>();
@@ -144,6 +182,7 @@ final class FakeWorker implements AutoCloseable {
         failStatus = 0;
         flapping = false;
         withEmbedding = false;
+        echoingEmbedding = false;
         return this;
     }
 

@@ -241,11 +241,22 @@ public final class WorkerPool implements AutoCloseable {
      * the deadline; not counted by the breakers.
      */
     public Mono<byte[]> metadata(String model, String version, long deadlineNanos) {
+        return get("/v2/models/" + model + (version == null ? "" : "/versions/" + version), deadlineNanos);
+    }
+
+    /**
+     * A model's configuration ({@code GET .../config}, Triton's model configuration extension)
+     * from one worker of this pool, bounded by the deadline; not counted by the breakers.
+     */
+    public Mono<byte[]> configuration(String model, String version, long deadlineNanos) {
+        return get("/v2/models/" + model + (version == null ? "" : "/versions/" + version) + "/config", deadlineNanos);
+    }
+
+    private Mono<byte[]> get(String path, long deadlineNanos) {
         Worker worker = choose(Set.of());
         if (worker == null) {
             return Mono.error(new NoWorkerException(tier, true));
         }
-        String path = "/v2/models/" + model + (version == null ? "" : "/versions/" + version);
         return http.get().uri(worker.base().toString() + path)
                 .responseSingle((response, content) -> content.asByteArray().defaultIfEmpty(new byte[0])
                         .flatMap(bytes -> response.status().code() == 200 ? Mono.just(bytes)

@@ -1,0 +1,91 @@
+package dev.hybridge.gateway;
+
+import dev.hybridge.oip.OipException;
+import java.time.Duration;
+import java.util.Arrays;
+import org.springframework.core.io.buffer.DataBuffer;
+import org.springframework.core.io.buffer.DataBufferUtils;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
+
+/**
+ * One request body, kept up to the size limit. Past the limit the rest is still read (and
+ * dropped) until the client has sent it all, for the linger time at most, and only then is the
+ * 413 answered: a client that writes its whole body before reading gets to read it, where a
+ * connection closed with bytes still unread would be reset under it. A body still coming after
+ * the linger time gets its 413 on a connection that then closes.
+ */
+final class BoundedBody {
+
+    private final int limit;
+    private byte[] bytes = new byte[16 * 1024];
+    private int length;
+    private boolean over;
+    private volatile boolean started;
+    private volatile boolean ended;
+
+    BoundedBody(int limit) {
+        this.limit = limit;
+    }
+
+    /** The whole body; 413 when it is over the limit (once it has ended, or the linger time has passed), 400 when empty. */
+    Mono<byte[]> read(Flux<DataBuffer> chunks, Duration linger) {
+        Sinks.Empty<Void> overLimit = Sinks.empty();
+        return chunks
+                .doOnSubscribe(s -> started = true)
+                .doOnComplete(() -> ended = true)
+                // once over the limit, read on (dropping) for the linger time only
+                .takeUntilOther(overLimit.asMono().then(Mono.delay(linger)))
+                .doOnNext(chunk -> {
+                    try {
+                        if (append(chunk)) {
+                            overLimit.tryEmitEmpty();
+                        }
+                    } finally {
+                        DataBufferUtils.release(chunk);
+                    }
+                })
+                .then(Mono.fromCallable(this::result));
+    }
+
+    /** Whether reading started; {@link #ended} says nothing until it has. */
+    boolean started() {
+        return started;
+    }
+
+    /** Whether the client has sent the whole body. */
+    boolean ended() {
+        return ended;
+    }
+
+    /** Keeps a chunk; true when it is the one that takes the body over the limit. */
+    private boolean append(DataBuffer chunk) {
+        if (over) {
+            return false;
+        }
+        int n = chunk.readableByteCount();
+        if ((long) length + n > limit) {
+            over = true;
+            bytes = null;
+            return true;
+        }
+        if (length + n > bytes.length) {
+            bytes = Arrays.copyOf(bytes, (int) Math.min(limit, Math.max((long) bytes.length * 2, length + n)));
+        }
+        chunk.read(bytes, length, n);
+        length += n;
+        return false;
+    }
+
+    private byte[] result() {
+        if (over) {
+            throw OipException.payloadTooLarge("request body is larger than the limit of " + limit
+                    + " bytes (hybridge.gateway.max-request-size)");
+        }
+        if (length == 0) {
+            throw OipException.badRequest("the request body is empty; send an OIP inference request");
+        }
+        return length == bytes.length ? bytes : Arrays.copyOf(bytes, length);
+    }
+}

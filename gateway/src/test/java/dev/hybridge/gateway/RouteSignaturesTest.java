@@ -1,0 +1,71 @@
+package dev.hybridge.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.hybridge.oip.Datatype;
+import dev.hybridge.oip.ModelMetadata;
+import dev.hybridge.oip.TensorSpec;
+import dev.hybridge.policy.RouteKind;
+import dev.hybridge.policy.RoutePolicy;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class RouteSignaturesTest {
+
+    static RoutePolicy route(RouteKind kind) {
+        return new RoutePolicy("digits", Path.of("digits.yaml"), kind,
+                new RoutePolicy.Stage("digits-edge", null, kind.split() ? "embedding" : null),
+                new RoutePolicy.Stage("digits-cloud", null, kind.split() ? "embedding" : null), null, null,
+                RoutePolicy.ThresholdSpec.fixed(0.5), Duration.ofMillis(500), RoutePolicy.LatencySpec.DEFAULT,
+                RoutePolicy.TierCost.FREE, RoutePolicy.TierCost.FREE, 0);
+    }
+
+    static TensorSpec spec(String name, Datatype type, long... shape) {
+        return new TensorSpec(name, type, shape);
+    }
+
+    static ModelMetadata model(String name, List<TensorSpec> outputs) {
+        return new ModelMetadata(name, List.of("1"), "onnxruntime_onnx",
+                List.of(spec("audio", Datatype.FP32, -1, 8000)), outputs);
+    }
+
+    @Test
+    void theRouteIsOneModelWithTheFirstStagesInputsAndTheOutputsAllStagesGive() {
+        var signature = RouteSignatures.signature(route(RouteKind.CASCADE), List.of(
+                model("digits-edge", List.of(spec("probs", Datatype.FP32, -1, 10), spec("embedding", Datatype.FP32, -1, 1080))),
+                model("digits-cloud", List.of(spec("probs", Datatype.FP32, -1, 10)))));
+        assertThat(signature.metadata().name()).isEqualTo("digits");
+        assertThat(signature.metadata().versions()).isEmpty();
+        assertThat(signature.metadata().inputs()).containsExactly(spec("audio", Datatype.FP32, -1, 8000));
+        assertThat(signature.metadata().outputs()).containsExactly(spec("probs", Datatype.FP32, -1, 10));
+        assertThat(signature.outputs()).containsExactly("probs");
+    }
+
+    @Test
+    void anOutputTheStagesGiveInDifferentTypesOrRanksIsNoOutputOfTheRoute() {
+        var signature = RouteSignatures.signature(route(RouteKind.CASCADE), List.of(
+                model("e", List.of(spec("probs", Datatype.FP32, -1, 10), spec("label", Datatype.INT64, -1),
+                        spec("scores", Datatype.FP32, -1, 10))),
+                model("c", List.of(spec("probs", Datatype.FP32, -1, 12), spec("label", Datatype.INT32, -1),
+                        spec("scores", Datatype.FP32, -1, 10, 1)))));
+        // the sizes that differ become dynamic; the type and rank mismatches drop out
+        assertThat(signature.metadata().outputs()).containsExactly(spec("probs", Datatype.FP32, -1, -1));
+    }
+
+    @Test
+    void aSingleStageRouteHasAllOfItsOutputs() {
+        var signature = RouteSignatures.signature(route(RouteKind.EDGE_ONLY), List.of(
+                model("digits-edge", List.of(spec("probs", Datatype.FP32, -1, 10), spec("embedding", Datatype.FP32, -1, 1080)))));
+        assertThat(signature.outputs()).containsExactlyInAnyOrder("probs", "embedding");
+    }
+
+    @Test
+    void aSplitRoutesHandedTensorIsInternalUnlessTheCloudGivesItToo() {
+        var signature = RouteSignatures.signature(route(RouteKind.SPLIT_EARLY_EXIT), List.of(
+                model("digits-edge", List.of(spec("probs", Datatype.FP32, -1, 10), spec("embedding", Datatype.FP32, -1, 1080))),
+                model("digits-head", List.of(spec("probs", Datatype.FP32, -1, 10)))));
+        assertThat(signature.outputs()).containsExactly("probs");
+    }
+}
