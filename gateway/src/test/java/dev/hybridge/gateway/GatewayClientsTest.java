@@ -39,7 +39,8 @@ import reactor.netty.http.client.HttpClient;
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
         "hybridge.gateway.anonymous-tenant=anon", "hybridge.gateway.policy-reload-interval=1h",
-        "hybridge.gateway.max-request-size=64KB", "server.compression.enabled=true",
+        "hybridge.gateway.max-request-size=64KB", "hybridge.gateway.unread-body-linger=1s",
+        "server.compression.enabled=true",
         "server.compression.min-response-size=2KB",
         "server.compression.mime-types=application/json,application/octet-stream"})
 class GatewayClientsTest {
@@ -257,6 +258,26 @@ class GatewayClientsTest {
         assertThat(CODEC.decodeError(refused.getResponseBody())).contains("65536");
         assertThat(EDGE.calls() + CLOUD.calls()).isZero();
         client.get().uri("/v2/health/ready").exchange().expectStatus().isOk();
+    }
+
+    /**
+     * A client that announces far more than the limit and keeps the connection open without
+     * sending it all: after the linger time it gets its 413, and the connection is closed.
+     */
+    @Test
+    void aBodyThatNeverEndsGets413AfterTheLingerTimeAndTheConnectionCloses() throws IOException {
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
+            socket.setSoTimeout(20_000);
+            var out = socket.getOutputStream();
+            out.write(("POST /v2/models/cascade/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: 1073741824\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            out.write(new byte[128 * 1024]);
+            out.flush();
+            byte[] answer = socket.getInputStream().readAllBytes(); // to the end: the gateway closes
+            String text = new String(answer, java.nio.charset.StandardCharsets.UTF_8);
+            assertThat(text).startsWith("HTTP/1.1 413").containsIgnoringCase("connection: close").contains("65536");
+        }
+        assertThat(EDGE.calls() + CLOUD.calls()).isZero();
     }
 
     static byte[] gzip(byte[] data) throws IOException {
