@@ -1,4 +1,4 @@
-package dev.hybridge.gateway;
+package dev.hybridge.policy.runtime;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

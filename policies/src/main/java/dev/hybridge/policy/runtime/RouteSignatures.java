@@ -1,6 +1,5 @@
-package dev.hybridge.gateway;
+package dev.hybridge.policy.runtime;
 
-import dev.hybridge.gateway.pool.WorkerPool;
 import dev.hybridge.oip.ModelMetadata;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.TensorSpec;
@@ -11,11 +10,9 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.LongSupplier;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import reactor.core.publisher.Mono;
 
 /**
  * What a route looks like to a client: one model. Its inputs are its first stage's; its outputs
@@ -24,32 +21,31 @@ import reactor.core.publisher.Mono;
  * On a split route the tensor the edge hands to the cloud is therefore internal: no output of
  * the route unless the cloud stage gives it too.
  *
- * <p>Read from the stages' own metadata (one worker of each pool), kept for {@link #TTL} and
- * until the route's policy changes, so that inference does not ask for it each time. When a
- * stage cannot be asked, nothing is kept and the next request asks again.
+ * <p>Read from the stages' own metadata, kept for {@link #TTL} and until the route's policy
+ * changes, so that inference does not ask for it each time. When a stage cannot be asked,
+ * nothing is kept and the next request asks again.
  */
-final class RouteSignatures {
+public final class RouteSignatures {
 
-    private static final Logger log = LoggerFactory.getLogger(RouteSignatures.class);
     /** How long a route's signature is trusted before its stages are asked again. */
-    static final Duration TTL = Duration.ofSeconds(30);
+    public static final Duration TTL = Duration.ofSeconds(30);
     /** The longest a metadata call may take. */
-    static final Duration METADATA_TIMEOUT = Duration.ofSeconds(2);
+    public static final Duration METADATA_TIMEOUT = Duration.ofSeconds(2);
 
     /** A route's signature: its metadata under its own name, and the names of its outputs. */
-    record Signature(ModelMetadata metadata, Set<String> outputs) {
+    public record Signature(ModelMetadata metadata, Set<String> outputs) {
     }
 
-    private record Entry(RoutePolicy policy, Mono<Signature> signature, long fetchedNanos) {
+    private record Entry(RoutePolicy policy, CompletableFuture<Signature> signature, long fetchedNanos) {
     }
 
-    private final WorkerPool edge;
-    private final WorkerPool cloud;
+    private final TierClient edge;
+    private final TierClient cloud;
     private final OipCodec codec;
     private final LongSupplier nanoTime;
     private final Map<String, Entry> cache = new ConcurrentHashMap<>();
 
-    RouteSignatures(WorkerPool edge, WorkerPool cloud, OipCodec codec, LongSupplier nanoTime) {
+    public RouteSignatures(TierClient edge, TierClient cloud, OipCodec codec, LongSupplier nanoTime) {
         this.edge = edge;
         this.cloud = cloud;
         this.codec = codec;
@@ -57,35 +53,34 @@ final class RouteSignatures {
     }
 
     /** The route's signature, from the cache when fresh; one fetch at a time per route. */
-    Mono<Signature> of(RoutePolicy route) {
+    public CompletableFuture<Signature> of(RoutePolicy route) {
         long now = nanoTime.getAsLong();
         Entry entry = cache.get(route.name());
         if (entry != null && entry.policy() == route && now - entry.fetchedNanos() < TTL.toNanos()) {
             return entry.signature();
         }
-        Mono<Signature> fetch = fetch(route)
-                .doOnError(e -> cache.remove(route.name()))
-                .cache(signature -> Duration.ofNanos(Long.MAX_VALUE), e -> Duration.ZERO, () -> Duration.ZERO);
-        cache.put(route.name(), new Entry(route, fetch, now));
+        CompletableFuture<Signature> fetch = fetch(route);
+        Entry fresh = new Entry(route, fetch, now);
+        cache.put(route.name(), fresh);
+        fetch.whenComplete((signature, failure) -> {
+            if (failure != null) {
+                cache.remove(route.name(), fresh);
+            }
+        });
         return fetch;
     }
 
-    private Mono<Signature> fetch(RoutePolicy route) {
+    private CompletableFuture<Signature> fetch(RoutePolicy route) {
         long deadline = nanoTime.getAsLong() + METADATA_TIMEOUT.toNanos();
-        List<Mono<ModelMetadata>> stages = new ArrayList<>();
+        List<CompletableFuture<ModelMetadata>> stages = new ArrayList<>();
         if (route.kind().usesEdge()) {
-            stages.add(edge.metadata(route.edge().model(), route.edge().version(), deadline).map(codec::decodeModelMetadata));
+            stages.add(edge.metadata(route.edge(), deadline).thenApply(codec::decodeModelMetadata));
         }
         if (route.kind().usesCloud()) {
-            stages.add(cloud.metadata(route.cloud().model(), route.cloud().version(), deadline).map(codec::decodeModelMetadata));
+            stages.add(cloud.metadata(route.cloud(), deadline).thenApply(codec::decodeModelMetadata));
         }
-        return Mono.zip(stages, all -> {
-            List<ModelMetadata> metadata = new ArrayList<>();
-            for (Object m : all) {
-                metadata.add((ModelMetadata) m);
-            }
-            return signature(route, metadata);
-        });
+        return CompletableFuture.allOf(stages.toArray(CompletableFuture[]::new))
+                .thenApply(done -> signature(route, stages.stream().map(CompletableFuture::join).toList()));
     }
 
     /** The signature of a route whose answering stages have this metadata (the first stage first). */
@@ -100,10 +95,6 @@ final class RouteSignatures {
             if (common != null) {
                 outputs.add(common);
             }
-        }
-        if (outputs.isEmpty()) {
-            log.warn("Route {}: its stages have no output in common (stages {}); every output is passed on as it comes",
-                    route.name(), stages.stream().map(ModelMetadata::name).toList());
         }
         Set<String> names = new LinkedHashSet<>();
         outputs.forEach(o -> names.add(o.name()));

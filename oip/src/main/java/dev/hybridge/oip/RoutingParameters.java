@@ -1,0 +1,51 @@
+package dev.hybridge.oip;
+
+/**
+ * The routing facts a request and its answer carry, as OIP {@code parameters} and as HTTP
+ * headers: every name, once. Clients and edge agents write the request ones; the route runtime
+ * writes the answer ones, and whatever reads them (metrics, tests, clients) uses these names.
+ */
+public final class RoutingParameters {
+
+    // ------------------------------------------------------------------------ request parameters
+
+    /** {@code auto}, {@code edge} or {@code cloud}: the tier the client asks for. */
+    public static final String ROUTE = "hybridge.route";
+    /** The request's own deadline, in whole milliseconds. */
+    public static final String DEADLINE_MS = "hybridge.deadline_ms";
+    /** The sending device. */
+    public static final String DEVICE = "hybridge.device";
+    /** True on a request an edge agent already answered and sends on for the cloud. */
+    public static final String ESCALATION = "hybridge.escalation";
+
+    // ------------------------------------------------------------------------ answer parameters
+
+    /** {@code edge} or {@code cloud}: the tier that answered. */
+    public static final String TIER = "hybridge.tier";
+    /** Why the answer came from where it did (a reason code). */
+    public static final String REASON = "hybridge.reason";
+    /** What the answer cost, in USD. */
+    public static final String COST_USD = "hybridge.cost_usd";
+    /** True when a tier that should have answered could not, and another's answer stands. */
+    public static final String DEGRADED = "hybridge.degraded";
+
+    // -------------------------------------------------------------------- route metadata
+
+    /** A route's kind, in its metadata's parameters. */
+    public static final String KIND = "hybridge.kind";
+    /** The model a route's edge stage runs, in its metadata's parameters. */
+    public static final String EDGE_MODEL = "hybridge.edge_model";
+    /** The model a route's cloud stage runs, in its metadata's parameters. */
+    public static final String CLOUD_MODEL = "hybridge.cloud_model";
+
+    // ------------------------------------------------------------------------------- headers
+
+    public static final String TIER_HEADER = "Hybridge-Tier";
+    public static final String REASON_HEADER = "Hybridge-Reason";
+    public static final String CONFIDENCE_HEADER = "Hybridge-Confidence";
+    public static final String COST_HEADER = "Hybridge-Cost-Usd";
+    public static final String DEGRADED_HEADER = "Hybridge-Degraded";
+
+    private RoutingParameters() {
+    }
+}

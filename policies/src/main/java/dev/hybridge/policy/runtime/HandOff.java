@@ -1,0 +1,101 @@
+package dev.hybridge.policy.runtime;
+
+import dev.hybridge.oip.InferRequest;
+import dev.hybridge.oip.InferResponse;
+import dev.hybridge.oip.OipCodec;
+import dev.hybridge.oip.OipException;
+import dev.hybridge.oip.Tensor;
+import dev.hybridge.policy.RouteKind;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What the route's kind changes in the flow: what each stage is sent, and whether the edge may
+ * stand in for a cloud asked first. Cascade, shadow, edge-only and cloud-only routes send the
+ * request itself to either stage; split routes send the cloud the edge's intermediate tensor.
+ */
+sealed interface HandOff {
+
+    static HandOff of(RouteKind kind) {
+        return kind.split() ? new SplitTensor() : new WholeRequest();
+    }
+
+    /** The edge stage's request. */
+    OipCodec.Encoded edgeRequest(RouteCall call, OipCodec codec);
+
+    /** The cloud stage's request once the edge has answered. */
+    OipCodec.Encoded cloudRequestAfterEdge(RouteCall call, InferResponse edgeAnswer, OipCodec codec);
+
+    /** Whether the edge may answer, degraded, when the cloud was asked first and failed. */
+    boolean edgeStandsIn(RouteCall call);
+
+    /** An edge answer's outputs that are the route's internals, not the client's. */
+    List<Tensor> withoutInternals(RouteCall call, List<Tensor> outputs);
+
+    /** Either stage gets the request as it came. */
+    record WholeRequest() implements HandOff {
+
+        @Override
+        public OipCodec.Encoded edgeRequest(RouteCall call, OipCodec codec) {
+            return new OipCodec.Encoded(call.body(), call.jsonLength());
+        }
+
+        @Override
+        public OipCodec.Encoded cloudRequestAfterEdge(RouteCall call, InferResponse edgeAnswer, OipCodec codec) {
+            return new OipCodec.Encoded(call.body(), call.jsonLength());
+        }
+
+        @Override
+        public boolean edgeStandsIn(RouteCall call) {
+            return call.policy().kind().usesEdge();
+        }
+
+        @Override
+        public List<Tensor> withoutInternals(RouteCall call, List<Tensor> outputs) {
+            return outputs;
+        }
+    }
+
+    /** The edge computes a tensor (features, an embedding) and the cloud finishes from it. */
+    record SplitTensor() implements HandOff {
+
+        @Override
+        public OipCodec.Encoded edgeRequest(RouteCall call, OipCodec codec) {
+            String tensor = call.policy().edge().tensor();
+            if (call.request().outputs().isEmpty() || call.asksFor(tensor)) {
+                return new OipCodec.Encoded(call.body(), call.jsonLength()); // the edge answers with every output
+            }
+            // the cloud stage needs the edge's tensor even when the client did not ask for it
+            List<InferRequest.RequestedOutput> outputs = new ArrayList<>(call.request().outputs());
+            outputs.add(new InferRequest.RequestedOutput(tensor, Map.of(OipCodec.BINARY_DATA, true)));
+            InferRequest full = codec.decodeRequest(call.body(), call.jsonLength());
+            return codec.encodeRequest(new InferRequest(full.id(), full.parameters(), full.inputs(), outputs), true);
+        }
+
+        @Override
+        public OipCodec.Encoded cloudRequestAfterEdge(RouteCall call, InferResponse edgeAnswer, OipCodec codec) {
+            String handed = call.policy().edge().tensor();
+            Tensor tensor = edgeAnswer.outputs().stream().filter(t -> t.name().equals(handed)).findFirst()
+                    .orElseThrow(() -> new OipException(502, "the edge model " + call.policy().edge().model()
+                            + " returned no output '" + handed + "' for route " + call.route()
+                            + " (edge.output in " + call.policy().source().getFileName() + ")"));
+            List<InferRequest.RequestedOutput> outputs = call.request().outputs().stream()
+                    .filter(o -> !o.name().equals(handed)).toList();
+            InferRequest request = new InferRequest(call.request().id(), call.request().parameters(),
+                    List.of(tensor.withName(call.policy().cloud().tensor()).withParameters(Map.of())), outputs);
+            return codec.encodeRequest(request, true);
+        }
+
+        @Override
+        public boolean edgeStandsIn(RouteCall call) {
+            return false; // its answer without the cloud's is only a tensor
+        }
+
+        @Override
+        public List<Tensor> withoutInternals(RouteCall call, List<Tensor> outputs) {
+            String internal = call.policy().edge().tensor();
+            return call.asksFor(internal) ? outputs : outputs.stream().filter(t -> !t.name().equals(internal)).toList();
+        }
+    }
+}

@@ -1,0 +1,299 @@
+package dev.hybridge.policy.runtime;
+
+import static dev.hybridge.oip.ClassifierParameters.CONFIDENCE;
+import static dev.hybridge.oip.ClassifierParameters.ENTROPY;
+import static dev.hybridge.oip.ClassifierParameters.LABEL;
+import static dev.hybridge.oip.ClassifierParameters.MARGIN;
+import static dev.hybridge.oip.RoutingParameters.REASON;
+import static dev.hybridge.oip.RoutingParameters.ROUTE;
+
+import dev.hybridge.oip.InferResponse;
+import dev.hybridge.oip.OipCodec;
+import dev.hybridge.oip.Tensor;
+import dev.hybridge.policy.Decision;
+import dev.hybridge.policy.EdgeOutcome;
+import dev.hybridge.policy.Reason;
+import dev.hybridge.policy.Tier;
+import dev.hybridge.policy.runtime.CallState.EdgeAnswer;
+import dev.hybridge.policy.runtime.CallState.Phase;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.LongSupplier;
+
+/**
+ * The route flow: from where a request stands and what just happened, the next step. Every
+ * routing rule is applied here (through the route's {@link dev.hybridge.policy.RouteEngine}):
+ * confident, low confidence, hard by rule, the client's requested tier, the deadline against
+ * the cloud's latency estimate, budgets, and the fallbacks (cloud failed, open or slow: the edge's
+ * answer stands, degraded; edge failed: the cloud answers when budget and deadline allow; both
+ * failed: 503). No I/O: the caller makes the calls a step asks for and feeds back what came.
+ *
+ * <p>The state it works on is immutable ({@link CallState}); what it keeps between requests lives
+ * in the route's engine (latency estimate, calibration, spending), which a step updates as the
+ * request goes: a cloud reply's round trip, a charge for an answer.
+ */
+final class RouteFlow {
+
+    /** A step to take, and the state it leaves the request in. */
+    record Next(CallState state, Step step) {
+    }
+
+    private final OipCodec codec;
+    private final LongSupplier nanoTime;
+
+    RouteFlow(OipCodec codec, LongSupplier nanoTime) {
+        this.codec = codec;
+        this.nanoTime = nanoTime;
+    }
+
+    // ------------------------------------------------------------------------------- starting
+
+    /** The first step of a client's request. */
+    Next start(RouteCall call) {
+        CallState state = CallState.start();
+        Decision before = call.engine().beforeEdge(call.facts());
+        state = state.deciding(before);
+        return switch (before.action()) {
+            case REJECT -> finish(state, rejection(call, state, before.reason()));
+            case GO_CLOUD -> callCloud(state, Phase.CLOUD_FIRST, before.reason(), call.body(), call.jsonLength());
+            default -> {
+                OipCodec.Encoded request = handOff(call).edgeRequest(call, codec);
+                yield new Next(state.calling(Phase.EDGE, before.reason(), 0, now()),
+                        new Step.CallEdge(request.body(), request.jsonLength()));
+            }
+        };
+    }
+
+    /**
+     * The first step of an edge agent's escalation: it ran the edge stage itself, so only the
+     * fleet-wide limits apply (the tenant's rights, the time left, the budget).
+     */
+    Next startEscalation(RouteCall call) {
+        CallState state = CallState.start();
+        Decision decision = call.engine().escalationFromEdge(call.facts(), reasonOf(call.request().parameters()),
+                elapsedMillis(call));
+        return switch (decision.action()) {
+            case ESCALATE -> callCloud(state, Phase.ESCALATION, decision.reason(), call.body(), call.jsonLength());
+            case REJECT -> finish(state, rejection(call, state, decision.reason()));
+            // no cloud stage, the deadline or the budget says no: the agent answers with its own result
+            default -> finish(state, error(call, state, switch (decision.reason()) {
+                case DEADLINE_TOO_TIGHT -> 504;
+                case BUDGET_EXHAUSTED -> 429;
+                default -> 409;
+            }, decision.reason(), "escalation declined (" + decision.reason().code() + "): answer at the edge"));
+        };
+    }
+
+    // --------------------------------------------------------------------------------- events
+
+    /** The next step once the call in flight has replied or failed. */
+    Next next(RouteCall call, CallState state, Event event) {
+        return switch (state.phase()) {
+            case EDGE -> event instanceof Event.Replied r ? afterEdge(call, state, r.reply())
+                    : edgeFailed(call, state, ((Event.Failed) event).failure());
+            case EDGE_INSTEAD -> event instanceof Event.Replied r ? edgeStoodIn(call, state, r.reply())
+                    : finish(state, error(call, state, 503, Reason.CLOUD_UNAVAILABLE, "both tiers are unavailable: cloud: "
+                    + state.cloudFailure().describe() + "; edge: " + ((Event.Failed) event).failure().describe()));
+            case CLOUD_AFTER_EDGE, CLOUD_FIRST, CLOUD_INSTEAD, ESCALATION -> event instanceof Event.Replied r
+                    ? cloudReplied(call, state, r.reply()) : cloudFailed(call, state, ((Event.Failed) event).failure());
+        };
+    }
+
+    private Next afterEdge(RouteCall call, CallState state, TierReply reply) {
+        if (!reply.ok()) {
+            return finish(state, passThrough(call, state, reply, Tier.EDGE));
+        }
+        InferResponse response = codec.decodeResponse(reply.body(), reply.jsonLength());
+        EdgeOutcome outcome = outcomeOf(response.parameters());
+        state = state.charged(call.engine().charge(call.tenant(), Tier.EDGE, call.body().length));
+        Decision after = call.engine().afterEdge(call.facts(), state.before(), outcome, elapsedMillis(call));
+        return switch (after.action()) {
+            case ESCALATE -> {
+                OipCodec.Encoded request = handOff(call).cloudRequestAfterEdge(call, response, codec);
+                yield callCloud(state.withEdgeAnswer(new EdgeAnswer(response, outcome)), Phase.CLOUD_AFTER_EDGE,
+                        after.reason(), request.body(), request.jsonLength());
+            }
+            case REJECT -> finish(state, rejection(call, state, after.reason()));
+            default -> new Next(state, new Step.Finish(answer(call, state, response, Tier.EDGE, after.reason(),
+                    outcome.confidence(), false), after.shadow() ? outcome : null));
+        };
+    }
+
+    private Next edgeFailed(RouteCall call, CallState state, TierFailure failure) {
+        state = state.withEdgeFailure(failure);
+        Decision decision = call.engine().edgeFailed(call.facts(), elapsedMillis(call));
+        if (decision.action() == Decision.Action.GO_CLOUD) {
+            // the full model answers: not degraded, only dearer (the reason says why)
+            return callCloud(state, Phase.CLOUD_INSTEAD, Reason.EDGE_UNAVAILABLE, call.body(), call.jsonLength());
+        }
+        if (decision.reason() == Reason.EDGE_UNAVAILABLE) {
+            return finish(state, error(call, state, failure.kind() == TierFailure.Kind.TIMEOUT ? 504 : 503,
+                    Reason.EDGE_UNAVAILABLE, "the edge tier is unavailable: " + failure.describe()));
+        }
+        return finish(state, rejection(call, state, decision.reason()));
+    }
+
+    private Next edgeStoodIn(RouteCall call, CallState state, TierReply reply) {
+        if (!reply.ok()) {
+            return finish(state, passThrough(call, state, reply, Tier.EDGE));
+        }
+        InferResponse response = codec.decodeResponse(reply.body(), reply.jsonLength());
+        state = state.charged(call.engine().charge(call.tenant(), Tier.EDGE, call.body().length));
+        return finish(state, answer(call, state, response, Tier.EDGE, Reason.CLOUD_UNAVAILABLE,
+                outcomeOf(response.parameters()).confidence(), true));
+    }
+
+    private Next cloudReplied(RouteCall call, CallState state, TierReply reply) {
+        call.engine().recordCloudLatency(reply.millis());
+        if (!reply.ok()) {
+            return finish(state, passThrough(call, state, reply, Tier.CLOUD));
+        }
+        InferResponse response = codec.decodeResponse(reply.body(), reply.jsonLength());
+        state = state.charged(call.engine().charge(call.tenant(), Tier.CLOUD, state.sentBytes()));
+        return finish(state, answer(call, state, response, Tier.CLOUD, state.reason(),
+                confidenceOf(response.parameters()), false));
+    }
+
+    private Next cloudFailed(RouteCall call, CallState state, TierFailure failure) {
+        if (failure.kind() == TierFailure.Kind.TIMEOUT) {
+            // the cloud took at least the time left; count it as a whole deadline, so that the
+            // estimate stops the next requests from waiting out the same deadline
+            double waited = (now() - state.callStarted()) / 1e6;
+            call.engine().recordCloudLatency(Math.max(waited, call.deadlineMillis()));
+        }
+        state = state.withCloudFailure(failure);
+        return switch (state.phase()) {
+            case CLOUD_AFTER_EDGE -> finish(state, answer(call, state, state.edgeAnswer().response(), Tier.EDGE,
+                    Reason.CLOUD_UNAVAILABLE, state.edgeAnswer().outcome().confidence(), true));
+            case CLOUD_INSTEAD -> finish(state, error(call, state, 503, Reason.CLOUD_UNAVAILABLE,
+                    "both tiers are unavailable: edge: " + state.edgeFailure().describe() + "; cloud: "
+                            + failure.describe()));
+            case CLOUD_FIRST -> handOff(call).edgeStandsIn(call)
+                    // the edge was skipped (a hard request, or the client asked for the cloud): it answers now
+                    ? new Next(state.calling(Phase.EDGE_INSTEAD, Reason.CLOUD_UNAVAILABLE, 0, now()),
+                    new Step.CallEdge(call.body(), call.jsonLength()))
+                    : finish(state, cloudUnavailable(call, state, failure));
+            default -> finish(state, cloudUnavailable(call, state, failure));
+        };
+    }
+
+    // -------------------------------------------------------------------------------- answers
+
+    /** The answer when the request is still unanswered at its deadline, standing where {@code state} says. */
+    RouteAnswer deadlinePassed(RouteCall call, CallState state) {
+        return error(call, state, 504, Reason.DEADLINE_TOO_TIGHT,
+                "no answer within the deadline of " + call.deadlineMillis() + " ms");
+    }
+
+    private RouteAnswer cloudUnavailable(RouteCall call, CallState state, TierFailure failure) {
+        return error(call, state, failure.kind() == TierFailure.Kind.TIMEOUT ? 504 : 503, Reason.CLOUD_UNAVAILABLE,
+                "the cloud tier is unavailable: " + failure.describe());
+    }
+
+    private RouteAnswer answer(RouteCall call, CallState state, InferResponse response, Tier tier, Reason reason,
+                               Double confidence, boolean degraded) {
+        RouteOutcome outcome = new RouteOutcome(call.route(), tier, reason, confidence, state.costUsd(), degraded, 200);
+        Map<String, Object> parameters = new LinkedHashMap<>(response.parameters());
+        outcome.writeParameters(parameters);
+        List<Tensor> outputs = response.outputs();
+        RouteSignatures.Signature signature = call.signature();
+        if (call.request().outputs().isEmpty() && signature != null && !signature.outputs().isEmpty()) {
+            // none named: all of the route's, the same set whichever tier answered
+            outputs = outputs.stream().filter(t -> signature.outputs().contains(t.name())).toList();
+        } else if (tier == Tier.EDGE) {
+            outputs = handOff(call).withoutInternals(call, outputs);
+        }
+        InferResponse out = new InferResponse(call.route(), null, call.request().id(), parameters, outputs);
+        OipCodec.Encoded encoded = codec.encodeResponse(out, call.answerFor());
+        return new RouteAnswer(outcome, encoded.body(), encoded.jsonLength());
+    }
+
+    /**
+     * A tier's refusal of the request itself (4xx), passed on; an OIP error naming the stage's
+     * model names the route instead, which is all the client knows.
+     */
+    private RouteAnswer passThrough(RouteCall call, CallState state, TierReply reply, Tier tier) {
+        byte[] body = reply.body();
+        String message = reply.jsonLength() < 0 ? codec.decodeError(body) : null;
+        if (message != null) {
+            String model = "model '" + call.policy().stage(tier).model() + "'";
+            if (message.contains(model)) {
+                body = codec.encodeError(message.replace(model, "route '" + call.route() + "'"));
+            }
+        }
+        return new RouteAnswer(new RouteOutcome(call.route(), tier, null, null, state.costUsd(), false, reply.status()),
+                body, reply.jsonLength());
+    }
+
+    private RouteAnswer rejection(RouteCall call, CallState state, Reason reason) {
+        return switch (reason) {
+            case BUDGET_EXHAUSTED -> error(call, state, 429, reason, "the budget of tenant '" + call.tenant()
+                    + "' for this window is spent (spent " + String.format(Locale.ROOT, "%.4f",
+                    call.engine().spentUsd(call.tenant())) + " USD)");
+            case NOT_ALLOWED -> error(call, state, 403, reason, "tenant '" + call.tenant() + "' may not ask for "
+                    + ROUTE + "=" + call.facts().requested().wire() + " on route " + call.route()
+                    + " (a " + call.policy().kind().wire() + " route)");
+            case DEADLINE_TOO_TIGHT -> error(call, state, 504, reason, "the cloud cannot answer within the deadline of "
+                    + call.deadlineMillis() + " ms (estimate "
+                    + Math.round(call.engine().cloudLatencyEstimateMillis()) + " ms)");
+            default -> error(call, state, 503, reason, "no tier can answer: " + reason.code());
+        };
+    }
+
+    private RouteAnswer error(RouteCall call, CallState state, int status, Reason reason, String message) {
+        return new RouteAnswer(new RouteOutcome(call.route(), null, reason, null, state.costUsd(), false, status),
+                codec.encodeError(message), -1);
+    }
+
+    // -------------------------------------------------------------------------------- helpers
+
+    private Next callCloud(CallState state, Phase phase, Reason reason, byte[] body, int jsonLength) {
+        return new Next(state.calling(phase, reason, body.length, now()), new Step.CallCloud(body, jsonLength));
+    }
+
+    private static Next finish(CallState state, RouteAnswer answer) {
+        return new Next(state, new Step.Finish(answer, null));
+    }
+
+    private static HandOff handOff(RouteCall call) {
+        return HandOff.of(call.policy().kind());
+    }
+
+    private long now() {
+        return nanoTime.getAsLong();
+    }
+
+    private long elapsedMillis(RouteCall call) {
+        return (now() - call.startNanos()) / 1_000_000;
+    }
+
+    /** The edge's outcome from answer (or escalation) parameters; a model without scores counts as unsure. */
+    static EdgeOutcome outcomeOf(Map<String, Object> parameters) {
+        double confidence = number(parameters.get(CONFIDENCE), 0);
+        return new EdgeOutcome(Math.max(0, Math.min(1, confidence)), number(parameters.get(MARGIN), 0),
+                number(parameters.get(ENTROPY), 0), parameters.get(LABEL) == null ? "" : parameters.get(LABEL).toString());
+    }
+
+    private static Double confidenceOf(Map<String, Object> parameters) {
+        Object value = parameters.get(CONFIDENCE);
+        return value instanceof Number n ? n.doubleValue() : null;
+    }
+
+    private static Reason reasonOf(Map<String, Object> parameters) {
+        Object value = parameters.get(REASON);
+        if (value != null) {
+            for (Reason r : Reason.values()) {
+                if (r.code().equals(value.toString())) {
+                    return r;
+                }
+            }
+        }
+        return Reason.LOW_CONFIDENCE;
+    }
+
+    private static double number(Object value, double fallback) {
+        return value instanceof Number n && Double.isFinite(n.doubleValue()) ? n.doubleValue() : fallback;
+    }
+}

@@ -1,0 +1,254 @@
+package dev.hybridge.policy.runtime;
+
+import static dev.hybridge.oip.ClassifierParameters.LABEL;
+import static dev.hybridge.oip.RoutingParameters.DEADLINE_MS;
+import static dev.hybridge.oip.RoutingParameters.DEVICE;
+import static dev.hybridge.oip.RoutingParameters.ESCALATION;
+import static dev.hybridge.oip.RoutingParameters.ROUTE;
+
+import dev.hybridge.oip.InferRequest;
+import dev.hybridge.oip.InferResponse;
+import dev.hybridge.oip.OipCodec;
+import dev.hybridge.oip.OipException;
+import dev.hybridge.oip.TensorSpec;
+import dev.hybridge.policy.EdgeOutcome;
+import dev.hybridge.policy.PolicyEngine;
+import dev.hybridge.policy.RequestFacts;
+import dev.hybridge.policy.RequestedRoute;
+import dev.hybridge.policy.RouteEngine;
+import dev.hybridge.policy.Tier;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.LongSupplier;
+import java.util.stream.Collectors;
+
+/**
+ * Runs routes: one request at a time, from the OIP body a client sent to the answer it gets.
+ * The gateway runs it with its worker pools as tiers; an edge agent can run it with its own
+ * models as the edge tier and the gateway as the cloud. It does the calls the
+ * {@link RouteFlow} asks for, feeds back what came, and answers 504 when a request outlives its
+ * deadline (plus {@link #GRACE_MILLIS}). Time is injected (a clock and a timer), so that every
+ * rule and fallback is tested without sockets or sleeping.
+ */
+public final class RouteRuntime {
+
+    /** Time allowed past the deadline for writing the answer. */
+    public static final long GRACE_MILLIS = 50;
+    /** The longest deadline a request may ask for. */
+    public static final long MAX_DEADLINE_MS = 600_000;
+
+    /** What shadow samples found. */
+    public enum ShadowResult {
+        AGREED, DISAGREED, FAILED;
+
+        public String wire() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /** Where the runtime reports what happened (metrics read outcomes directly). */
+    public interface Listener {
+        Listener NONE = new Listener() {
+        };
+
+        /** A request was answered, after {@code nanos}. */
+        default void answered(RouteOutcome outcome, long nanos) {
+        }
+
+        /** A shadow sample came back. */
+        default void shadow(String route, ShadowResult result) {
+        }
+    }
+
+    /** Completes at a point of the clock's time: the deadline guard. */
+    public interface Timer {
+        CompletableFuture<Void> at(long nanos);
+    }
+
+    private final PolicyEngine policies;
+    private final TierClient edge;
+    private final TierClient cloud;
+    private final OipCodec codec;
+    private final LongSupplier nanoTime;
+    private final Timer timer;
+    private final Listener listener;
+    private final RouteFlow flow;
+    private final RouteSignatures signatures;
+
+    public RouteRuntime(PolicyEngine policies, TierClient edge, TierClient cloud, OipCodec codec, LongSupplier nanoTime,
+                        Timer timer, Listener listener) {
+        this.policies = policies;
+        this.edge = edge;
+        this.cloud = cloud;
+        this.codec = codec;
+        this.nanoTime = nanoTime;
+        this.timer = timer;
+        this.listener = listener;
+        this.flow = new RouteFlow(codec, nanoTime);
+        this.signatures = new RouteSignatures(edge, cloud, codec, nanoTime);
+    }
+
+    /** The routes as models: what their metadata and configuration endpoints show. */
+    public RouteSignatures signatures() {
+        return signatures;
+    }
+
+    /**
+     * Runs one request on a route. Completes with the answer, whatever happened to the tiers;
+     * exceptionally with an {@link dev.hybridge.oip.OipException} for a request that cannot be
+     * run (unknown route, malformed, a bad parameter, an output the route does not give).
+     */
+    public CompletableFuture<RouteAnswer> infer(String routeName, String tenant, byte[] body, int jsonLength) {
+        long start = nanoTime.getAsLong();
+        try {
+            RouteEngine engine = policies.route(routeName);
+            if (engine == null) {
+                throw OipException.notFound("no route named '" + routeName + "'; routes: "
+                        + String.join(", ", policies.current().routes().keySet()));
+            }
+            OipCodec.RequestHeader request = codec.decodeRequestHeader(body, jsonLength);
+            RequestFacts facts = facts(tenant, request, body.length);
+            long deadline = start + engine.deadlineMillis(facts) * 1_000_000;
+            // the signature is known at once but for the first request after a change: wait a
+            // quarter of the deadline at most, then go on without (outputs as the tier gives them)
+            CompletableFuture<RouteSignatures.Signature> signature = signatures.of(engine.policy()).exceptionally(e -> null);
+            if (!signature.isDone()) {
+                CompletableFuture<Void> wait = timer.at(start + engine.deadlineMillis(facts) * 250_000);
+                signature = signature.applyToEither(wait.thenApply(t -> null), s -> s);
+                signature.whenComplete((s, e) -> wait.cancel(false));
+            }
+            return signature.thenCompose(known -> {
+                RouteCall call = new RouteCall(engine, tenant, request, body, jsonLength, facts, known, start, deadline);
+                refuseUnknownOutputs(call);
+                return run(call, Boolean.TRUE.equals(request.parameters().get(ESCALATION)));
+            });
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    private CompletableFuture<RouteAnswer> run(RouteCall call, boolean escalation) {
+        CompletableFuture<RouteAnswer> answer = new CompletableFuture<>();
+        AtomicReference<CallState> latest = new AtomicReference<>(CallState.start());
+        CompletableFuture<Void> guard = timer.at(call.deadlineNanos() + GRACE_MILLIS * 1_000_000);
+        guard.thenRun(() -> answer.complete(flow.deadlinePassed(call, latest.get())));
+        take(call, escalation ? flow.startEscalation(call) : flow.start(call), latest, answer);
+        return answer.whenComplete((done, failure) -> {
+            guard.cancel(false);
+            if (done != null) {
+                listener.answered(done.outcome(), nanoTime.getAsLong() - call.startNanos());
+            }
+        });
+    }
+
+    /** Takes one step: answers, or makes the call it asks for and goes on when that call ends. */
+    private void take(RouteCall call, RouteFlow.Next next, AtomicReference<CallState> latest,
+                      CompletableFuture<RouteAnswer> answer) {
+        latest.set(next.state());
+        Step step = next.step();
+        if (step instanceof Step.Finish finish) {
+            if (answer.complete(finish.answer()) && finish.shadowOf() != null) {
+                shadow(call, finish.shadowOf());
+            }
+            return;
+        }
+        CompletableFuture<TierReply> reply = step instanceof Step.CallEdge e
+                ? edge.infer(call.policy().edge(), e.body(), e.jsonLength(), call.deadlineNanos())
+                : cloud.infer(call.policy().cloud(), ((Step.CallCloud) step).body(),
+                ((Step.CallCloud) step).jsonLength(), call.deadlineNanos());
+        reply.whenComplete((replied, error) -> {
+            if (answer.isDone()) {
+                return; // the deadline passed while the tier was asked
+            }
+            try {
+                Event event;
+                if (error == null) {
+                    event = new Event.Replied(replied);
+                } else if (unwrap(error) instanceof TierFailure failure) {
+                    event = new Event.Failed(failure);
+                } else {
+                    answer.completeExceptionally(unwrap(error)); // a fault of this program
+                    return;
+                }
+                take(call, flow.next(call, next.state(), event), latest, answer);
+            } catch (RuntimeException e) {
+                answer.completeExceptionally(e);
+            }
+        });
+    }
+
+    /** Sends a sampled request to the cloud in the background and counts whether it agrees with the edge. */
+    private void shadow(RouteCall call, EdgeOutcome edgeOutcome) {
+        long deadline = nanoTime.getAsLong() + call.deadlineMillis() * 1_000_000;
+        cloud.infer(call.policy().cloud(), call.body(), call.jsonLength(), deadline).whenComplete((reply, error) -> {
+            if (error != null) {
+                listener.shadow(call.route(), ShadowResult.FAILED);
+                return;
+            }
+            call.engine().recordCloudLatency(reply.millis());
+            if (!reply.ok()) {
+                listener.shadow(call.route(), ShadowResult.FAILED);
+                return;
+            }
+            call.engine().charge(call.tenant(), Tier.CLOUD, call.body().length);
+            InferResponse cloudAnswer = codec.decodeResponse(reply.body(), reply.jsonLength());
+            Object cloudLabel = cloudAnswer.parameters().get(LABEL);
+            listener.shadow(call.route(), cloudLabel != null && cloudLabel.toString().equals(edgeOutcome.label())
+                    ? ShadowResult.AGREED : ShadowResult.DISAGREED);
+        });
+    }
+
+    /** A request naming an output the route does not give every time: 400, naming the route. */
+    private static void refuseUnknownOutputs(RouteCall call) {
+        if (call.signature() == null || call.signature().outputs().isEmpty()) {
+            return;
+        }
+        for (InferRequest.RequestedOutput output : call.request().outputs()) {
+            if (!call.signature().outputs().contains(output.name())) {
+                throw OipException.badRequest("route '" + call.route() + "' has no output '" + output.name()
+                        + "'; its outputs are " + call.signature().metadata().outputs().stream()
+                        .map(t -> t.name() + " (" + t.datatype() + " " + Arrays.toString(t.shape()) + ")")
+                        .collect(Collectors.joining(", ")));
+            }
+        }
+    }
+
+    /** What the route's conditions read of a request; 400 for a routing parameter that makes no sense. */
+    static RequestFacts facts(String tenant, OipCodec.RequestHeader request, long inputBytes) {
+        Map<String, Object> parameters = request.parameters();
+        RequestedRoute requested = RequestedRoute.AUTO;
+        Object route = parameters.get(ROUTE);
+        if (route != null) {
+            requested = RequestedRoute.fromWire(String.valueOf(route)).orElseThrow(() -> OipException.badRequest(
+                    ROUTE + " must be auto, edge or cloud but was " + describe(route)));
+        }
+        long deadline = 0;
+        Object deadlineValue = parameters.get(DEADLINE_MS);
+        if (deadlineValue != null) {
+            if (!(deadlineValue instanceof Long d) || d < 1 || d > MAX_DEADLINE_MS) {
+                throw OipException.badRequest(DEADLINE_MS + " must be a whole number of milliseconds from 1 to "
+                        + MAX_DEADLINE_MS + " but was " + describe(deadlineValue));
+            }
+            deadline = d;
+        }
+        Object device = parameters.get(DEVICE);
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        for (TensorSpec input : request.inputs()) {
+            shapes.put(input.name(), input.shape());
+        }
+        return new RequestFacts(tenant, device == null ? "" : String.valueOf(device), parameters, shapes, inputBytes,
+                requested, deadline);
+    }
+
+    private static Throwable unwrap(Throwable e) {
+        return e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+    }
+
+    private static String describe(Object value) {
+        return value instanceof String s ? "\"" + s + "\"" : String.valueOf(value);
+    }
+}

@@ -1,0 +1,27 @@
+package dev.hybridge.policy.runtime;
+
+import dev.hybridge.policy.RoutePolicy;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * How the route runtime reaches one tier (the edge or the cloud): asynchronous calls, each
+ * bounded by a deadline. The gateway's implementation calls its worker pools; an edge agent's
+ * calls its own models for the edge and the gateway for the cloud.
+ */
+public interface TierClient {
+
+    /**
+     * Sends an OIP inference request to the stage's model.
+     *
+     * @param jsonLength the binary extension's JSON length, or -1 when the body is all JSON
+     * @return the tier's reply, whatever its status (a 4xx is the request's own fault); completes
+     *         exceptionally with a {@link TierFailure} when the tier could not answer
+     */
+    CompletableFuture<TierReply> infer(RoutePolicy.Stage stage, byte[] body, int jsonLength, long deadlineNanos);
+
+    /**
+     * The stage model's OIP metadata ({@code GET /v2/models/{m}}), as the tier sends it;
+     * completes exceptionally when it cannot be had.
+     */
+    CompletableFuture<byte[]> metadata(RoutePolicy.Stage stage, long deadlineNanos);
+}

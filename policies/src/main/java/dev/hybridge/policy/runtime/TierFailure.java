@@ -1,0 +1,47 @@
+package dev.hybridge.policy.runtime;
+
+/**
+ * A tier could not answer: a failure of the tier, not of the request, which the route falls
+ * back from (the cloud failed: the edge's answer stands; the edge failed: the cloud may answer).
+ */
+public final class TierFailure extends RuntimeException {
+
+    /** How the tier failed. */
+    public enum Kind {
+        /** No worker could be reached, or none is known. */
+        UNREACHABLE,
+        /** A worker answered with a server error. */
+        FAILED,
+        /** No answer within the time left. */
+        TIMEOUT,
+        /** Every worker's circuit breaker is open. */
+        CIRCUIT_OPEN,
+        /** Too many calls in flight to the tier (its bulkhead is full). */
+        BUSY
+    }
+
+    private final Kind kind;
+
+    public TierFailure(Kind kind, String message, Throwable cause) {
+        super(message, cause, false, false);
+        this.kind = kind;
+    }
+
+    public TierFailure(Kind kind, String message) {
+        this(kind, message, null);
+    }
+
+    public Kind kind() {
+        return kind;
+    }
+
+    /** What a client is told of it. */
+    public String describe() {
+        return switch (kind) {
+            case TIMEOUT -> "no answer in time";
+            case CIRCUIT_OPEN -> "circuit breaker open";
+            case BUSY -> "too many calls in flight (bulkhead full)";
+            default -> getMessage();
+        };
+    }
+}

@@ -1,0 +1,434 @@
+package dev.hybridge.policy.runtime;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.hybridge.oip.Datatype;
+import dev.hybridge.oip.InferRequest;
+import dev.hybridge.oip.InferResponse;
+import dev.hybridge.oip.OipCodec;
+import dev.hybridge.oip.OipException;
+import dev.hybridge.oip.Tensor;
+import dev.hybridge.policy.PolicyEngine;
+import dev.hybridge.policy.PolicyLoader;
+import dev.hybridge.policy.Reason;
+import dev.hybridge.policy.SpendLedger;
+import dev.hybridge.policy.Tier;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Every routing rule and fallback of the runtime, against fake tiers and hand-moved time: no
+ * sockets, no sleeping.
+ */
+class RouteRuntimeTest {
+
+    @TempDir
+    Path folder;
+
+    final ManualTime time = new ManualTime();
+    final OipCodec codec = new OipCodec();
+    final FakeTier edge = FakeTier.edge();
+    final FakeTier cloud = FakeTier.cloud();
+    final List<RouteOutcome> answered = new ArrayList<>();
+    final List<String> shadows = new ArrayList<>();
+    PolicyEngine policies;
+    RouteRuntime runtime;
+
+    @BeforeEach
+    void start() throws IOException {
+        write("digits", """
+                version: 1
+                kind: cascade
+                edge: {model: digits-edge}
+                cloud: {model: digits-cloud}
+                hard-when: '"hard" in parameters && parameters["hard"] == true'
+                threshold: {value: 0.5}
+                deadline: 500ms
+                cloud-latency: {initial: 50ms, window: 5}
+                cost:
+                  edge: {per-request-usd: 0.0001}
+                  cloud: {per-request-usd: 0.001}
+                """);
+        write("split", """
+                version: 1
+                kind: split-early-exit
+                edge: {model: digits-edge, output: embedding}
+                cloud: {model: digits-head, input: features}
+                threshold: {value: 0.5}
+                cloud-latency: {initial: 10ms}
+                """);
+        write("plainsplit", """
+                version: 1
+                kind: split
+                edge: {model: digits-edge, output: embedding}
+                cloud: {model: digits-head, input: features}
+                cloud-latency: {initial: 10ms}
+                """);
+        write("shadow", """
+                version: 1
+                kind: shadow
+                edge: {model: digits-edge}
+                cloud: {model: digits-cloud}
+                shadow: {sample-rate: 1.0}
+                cloud-latency: {initial: 10ms}
+                """);
+        write("local", """
+                version: 1
+                kind: edge-only
+                edge: {model: digits-edge}
+                """);
+        write("tenants", """
+                version: 1
+                default: {allow: [auto, edge, cloud]}
+                tenants:
+                  edge-only: {allow: [auto, edge]}
+                  frugal: {budget-usd: 0.0012, when-spent: reject, allow: [auto, edge, cloud]}
+                  thrifty: {budget-usd: 0.0012, when-spent: edge-only, allow: [auto, edge, cloud]}
+                """);
+        policies = new PolicyEngine(time, new PolicyLoader(), SpendLedger.inMemory(time));
+        assertThat(policies.reload(folder).problems()).isEmpty();
+        runtime = new RouteRuntime(policies, edge, cloud, codec, time, time, new RouteRuntime.Listener() {
+            @Override
+            public void answered(RouteOutcome outcome, long nanos) {
+                answered.add(outcome);
+            }
+
+            @Override
+            public void shadow(String route, RouteRuntime.ShadowResult result) {
+                shadows.add(route + ":" + result.wire());
+            }
+        });
+    }
+
+    void write(String name, String yaml) throws IOException {
+        Files.writeString(folder.resolve(name + ".yaml"), yaml);
+    }
+
+    static InferRequest request(Map<String, Object> parameters, List<String> outputs) {
+        return new InferRequest("r-1", parameters,
+                List.of(new Tensor("audio", Datatype.FP32, new long[] {1, 4}, new float[] {0.1f, 0.2f, 0.3f, 0.4f})),
+                outputs.stream().map(o -> new InferRequest.RequestedOutput(o, Map.of())).toList());
+    }
+
+    CompletableFuture<RouteAnswer> send(String route, String tenant, Map<String, Object> parameters, List<String> outputs) {
+        return runtime.infer(route, tenant, codec.encodeRequest(request(parameters, outputs), false).body(), -1);
+    }
+
+    RouteAnswer run(String route, Map<String, Object> parameters) {
+        return send(route, "acme", parameters, List.of()).join();
+    }
+
+    RouteAnswer run(String route) {
+        return run(route, Map.of());
+    }
+
+    InferResponse ok(RouteAnswer answer) {
+        assertThat(answer.outcome().status()).as(new String(answer.body())).isEqualTo(200);
+        return codec.decodeResponse(answer.body(), answer.jsonLength());
+    }
+
+    String error(RouteAnswer answer) {
+        return codec.decodeError(answer.body());
+    }
+
+    static RouteOutcome outcome(String route, Tier tier, Reason reason, Double confidence, double cost, boolean degraded,
+                                int status) {
+        return new RouteOutcome(route, tier, reason, confidence, cost, degraded, status);
+    }
+
+    // ------------------------------------------------------------------------------- cascade
+
+    @Test
+    void aConfidentEdgeAnswersAndTheAnswerSaysWhereAndWhy() {
+        edge.answering(0.9, "7");
+        RouteAnswer answer = run("digits");
+        assertThat(answer.outcome()).isEqualTo(outcome("digits", Tier.EDGE, Reason.CONFIDENT, 0.9, 0.0001, false, 200));
+        InferResponse response = ok(answer);
+        assertThat(response.modelName()).isEqualTo("digits");
+        assertThat(response.id()).isEqualTo("r-1");
+        assertThat(response.parameters()).containsEntry("hybridge.tier", "edge").containsEntry("hybridge.reason", "confident")
+                .containsEntry("hybridge.cost_usd", 0.0001).containsEntry("hybridge.degraded", false)
+                .containsEntry("hybridge.label", "7");
+        assertThat(answer.outcome().headers()).containsEntry("Hybridge-Tier", "edge")
+                .containsEntry("Hybridge-Reason", "confident").containsEntry("Hybridge-Confidence", "0.9")
+                .containsEntry("Hybridge-Cost-Usd", "1.0E-4").containsEntry("Hybridge-Degraded", "false");
+        assertThat(cloud.calls()).isZero();
+        assertThat(answered).containsExactly(answer.outcome());
+    }
+
+    @Test
+    void anUnsureEdgeEscalatesAndTheCloudAnswersAndItsRoundTripIsCounted() {
+        edge.answering(0.3, "1");
+        cloud.answering(0.95, "4").taking(400);
+        RouteAnswer answer = run("digits");
+        assertThat(answer.outcome()).isEqualTo(outcome("digits", Tier.CLOUD, Reason.LOW_CONFIDENCE, 0.95, 0.0011, false,
+                200));
+        assertThat(ok(answer).parameters()).containsEntry("hybridge.label", "4");
+        assertThat(policies.route("digits").cloudLatencyEstimateMillis()).isEqualTo(400);
+    }
+
+    @Test
+    void aRuleMarksARequestHardAndTheEdgeIsSkipped() {
+        cloud.answering(0.95, "4");
+        RouteAnswer answer = run("digits", Map.of("hard", true));
+        assertThat(answer.outcome().tier()).isEqualTo(Tier.CLOUD);
+        assertThat(answer.outcome().reason()).isEqualTo(Reason.HARD_BY_RULE);
+        assertThat(edge.calls()).isZero();
+    }
+
+    @Test
+    void theClientAsksForATierWithinItsTenantsRights() {
+        edge.answering(0.1, "1");
+        assertThat(run("digits", Map.of("hybridge.route", "cloud")).outcome().reason()).isEqualTo(Reason.CLIENT_ASKED);
+        RouteAnswer atEdge = run("digits", Map.of("hybridge.route", "edge"));
+        assertThat(atEdge.outcome().tier()).as("an unsure edge stays, as asked").isEqualTo(Tier.EDGE);
+        RouteAnswer refused = send("digits", "edge-only", Map.of("hybridge.route", "cloud"), List.of()).join();
+        assertThat(refused.outcome()).isEqualTo(outcome("digits", null, Reason.NOT_ALLOWED, null, 0, false, 403));
+        assertThat(error(refused)).isEqualTo("tenant 'edge-only' may not ask for hybridge.route=cloud on route digits"
+                + " (a cascade route)");
+        assertThatThrownBy(() -> run("digits", Map.of("hybridge.route", "gpu")))
+                .hasCauseInstanceOf(OipException.class).hasMessageContaining("hybridge.route must be auto, edge or cloud");
+    }
+
+    @Test
+    void whenTheCloudCannotAnswerInTimeTheEdgeAnswerStands() {
+        cloud.answering(0.9, "1").taking(900); // one slow round trip makes the estimate (window 5) too slow
+        edge.answering(0.3, "1");
+        run("digits");
+        RouteAnswer answer = run("digits");
+        assertThat(answer.outcome()).isEqualTo(outcome("digits", Tier.EDGE, Reason.DEADLINE_TOO_TIGHT, 0.3, 0.0001,
+                false, 200));
+        assertThat(cloud.calls()).isEqualTo(1);
+        // a request with a longer deadline of its own still goes
+        assertThat(run("digits", Map.of("hybridge.deadline_ms", 2000L)).outcome().tier()).isEqualTo(Tier.CLOUD);
+    }
+
+    @Test
+    void aSpentBudgetRejectsOrKeepsTheEdgeAsTheTenantSays() {
+        edge.answering(0.3, "1");
+        assertThat(send("digits", "frugal", Map.of(), List.of()).join().outcome().tier()).isEqualTo(Tier.CLOUD);
+        RouteAnswer rejected = send("digits", "frugal", Map.of(), List.of()).join();
+        assertThat(rejected.outcome().status()).isEqualTo(429);
+        assertThat(rejected.outcome().reason()).isEqualTo(Reason.BUDGET_EXHAUSTED);
+        assertThat(error(rejected)).startsWith("the budget of tenant 'frugal' for this window is spent");
+        send("digits", "thrifty", Map.of(), List.of()).join();
+        RouteAnswer kept = send("digits", "thrifty", Map.of(), List.of()).join();
+        assertThat(kept.outcome().tier()).isEqualTo(Tier.EDGE);
+        assertThat(kept.outcome().reason()).isEqualTo(Reason.BUDGET_EXHAUSTED);
+    }
+
+    // ----------------------------------------------------------------------------- fallbacks
+
+    @Test
+    void whenTheCloudFailsIsOpenOrTimesOutTheEdgeAnswerStandsDegraded() {
+        edge.answering(0.3, "1");
+        for (TierFailure.Kind kind : List.of(TierFailure.Kind.UNREACHABLE, TierFailure.Kind.FAILED,
+                TierFailure.Kind.CIRCUIT_OPEN, TierFailure.Kind.BUSY)) {
+            cloud.failing(kind);
+            RouteAnswer answer = run("digits");
+            assertThat(answer.outcome()).as(kind.name()).isEqualTo(outcome("digits", Tier.EDGE, Reason.CLOUD_UNAVAILABLE,
+                    0.3, 0.0001, true, 200));
+            assertThat(ok(answer).parameters()).containsEntry("hybridge.degraded", true);
+        }
+    }
+
+    @Test
+    void aCloudTimeoutCountsAsAWholeDeadlineInTheEstimate() {
+        edge.answering(0.3, "1");
+        cloud.failing(TierFailure.Kind.TIMEOUT);
+        assertThat(run("digits").outcome().degraded()).isTrue();
+        assertThat(policies.route("digits").cloudLatencyEstimateMillis()).isGreaterThanOrEqualTo(500);
+        // so the next unsure request does not wait for the cloud at all
+        RouteAnswer next = run("digits");
+        assertThat(next.outcome().reason()).isEqualTo(Reason.DEADLINE_TOO_TIGHT);
+        assertThat(cloud.calls()).isEqualTo(1);
+    }
+
+    @Test
+    void whenTheEdgeFailsTheCloudAnswersNotDegraded() {
+        edge.failing(TierFailure.Kind.UNREACHABLE);
+        cloud.answering(0.9, "2");
+        RouteAnswer answer = run("digits");
+        assertThat(answer.outcome()).isEqualTo(outcome("digits", Tier.CLOUD, Reason.EDGE_UNAVAILABLE, 0.9, 0.001, false,
+                200));
+    }
+
+    @Test
+    void whenBothTiersFailTheClientGets503NamingBoth() {
+        edge.failing(TierFailure.Kind.UNREACHABLE);
+        cloud.failing(TierFailure.Kind.CIRCUIT_OPEN);
+        RouteAnswer answer = run("digits");
+        assertThat(answer.outcome()).isEqualTo(outcome("digits", null, Reason.CLOUD_UNAVAILABLE, null, 0, false, 503));
+        assertThat(error(answer)).isEqualTo("both tiers are unavailable: edge: fake UNREACHABLE; cloud: circuit breaker open");
+    }
+
+    @Test
+    void aCloudAskedFirstThatFailsLeavesTheEdgeToAnswerDegraded() {
+        cloud.failing(TierFailure.Kind.FAILED);
+        edge.answering(0.6, "5");
+        RouteAnswer answer = run("digits", Map.of("hard", true));
+        assertThat(answer.outcome()).isEqualTo(outcome("digits", Tier.EDGE, Reason.CLOUD_UNAVAILABLE, 0.6, 0.0001, true,
+                200));
+        edge.failing(TierFailure.Kind.TIMEOUT);
+        RouteAnswer neither = run("digits", Map.of("hard", true));
+        assertThat(neither.outcome().status()).isEqualTo(503);
+        assertThat(error(neither)).isEqualTo("both tiers are unavailable: cloud: fake FAILED; edge: no answer in time");
+    }
+
+    @Test
+    void onSplitRoutesAFailedEdgeHasNothingToHandOnAnd503s() {
+        edge.failing(TierFailure.Kind.UNREACHABLE);
+        RouteAnswer answer = run("plainsplit");
+        assertThat(answer.outcome()).isEqualTo(outcome("plainsplit", null, Reason.EDGE_UNAVAILABLE, null, 0, false, 503));
+        assertThat(cloud.calls()).isZero();
+        edge.failing(TierFailure.Kind.TIMEOUT);
+        assertThat(run("plainsplit").outcome().status()).isEqualTo(504);
+    }
+
+    @Test
+    void aRequestStillUnansweredAtItsDeadlineGets504WithWhatItCostSoFar() {
+        edge.answering(0.3, "1");
+        cloud.hanging();
+        CompletableFuture<RouteAnswer> pending = send("digits", "acme", Map.of(), List.of());
+        assertThat(pending).isNotDone();
+        time.advance(Duration.ofMillis(549));
+        assertThat(pending).isNotDone();
+        time.advance(Duration.ofMillis(2));
+        RouteAnswer answer = pending.join();
+        assertThat(answer.outcome()).isEqualTo(outcome("digits", null, Reason.DEADLINE_TOO_TIGHT, null, 0.0001, false, 504));
+        assertThat(error(answer)).isEqualTo("no answer within the deadline of 500 ms");
+        cloud.release(); // the late reply changes nothing
+        assertThat(answered).hasSize(1);
+    }
+
+    @Test
+    void anAnswerInTimeCancelsItsDeadlineTimer() {
+        edge.answering(0.9, "1");
+        run("digits");
+        assertThat(time.pendingTimers()).isZero();
+    }
+
+    // ----------------------------------------------------------------------------------- split
+
+    @Test
+    void splitHandsTheEdgesTensorToTheCloudUnderItsInputName() {
+        edge.answering(0.2, "1");
+        cloud.answering(0.95, "4");
+        RouteAnswer answer = run("split");
+        assertThat(answer.outcome().tier()).isEqualTo(Tier.CLOUD);
+        InferRequest sent = cloud.requests().get(0);
+        assertThat(sent.inputs()).extracting(Tensor::name).containsExactly("features");
+        assertThat((float[]) sent.inputs().get(0).data()).containsExactly(1, 2, 3);
+    }
+
+    @Test
+    void splitExitsEarlyWithoutTheInternalTensor() {
+        edge.answering(0.9, "1");
+        InferResponse response = ok(run("split"));
+        assertThat(response.parameters()).containsEntry("hybridge.tier", "edge");
+        assertThat(response.outputs()).extracting(Tensor::name).containsExactly("probs");
+    }
+
+    @Test
+    void whenTheClientNamesOutputsTheEdgeIsStillAskedForTheTensorToHandOn() {
+        edge.answering(0.2, "1");
+        cloud.answering(0.9, "3");
+        RouteAnswer answer = send("split", "acme", Map.of(), List.of("probs")).join();
+        assertThat(edge.requests().get(0).outputs()).extracting(InferRequest.RequestedOutput::name)
+                .containsExactly("probs", "embedding");
+        assertThat(cloud.requests().get(0).outputs()).extracting(InferRequest.RequestedOutput::name)
+                .containsExactly("probs");
+        assertThat(ok(answer).outputs()).extracting(Tensor::name).containsExactly("probs");
+    }
+
+    // ---------------------------------------------------------------------------------- shadow
+
+    @Test
+    void shadowAnswersAtTheEdgeAndCountsWhetherTheCloudAgrees() {
+        edge.answering(0.9, "3");
+        cloud.answering(0.9, "3");
+        RouteAnswer answer = run("shadow");
+        assertThat(answer.outcome().tier()).isEqualTo(Tier.EDGE);
+        assertThat(answer.outcome().reason()).isEqualTo(Reason.SHADOW);
+        cloud.answering(0.9, "8");
+        run("shadow");
+        cloud.failing(TierFailure.Kind.UNREACHABLE);
+        run("shadow");
+        assertThat(shadows).containsExactly("shadow:agreed", "shadow:disagreed", "shadow:failed");
+    }
+
+    // ----------------------------------------------------------------------------- escalations
+
+    @Test
+    void anEdgeAgentsEscalationGoesToTheCloudWithinTheFleetsLimits() {
+        cloud.answering(0.9, "6");
+        Map<String, Object> escalation = Map.of("hybridge.escalation", true, "hybridge.confidence", 0.2,
+                "hybridge.reason", "low_confidence");
+        RouteAnswer answer = run("digits", escalation);
+        assertThat(answer.outcome().tier()).isEqualTo(Tier.CLOUD);
+        assertThat(answer.outcome().reason()).isEqualTo(Reason.LOW_CONFIDENCE);
+        assertThat(edge.calls()).isZero();
+        RouteAnswer noCloud = run("local", escalation);
+        assertThat(noCloud.outcome().status()).isEqualTo(409);
+        assertThat(error(noCloud)).isEqualTo("escalation declined (edge_only): answer at the edge");
+        RouteAnswer tooTight = run("digits", Map.of("hybridge.escalation", true, "hybridge.deadline_ms", 5L));
+        assertThat(tooTight.outcome().status()).isEqualTo(504);
+        cloud.failing(TierFailure.Kind.UNREACHABLE);
+        RouteAnswer down = run("digits", escalation);
+        assertThat(down.outcome().status()).as("the agent keeps its own answer").isEqualTo(503);
+        assertThat(edge.calls()).isZero();
+    }
+
+    // --------------------------------------------------------------------- the route as one model
+
+    @Test
+    void withNoOutputsNamedTheAnswerHasTheRoutesOutputsWhicheverTierAnswers() {
+        edge.answering(0.9, "1");
+        assertThat(ok(run("digits")).outputs()).extracting(Tensor::name).containsExactly("probs");
+        edge.answering(0.1, "1");
+        assertThat(ok(run("digits")).outputs()).extracting(Tensor::name).containsExactly("probs");
+        // an edge-only route gives everything its model gives
+        edge.answering(0.9, "1");
+        assertThat(ok(run("local")).outputs()).extracting(Tensor::name).containsExactly("probs", "embedding");
+    }
+
+    @Test
+    void anOutputTheRouteDoesNotAlwaysGiveIsRefusedBeforeAnyTierIsCalled() {
+        assertThatThrownBy(() -> send("digits", "acme", Map.of(), List.of("embedding")).join())
+                .isInstanceOf(CompletionException.class).cause().isInstanceOf(OipException.class)
+                .hasMessage("route 'digits' has no output 'embedding'; its outputs are probs (FP32 [-1, 2])");
+        assertThat(edge.calls() + cloud.calls()).isZero();
+    }
+
+    @Test
+    void withoutTheStagesMetadataRequestsStillGoTheirWay() {
+        edge.metadataFailing().answering(0.9, "1");
+        assertThat(ok(run("digits")).outputs()).extracting(Tensor::name).containsExactly("probs", "embedding");
+    }
+
+    @Test
+    void aTiersRefusalIsPassedOnNamingTheRoute() {
+        edge.refusing(400, "model '%model' has no input 'audio'");
+        RouteAnswer answer = run("digits");
+        assertThat(answer.outcome()).isEqualTo(outcome("digits", Tier.EDGE, null, null, 0, false, 400));
+        assertThat(error(answer)).isEqualTo("route 'digits' has no input 'audio'");
+        assertThat(answer.outcome().headers()).containsEntry("Hybridge-Tier", "edge").doesNotContainKey("Hybridge-Degraded");
+    }
+
+    @Test
+    void anUnknownRouteIsA404NamingTheRoutes() {
+        assertThatThrownBy(() -> run("nope")).cause().isInstanceOf(OipException.class)
+                .hasMessage("no route named 'nope'; routes: digits, local, plainsplit, shadow, split");
+    }
+}
