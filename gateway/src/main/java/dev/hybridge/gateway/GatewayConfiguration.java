@@ -5,6 +5,7 @@ import dev.hybridge.oip.OipCodec;
 import dev.hybridge.policy.PolicyEngine;
 import dev.hybridge.policy.SpendLedger;
 import dev.hybridge.policy.Tier;
+import dev.hybridge.policy.runtime.RouteRuntime;
 import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -112,10 +113,15 @@ class GatewayConfiguration {
     RouterFunction<ServerResponse> oipRoutes(GatewayProperties properties, PolicyEngine engine, PolicyReloader reloader,
                                              WorkerPool edgePool, WorkerPool cloudPool, OipCodec codec,
                                              GatewayMetrics metrics, ObjectProvider<BuildProperties> build) {
-        RouteSignatures signatures = new RouteSignatures(edgePool, cloudPool, codec, System::nanoTime);
-        Orchestrator orchestrator = new Orchestrator(engine, edgePool, cloudPool, codec, metrics, signatures);
+        RouteRuntime runtime = new RouteRuntime(engine, new PoolTier(edgePool), new PoolTier(cloudPool), codec,
+                System::nanoTime, GatewayConfiguration::timerAt, metrics);
         BuildProperties info = build.getIfAvailable();
-        return new GatewayHandler(orchestrator, engine, reloader, edgePool, cloudPool, signatures,
-                new ApiKeys(properties), codec, properties, info == null ? "dev" : info.getVersion(), metrics).routes();
+        return new GatewayHandler(runtime, engine, reloader, edgePool, cloudPool, new ApiKeys(properties), codec,
+                properties, info == null ? "dev" : info.getVersion(), metrics).routes();
+    }
+
+    /** The route runtime's deadline guard: a timer on Reactor's scheduler, cancelled when the answer comes first. */
+    private static java.util.concurrent.CompletableFuture<Void> timerAt(long nanos) {
+        return reactor.core.publisher.Mono.delay(Duration.ofNanos(Math.max(0, nanos - System.nanoTime()))).then().toFuture();
     }
 }

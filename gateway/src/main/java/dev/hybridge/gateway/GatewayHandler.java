@@ -7,10 +7,14 @@ import dev.hybridge.oip.ContentCoding;
 import dev.hybridge.oip.ModelConfiguration;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.OipException;
+import dev.hybridge.oip.RoutingParameters;
 import dev.hybridge.oip.ServerMetadata;
 import dev.hybridge.policy.PolicyEngine;
 import dev.hybridge.policy.RoutePolicy;
 import dev.hybridge.policy.Tier;
+import dev.hybridge.policy.runtime.RouteAnswer;
+import dev.hybridge.policy.runtime.RouteRuntime;
+import dev.hybridge.policy.runtime.RouteSignatures;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -44,12 +48,11 @@ final class GatewayHandler {
 
     private static final Logger log = LoggerFactory.getLogger(GatewayHandler.class);
 
-    private final Orchestrator orchestrator;
+    private final RouteRuntime runtime;
     private final PolicyEngine policies;
     private final PolicyReloader reloader;
     private final WorkerPool edge;
     private final WorkerPool cloud;
-    private final RouteSignatures signatures;
     private final ApiKeys apiKeys;
     private final OipCodec codec;
     private final int maxRequestBytes;
@@ -57,16 +60,15 @@ final class GatewayHandler {
     private final String version;
     private final GatewayMetrics metrics;
 
-    GatewayHandler(Orchestrator orchestrator, PolicyEngine policies, PolicyReloader reloader, WorkerPool edge,
-                   WorkerPool cloud, RouteSignatures signatures, ApiKeys apiKeys, OipCodec codec,
+    GatewayHandler(RouteRuntime runtime, PolicyEngine policies, PolicyReloader reloader, WorkerPool edge,
+                   WorkerPool cloud, ApiKeys apiKeys, OipCodec codec,
                    GatewayProperties properties, String version, GatewayMetrics metrics) {
         this.metrics = metrics;
-        this.orchestrator = orchestrator;
+        this.runtime = runtime;
         this.policies = policies;
         this.reloader = reloader;
         this.edge = edge;
         this.cloud = cloud;
-        this.signatures = signatures;
         this.apiKeys = apiKeys;
         this.codec = codec;
         this.maxRequestBytes = (int) properties.maxRequestSize().toBytes();
@@ -129,15 +131,15 @@ final class GatewayHandler {
     private Mono<ServerResponse> metadata(ServerRequest request) {
         return Mono.defer(() -> {
             RoutePolicy route = route(request);
-            return signatures.of(route)
+            return Mono.fromFuture(runtime.signatures().of(route))
                     .map(signature -> {
                         Map<String, Object> parameters = new LinkedHashMap<>();
-                        parameters.put("hybridge.kind", route.kind().wire());
+                        parameters.put(RoutingParameters.KIND, route.kind().wire());
                         if (route.edge() != null) {
-                            parameters.put("hybridge.edge_model", route.edge().model());
+                            parameters.put(RoutingParameters.EDGE_MODEL, route.edge().model());
                         }
                         if (route.cloud() != null) {
-                            parameters.put("hybridge.cloud_model", route.cloud().model());
+                            parameters.put(RoutingParameters.CLOUD_MODEL, route.cloud().model());
                         }
                         return codec.encodeModelMetadata(signature.metadata(), parameters);
                     })
@@ -158,7 +160,8 @@ final class GatewayHandler {
             WorkerPool pool = tier == Tier.EDGE ? edge : cloud;
             Mono<ModelConfiguration> first = pool.configuration(stage.model(), stage.version(),
                     System.nanoTime() + RouteSignatures.METADATA_TIMEOUT.toNanos()).map(ModelConfiguration::decode);
-            return Mono.zip(first, signatures.of(route), (configuration, signature) -> configuration.renamed(route.name(),
+            return Mono.zip(first, Mono.fromFuture(runtime.signatures().of(route)),
+                            (configuration, signature) -> configuration.renamed(route.name(),
                             signature.outputs().isEmpty() ? outputNames(configuration) : signature.outputs()))
                     .flatMap(configuration -> json(HttpStatus.OK, configuration.encode()));
         }).onErrorResume(this::error);
@@ -180,16 +183,16 @@ final class GatewayHandler {
             int jsonLength = jsonLength(request);
             String encoding = request.headers().firstHeader(HttpHeaders.CONTENT_ENCODING);
             return body.read(request.body(BodyExtractors.toDataBuffers()), linger)
-                    .flatMap(raw -> orchestrator.infer(route, tenant,
-                            ContentCoding.decode(encoding, raw, maxRequestBytes, LIMIT_NAME), jsonLength))
+                    .flatMap(raw -> Mono.fromFuture(runtime.infer(route, tenant,
+                            ContentCoding.decode(encoding, raw, maxRequestBytes, LIMIT_NAME), jsonLength)))
                     .flatMap(this::write);
         }).onErrorResume(e -> error(e, body.started() && !body.ended()).doOnNext(response ->
                 metrics.refused(route, response.statusCode().value(), System.nanoTime() - start)));
     }
 
-    private Mono<ServerResponse> write(Orchestrator.Answer answer) {
-        ServerResponse.BodyBuilder builder = ServerResponse.status(answer.status());
-        answer.headers().forEach(builder::header);
+    private Mono<ServerResponse> write(RouteAnswer answer) {
+        ServerResponse.BodyBuilder builder = ServerResponse.status(answer.outcome().status());
+        answer.outcome().headers().forEach(builder::header);
         if (answer.jsonLength() >= 0) {
             builder.header(OipCodec.HEADER_LENGTH, Integer.toString(answer.jsonLength()))
                     .contentType(MediaType.APPLICATION_OCTET_STREAM);
@@ -240,15 +243,15 @@ final class GatewayHandler {
     }
 
     /** An OIP error answer; {@code close}: the connection closes after it (a body is still coming). */
-    private Mono<ServerResponse> error(Throwable e, boolean close) {
+    private Mono<ServerResponse> error(Throwable failure, boolean close) {
+        Throwable e = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+                ? failure.getCause() : failure;
         OipException oip;
         if (e instanceof OipException known) {
             oip = known;
         } else if (e instanceof java.util.concurrent.TimeoutException) {
             oip = new OipException(504, "no answer in time");
-        } else if (e instanceof dev.hybridge.gateway.pool.WorkerFailure || e instanceof dev.hybridge.gateway.pool.NoWorkerException
-                || e instanceof io.github.resilience4j.circuitbreaker.CallNotPermittedException
-                || e instanceof io.github.resilience4j.bulkhead.BulkheadFullException) {
+        } else if (PoolTier.isTierFailure(e)) {
             oip = OipException.unavailable("no worker can answer: " + e.getMessage());
         } else {
             log.error("Unexpected failure serving a request", e);

@@ -1,5 +1,7 @@
 package dev.hybridge.gateway;
 
+import dev.hybridge.policy.runtime.RouteOutcome;
+import dev.hybridge.policy.runtime.RouteRuntime;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -22,7 +24,7 @@ import java.util.concurrent.TimeUnit;
  * Resilience4j's own meters (breaker state and calls per worker, bulkhead, retries) are bound
  * by {@link GatewayConfiguration}.
  */
-final class GatewayMetrics {
+final class GatewayMetrics implements RouteRuntime.Listener {
 
     private final MeterRegistry registry;
     private final Map<String, Timer> timers = new ConcurrentHashMap<>();
@@ -34,12 +36,13 @@ final class GatewayMetrics {
         this.knownRoute = knownRoute;
     }
 
-    void record(String route, Orchestrator.Answer answer, long nanos) {
-        String routeTag = knownRoute.test(route) ? route : "unknown";
-        String tier = answer.headers().getOrDefault("Hybridge-Tier", "none");
-        String reason = answer.headers().getOrDefault("Hybridge-Reason", "none");
-        String status = answer.status() / 100 + "xx";
-        String degraded = answer.headers().getOrDefault("Hybridge-Degraded", "false");
+    /** A request the route runtime answered, from its outcome. */
+    void record(RouteOutcome outcome, long nanos) {
+        String routeTag = knownRoute.test(outcome.route()) ? outcome.route() : "unknown";
+        String tier = outcome.tier() == null ? "none" : outcome.tier().wire();
+        String reason = outcome.reason() == null ? "none" : outcome.reason().code();
+        String status = outcome.status() / 100 + "xx";
+        String degraded = Boolean.toString(outcome.degraded());
         String key = routeTag + '|' + tier + '|' + reason + '|' + status + '|' + degraded;
         timers.computeIfAbsent(key, k -> Timer.builder("hybridge.gateway.requests")
                 .description("Requests answered by the gateway, by where and why")
@@ -59,10 +62,16 @@ final class GatewayMetrics {
                 .register(registry)).record(nanos, TimeUnit.NANOSECONDS);
     }
 
-    void shadow(String route, String result) {
-        shadows.computeIfAbsent(route + '|' + result, k -> Counter.builder("hybridge.gateway.shadow")
+    @Override
+    public void answered(RouteOutcome outcome, long nanos) {
+        record(outcome, nanos);
+    }
+
+    @Override
+    public void shadow(String route, RouteRuntime.ShadowResult result) {
+        shadows.computeIfAbsent(route + '|' + result.wire(), k -> Counter.builder("hybridge.gateway.shadow")
                 .description("Shadow samples sent to the cloud, by whether its label agreed with the edge's")
-                .tag("route", route).tag("result", result)
+                .tag("route", route).tag("result", result.wire())
                 .register(registry)).increment();
     }
 }

@@ -1,0 +1,62 @@
+package dev.hybridge.gateway;
+
+import dev.hybridge.gateway.pool.NoWorkerException;
+import dev.hybridge.gateway.pool.WorkerFailure;
+import dev.hybridge.gateway.pool.WorkerPool;
+import dev.hybridge.policy.RoutePolicy;
+import dev.hybridge.policy.runtime.TierClient;
+import dev.hybridge.policy.runtime.TierFailure;
+import dev.hybridge.policy.runtime.TierReply;
+import io.github.resilience4j.bulkhead.BulkheadFullException;
+import io.github.resilience4j.circuitbreaker.CallNotPermittedException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * A worker pool as the route runtime sees a tier: its calls (with their breakers, time limiter,
+ * bulkhead and retries) answer or fail with a {@link TierFailure} that says how.
+ */
+final class PoolTier implements TierClient {
+
+    private final WorkerPool pool;
+
+    PoolTier(WorkerPool pool) {
+        this.pool = pool;
+    }
+
+    @Override
+    public CompletableFuture<TierReply> infer(RoutePolicy.Stage stage, byte[] body, int jsonLength, long deadlineNanos) {
+        return pool.infer(stage.model(), stage.version(), body, jsonLength, deadlineNanos)
+                .map(attempt -> new TierReply(attempt.response().status(), attempt.response().body(),
+                        attempt.response().jsonLength(), attempt.millis()))
+                .onErrorMap(PoolTier::isTierFailure, PoolTier::asTierFailure)
+                .toFuture();
+    }
+
+    @Override
+    public CompletableFuture<byte[]> metadata(RoutePolicy.Stage stage, long deadlineNanos) {
+        return pool.metadata(stage.model(), stage.version(), deadlineNanos).toFuture();
+    }
+
+    /** Failures of the tier, as opposed to faults of this program. */
+    static boolean isTierFailure(Throwable e) {
+        return e instanceof WorkerFailure || e instanceof TimeoutException || e instanceof CallNotPermittedException
+                || e instanceof BulkheadFullException || e instanceof NoWorkerException;
+    }
+
+    static TierFailure asTierFailure(Throwable e) {
+        TierFailure.Kind kind;
+        if (e instanceof TimeoutException) {
+            kind = TierFailure.Kind.TIMEOUT;
+        } else if (e instanceof CallNotPermittedException) {
+            kind = TierFailure.Kind.CIRCUIT_OPEN;
+        } else if (e instanceof BulkheadFullException) {
+            kind = TierFailure.Kind.BUSY;
+        } else if (e instanceof WorkerFailure failure && failure.status() >= 500) {
+            kind = TierFailure.Kind.FAILED;
+        } else {
+            kind = TierFailure.Kind.UNREACHABLE;
+        }
+        return new TierFailure(kind, e.getMessage(), e);
+    }
+}
