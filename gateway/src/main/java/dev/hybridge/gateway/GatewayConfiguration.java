@@ -62,8 +62,11 @@ class GatewayConfiguration {
     }
 
     @Bean
-    PolicyReloader policyReloader(PolicyEngine engine, GatewayProperties properties) {
-        PolicyReloader reloader = new PolicyReloader(engine, properties.policyFolder());
+    PolicyReloader policyReloader(PolicyEngine engine, GatewayProperties properties,
+                                  org.springframework.context.ApplicationEventPublisher events) {
+        // a new policy set: Spring Cloud Gateway builds its routes again
+        PolicyReloader reloader = new PolicyReloader(engine, properties.policyFolder(),
+                () -> events.publishEvent(new org.springframework.cloud.gateway.event.RefreshRoutesEvent(engine)));
         reloader.loadOrFail();
         return reloader;
     }
@@ -109,15 +112,42 @@ class GatewayConfiguration {
         return new GatewayMetrics(registry, route -> engine.route(route) != null);
     }
 
+    /** The route runtime the Hybridge filter runs, with the two worker pools as its tiers. */
     @Bean
-    RouterFunction<ServerResponse> oipRoutes(GatewayProperties properties, PolicyEngine engine, PolicyReloader reloader,
+    RouteRuntime routeRuntime(PolicyEngine engine, WorkerPool edgePool, WorkerPool cloudPool, OipCodec codec,
+                              GatewayMetrics metrics) {
+        return new RouteRuntime(engine, new PoolTier(edgePool), new PoolTier(cloudPool), codec, System::nanoTime,
+                GatewayConfiguration::timerAt, metrics);
+    }
+
+    /** {@code Hybridge=<route>}: the filter that runs a policy route on a Spring Cloud Gateway route. */
+    @Bean
+    HybridgeGatewayFilterFactory hybridgeGatewayFilterFactory(RouteRuntime runtime, GatewayProperties properties,
+                                                              OipCodec codec, GatewayMetrics metrics) {
+        return new HybridgeGatewayFilterFactory(runtime, new ApiKeys(properties), codec, metrics, properties);
+    }
+
+    /** Writes the Hybridge filter's answers once the route's other filters are done with the response. */
+    @Bean
+    HybridgeGatewayFilterFactory.AnswerWriter hybridgeAnswerWriter() {
+        return new HybridgeGatewayFilterFactory.AnswerWriter();
+    }
+
+    /** A Spring Cloud Gateway route for every policy route the operator has not declared. */
+    @Bean
+    PolicyRouteDefinitions policyRouteDefinitions(PolicyEngine engine,
+                                                  org.springframework.cloud.gateway.config.GatewayProperties gateway) {
+        return new PolicyRouteDefinitions(engine, gateway);
+    }
+
+    /** The rest of the OIP front: health, metadata, configuration, and what no route takes (404, 405). */
+    @Bean
+    RouterFunction<ServerResponse> oipRoutes(PolicyEngine engine, PolicyReloader reloader, RouteRuntime runtime,
                                              WorkerPool edgePool, WorkerPool cloudPool, OipCodec codec,
                                              GatewayMetrics metrics, ObjectProvider<BuildProperties> build) {
-        RouteRuntime runtime = new RouteRuntime(engine, new PoolTier(edgePool), new PoolTier(cloudPool), codec,
-                System::nanoTime, GatewayConfiguration::timerAt, metrics);
         BuildProperties info = build.getIfAvailable();
-        return new GatewayHandler(runtime, engine, reloader, edgePool, cloudPool, new ApiKeys(properties), codec,
-                properties, info == null ? "dev" : info.getVersion(), metrics).routes();
+        return new GatewayHandler(runtime, engine, reloader, edgePool, cloudPool, codec,
+                info == null ? "dev" : info.getVersion(), metrics).routes();
     }
 
     /** The route runtime's deadline guard: a timer on Reactor's scheduler, cancelled when the answer comes first. */

@@ -3,7 +3,6 @@ package dev.hybridge.gateway;
 import static org.springframework.web.reactive.function.server.RequestPredicates.path;
 
 import dev.hybridge.gateway.pool.WorkerPool;
-import dev.hybridge.oip.ContentCoding;
 import dev.hybridge.oip.ModelConfiguration;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.OipException;
@@ -12,7 +11,6 @@ import dev.hybridge.oip.ServerMetadata;
 import dev.hybridge.policy.PolicyEngine;
 import dev.hybridge.policy.RoutePolicy;
 import dev.hybridge.policy.Tier;
-import dev.hybridge.policy.runtime.RouteAnswer;
 import dev.hybridge.policy.runtime.RouteRuntime;
 import dev.hybridge.policy.runtime.RouteSignatures;
 import java.time.Duration;
@@ -44,7 +42,6 @@ final class GatewayHandler {
     /** The OIP paths, to tell a wrong method (405) from an unknown path (404). */
     private static final Pattern KNOWN_PATH =
             Pattern.compile("/v2(/health/(live|ready))?|/v2/models/[^/]+(/versions/[^/]+)?(/ready|/config|/infer)?");
-    private static final String LIMIT_NAME = "hybridge.gateway.max-request-size";
 
     private static final Logger log = LoggerFactory.getLogger(GatewayHandler.class);
 
@@ -53,26 +50,19 @@ final class GatewayHandler {
     private final PolicyReloader reloader;
     private final WorkerPool edge;
     private final WorkerPool cloud;
-    private final ApiKeys apiKeys;
     private final OipCodec codec;
-    private final int maxRequestBytes;
-    private final Duration linger;
     private final String version;
     private final GatewayMetrics metrics;
 
     GatewayHandler(RouteRuntime runtime, PolicyEngine policies, PolicyReloader reloader, WorkerPool edge,
-                   WorkerPool cloud, ApiKeys apiKeys, OipCodec codec,
-                   GatewayProperties properties, String version, GatewayMetrics metrics) {
+                   WorkerPool cloud, OipCodec codec, String version, GatewayMetrics metrics) {
         this.metrics = metrics;
         this.runtime = runtime;
         this.policies = policies;
         this.reloader = reloader;
         this.edge = edge;
         this.cloud = cloud;
-        this.apiKeys = apiKeys;
         this.codec = codec;
-        this.maxRequestBytes = (int) properties.maxRequestSize().toBytes();
-        this.linger = properties.unreadBodyLinger();
         this.version = version;
     }
 
@@ -173,33 +163,20 @@ final class GatewayHandler {
         return names;
     }
 
+    /**
+     * {@code POST .../infer} that no Spring Cloud Gateway route took: an unknown route, a version,
+     * or a request the predicates of the operator's route for it did not accept. Routes run in the
+     * {@code Hybridge} filter ({@link HybridgeGatewayFilterFactory}), never here.
+     */
     private Mono<ServerResponse> infer(ServerRequest request) {
         long start = System.nanoTime();
-        String route = request.pathVariable("model");
-        BoundedBody body = new BoundedBody(maxRequestBytes);
-        return Mono.defer(() -> {
-            refuseVersion(request);
-            String tenant = apiKeys.tenantOf(request.headers().asHttpHeaders());
-            int jsonLength = jsonLength(request);
-            String encoding = request.headers().firstHeader(HttpHeaders.CONTENT_ENCODING);
-            return body.read(request.body(BodyExtractors.toDataBuffers()), linger)
-                    .flatMap(raw -> Mono.fromFuture(runtime.infer(route, tenant,
-                            ContentCoding.decode(encoding, raw, maxRequestBytes, LIMIT_NAME), jsonLength)))
-                    .flatMap(this::write);
-        }).onErrorResume(e -> error(e, body.started() && !body.ended()).doOnNext(response ->
-                metrics.refused(route, response.statusCode().value(), System.nanoTime() - start)));
-    }
-
-    private Mono<ServerResponse> write(RouteAnswer answer) {
-        ServerResponse.BodyBuilder builder = ServerResponse.status(answer.outcome().status());
-        answer.outcome().headers().forEach(builder::header);
-        if (answer.jsonLength() >= 0) {
-            builder.header(OipCodec.HEADER_LENGTH, Integer.toString(answer.jsonLength()))
-                    .contentType(MediaType.APPLICATION_OCTET_STREAM);
-        } else {
-            builder.contentType(MediaType.APPLICATION_JSON);
-        }
-        return builder.bodyValue(answer.body());
+        String name = request.pathVariable("model");
+        return Mono.<ServerResponse>defer(() -> {
+            RoutePolicy route = route(request);
+            throw OipException.notFound("no gateway route accepts this request for route '" + route.name()
+                    + "' (the predicates of its route in spring.cloud.gateway.server.webflux.routes did not match)");
+        }).onErrorResume(e -> error(e).doOnNext(response ->
+                metrics.refused(name, response.statusCode().value(), System.nanoTime() - start)));
     }
 
     private RoutePolicy route(ServerRequest request) {
@@ -234,35 +211,10 @@ final class GatewayHandler {
         return error(OipException.notFound("no such endpoint: " + request.method() + " " + p));
     }
 
-    private static int jsonLength(ServerRequest request) {
-        return OipCodec.jsonLengthHeader(request.headers().firstHeader(OipCodec.HEADER_LENGTH));
-    }
-
     private Mono<ServerResponse> error(Throwable e) {
-        return error(e, false);
-    }
-
-    /** An OIP error answer; {@code close}: the connection closes after it (a body is still coming). */
-    private Mono<ServerResponse> error(Throwable failure, boolean close) {
-        Throwable e = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
-                ? failure.getCause() : failure;
-        OipException oip;
-        if (e instanceof OipException known) {
-            oip = known;
-        } else if (e instanceof java.util.concurrent.TimeoutException) {
-            oip = new OipException(504, "no answer in time");
-        } else if (PoolTier.isTierFailure(e)) {
-            oip = OipException.unavailable("no worker can answer: " + e.getMessage());
-        } else {
-            log.error("Unexpected failure serving a request", e);
-            oip = new OipException(500, "internal error: " + e.getClass().getSimpleName()
-                    + (e.getMessage() == null ? "" : ": " + e.getMessage()));
-        }
-        ServerResponse.BodyBuilder response = ServerResponse.status(oip.status()).contentType(MediaType.APPLICATION_JSON);
-        if (close) {
-            response.header(HttpHeaders.CONNECTION, "close");
-        }
-        return response.bodyValue(codec.encodeError(oip.getMessage()));
+        OipException oip = OipErrors.of(e);
+        return ServerResponse.status(oip.status()).contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(codec.encodeError(oip.getMessage()));
     }
 
     private static Mono<ServerResponse> json(HttpStatus status, String body) {

@@ -23,10 +23,13 @@ final class PolicyReloader {
     private volatile String lastSeen = "";
     private volatile List<String> lastProblems = List.of();
     private volatile boolean loadedOnce;
+    private final Runnable onReload;
 
-    PolicyReloader(PolicyEngine engine, Path folder) {
+    /** @param onReload run after a new set is put in force */
+    PolicyReloader(PolicyEngine engine, Path folder, Runnable onReload) {
         this.engine = engine;
         this.folder = folder;
+        this.onReload = onReload;
     }
 
     /** The first load; the program refuses to start on a bad folder. */
@@ -52,6 +55,7 @@ final class PolicyReloader {
         if (reload.applied()) {
             lastProblems = List.of();
             log.info("Policies reloaded from {}: routes {}", folder, engine.current().routes().keySet());
+            onReload.run();
             return true;
         }
         lastProblems = reload.problems();
