@@ -2,14 +2,12 @@ package dev.hybridge.gateway;
 
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
-import org.springframework.boot.context.properties.ConfigurationPropertiesScan;
 
 /**
- * The Hybridge gateway: the OIP front door that runs each route's policy against the edge-tier
- * and cloud worker pools.
+ * The Hybridge gateway: a Spring Cloud Gateway program whose routes are Hybridge routes
+ * (gateway-autoconfigure), each run against the edge-tier and cloud worker pools.
  */
 @SpringBootApplication
-@ConfigurationPropertiesScan
 public class GatewayApplication {
 
     public static void main(String[] args) {

@@ -23,7 +23,7 @@ import reactor.netty.http.server.HttpServer;
  * answer's confidence and label, a delay, a failure status, or flapping between failing and
  * answering. It records the requests it got.
  */
-final class FakeWorker implements AutoCloseable {
+public final class FakeWorker implements AutoCloseable {
 
     private final OipCodec codec = new OipCodec();
     private final String name;
@@ -41,7 +41,7 @@ final class FakeWorker implements AutoCloseable {
     private volatile boolean withEmbedding;
     private volatile boolean echoingEmbedding;
 
-    FakeWorker(String name) {
+    public FakeWorker(String name) {
         this(name, false);
     }
 
@@ -49,7 +49,7 @@ final class FakeWorker implements AutoCloseable {
      * @param embeddingInMetadata whether its model metadata lists an {@code embedding} output
      *                            (an edge model that hands a tensor on) beside {@code probs}
      */
-    FakeWorker(String name, boolean embeddingInMetadata) {
+    public FakeWorker(String name, boolean embeddingInMetadata) {
         this.name = name;
         List<TensorSpec> outputs = embeddingInMetadata
                 ? List.of(new TensorSpec("probs", Datatype.FP32, new long[] {-1, 2}),
@@ -120,11 +120,11 @@ final class FakeWorker implements AutoCloseable {
         return codec.encodeResponse(new InferResponse(model, "1", request.id(), parameters, outputs), request).body();
     }
 
-    String address() {
+    public String address() {
         return "http://127.0.0.1:" + server.port();
     }
 
-    int calls() {
+    public int calls() {
         return calls.get();
     }
 
@@ -137,7 +137,7 @@ final class FakeWorker implements AutoCloseable {
         return requests;
     }
 
-    FakeWorker answering(double confidence, String label) {
+    public FakeWorker answering(double confidence, String label) {
         this.confidence = confidence;
         this.label = label;
         return this;

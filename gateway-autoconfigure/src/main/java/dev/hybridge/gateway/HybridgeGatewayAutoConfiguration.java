@@ -14,16 +14,26 @@ import java.time.Duration;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.info.BuildProperties;
 import org.springframework.context.annotation.Bean;
-import org.springframework.context.annotation.Configuration;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.web.reactive.function.server.RouterFunction;
 import org.springframework.web.reactive.function.server.ServerResponse;
+import org.springframework.web.reactive.function.server.support.RouterFunctionMapping;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.scheduler.Schedulers;
 
-/** Wires the gateway: policies (loaded at start, then watched), the two worker pools, the OIP front. */
-@Configuration(proxyBeanMethods = false)
-class GatewayConfiguration {
+/**
+ * Hybridge in a Spring Cloud Gateway application, on as soon as {@code hybridge.gateway.policy-folder}
+ * is set: the policies (loaded at start, then watched), the two worker pools, the route runtime,
+ * the {@code Hybridge} filter and a Spring Cloud Gateway route for every policy route, and the OIP
+ * front beside them (health, metadata, model configuration, and 404/405 for what no route takes).
+ */
+@AutoConfiguration
+@ConditionalOnProperty(prefix = "hybridge.gateway", name = "policy-folder")
+@EnableConfigurationProperties(GatewayProperties.class)
+public class HybridgeGatewayAutoConfiguration {
 
     @Bean
     OipCodec oipCodec() {
@@ -117,7 +127,7 @@ class GatewayConfiguration {
     RouteRuntime routeRuntime(PolicyEngine engine, WorkerPool edgePool, WorkerPool cloudPool, OipCodec codec,
                               GatewayMetrics metrics) {
         return new RouteRuntime(engine, new PoolTier(edgePool), new PoolTier(cloudPool), codec, System::nanoTime,
-                GatewayConfiguration::timerAt, metrics);
+                HybridgeGatewayAutoConfiguration::timerAt, metrics);
     }
 
     /** {@code Hybridge=<route>}: the filter that runs a policy route on a Spring Cloud Gateway route. */
@@ -140,15 +150,36 @@ class GatewayConfiguration {
         return new PolicyRouteDefinitions(engine, gateway);
     }
 
-    /** The rest of the OIP front: health, metadata, configuration, and what no route takes (404, 405). */
     @Bean
-    RouterFunction<ServerResponse> oipRoutes(PolicyEngine engine, PolicyReloader reloader, RouteRuntime runtime,
-                                             WorkerPool edgePool, WorkerPool cloudPool, OipCodec codec,
-                                             GatewayMetrics metrics, ObjectProvider<BuildProperties> build) {
+    GatewayHandler gatewayHandler(PolicyEngine engine, PolicyReloader reloader, RouteRuntime runtime,
+                                  WorkerPool edgePool, WorkerPool cloudPool, OipCodec codec, GatewayMetrics metrics,
+                                  ObjectProvider<BuildProperties> build) {
         BuildProperties info = build.getIfAvailable();
         return new GatewayHandler(runtime, engine, reloader, edgePool, cloudPool, codec,
-                info == null ? "dev" : info.getVersion(), metrics).routes();
+                info == null ? "dev" : info.getVersion(), metrics);
     }
+
+    /** The OIP front: health, server and route metadata, model configuration. */
+    @Bean
+    RouterFunction<ServerResponse> oipRoutes(GatewayHandler handler) {
+        return handler.routes();
+    }
+
+    /**
+     * What no route takes (an unknown route, a route's predicates not met, a wrong method or path)
+     * gets its OIP 404 or 405 from a mapping consulted after Spring Cloud Gateway's routes.
+     */
+    @Bean
+    RouterFunctionMapping oipFallbackMapping(GatewayHandler handler,
+                                             org.springframework.http.codec.ServerCodecConfigurer codecs) {
+        RouterFunctionMapping mapping = new RouterFunctionMapping(handler.fallback());
+        mapping.setMessageReaders(codecs.getReaders());
+        mapping.setOrder(FALLBACK_ORDER);
+        return mapping;
+    }
+
+    /** After Spring Cloud Gateway's route mapping (1 unless set otherwise), before static resources. */
+    static final int FALLBACK_ORDER = 100;
 
     /** The route runtime's deadline guard: a timer on Reactor's scheduler, cancelled when the answer comes first. */
     private static java.util.concurrent.CompletableFuture<Void> timerAt(long nanos) {

@@ -77,6 +77,12 @@ final class GatewayHandler {
                 .GET("/v2/models/{model}/versions/{version}/ready", this::routeReady)
                 .GET("/v2/models/{model}/config", this::configuration)
                 .GET("/v2/models/{model}/versions/{version}/config", this::configuration)
+                .build();
+    }
+
+    /** What no Spring Cloud Gateway route took: inference on no route, and any other path or method (404, 405). */
+    RouterFunction<ServerResponse> fallback() {
+        return RouterFunctions.route()
                 .POST("/v2/models/{model}/infer", this::infer)
                 .POST("/v2/models/{model}/versions/{version}/infer", this::infer)
                 .route(path("/v2").or(path("/v2/**")), this::noSuchEndpoint)
