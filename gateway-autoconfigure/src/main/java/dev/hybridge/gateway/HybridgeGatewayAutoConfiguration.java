@@ -181,8 +181,13 @@ public class HybridgeGatewayAutoConfiguration {
     /** After Spring Cloud Gateway's route mapping (1 unless set otherwise), before static resources. */
     static final int FALLBACK_ORDER = 100;
 
-    /** The route runtime's deadline guard: a timer on Reactor's scheduler, cancelled when the answer comes first. */
-    private static java.util.concurrent.CompletableFuture<Void> timerAt(long nanos) {
-        return reactor.core.publisher.Mono.delay(Duration.ofNanos(Math.max(0, nanos - System.nanoTime()))).then().toFuture();
+    /**
+     * The route runtime's deadline guard: a task on Reactor's parallel scheduler, disposed when the
+     * answer comes first (disposing cancels the task without building an exception).
+     */
+    private static RouteRuntime.Cancellable timerAt(long nanos, Runnable action) {
+        reactor.core.Disposable task = reactor.core.scheduler.Schedulers.parallel().schedule(action,
+                Math.max(0, nanos - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS);
+        return task::dispose;
     }
 }

@@ -64,9 +64,19 @@ public final class RouteRuntime {
         }
     }
 
-    /** Completes at a point of the clock's time: the deadline guard. */
+    /**
+     * Runs an action at a point of the clock's time: the deadline guard. Cancelling must be
+     * cheap: it happens for nearly every request (a {@link CompletableFuture#cancel} would build
+     * an exception with its stack each time).
+     */
     public interface Timer {
-        CompletableFuture<Void> at(long nanos);
+        /** Runs {@code action} at {@code nanos} unless the returned handle is cancelled first. */
+        Cancellable at(long nanos, Runnable action);
+    }
+
+    /** A scheduled action that can still be called off. */
+    public interface Cancellable {
+        void cancel();
     }
 
     private final PolicyEngine policies;
@@ -117,9 +127,11 @@ public final class RouteRuntime {
             // quarter of the deadline at most, then go on without (outputs as the tier gives them)
             CompletableFuture<RouteSignatures.Signature> signature = signatures.of(engine.policy()).exceptionally(e -> null);
             if (!signature.isDone()) {
-                CompletableFuture<Void> wait = timer.at(start + engine.deadlineMillis(facts) * 250_000);
-                signature = signature.applyToEither(wait.thenApply(t -> null), s -> s);
-                signature.whenComplete((s, e) -> wait.cancel(false));
+                CompletableFuture<RouteSignatures.Signature> waited = new CompletableFuture<>();
+                Cancellable wait = timer.at(start + engine.deadlineMillis(facts) * 250_000, () -> waited.complete(null));
+                signature.thenAccept(waited::complete);
+                waited.whenComplete((s, e) -> wait.cancel());
+                signature = waited;
             }
             return signature.thenCompose(known -> {
                 RouteCall call = new RouteCall(engine, tenant, request, body, jsonLength, facts, known, start, deadline);
@@ -134,11 +146,11 @@ public final class RouteRuntime {
     private CompletableFuture<RouteAnswer> run(RouteCall call, boolean escalation) {
         CompletableFuture<RouteAnswer> answer = new CompletableFuture<>();
         AtomicReference<CallState> latest = new AtomicReference<>(CallState.start());
-        CompletableFuture<Void> guard = timer.at(call.deadlineNanos() + GRACE_MILLIS * 1_000_000);
-        guard.thenRun(() -> answer.complete(flow.deadlinePassed(call, latest.get())));
+        Cancellable guard = timer.at(call.deadlineNanos() + GRACE_MILLIS * 1_000_000,
+                () -> answer.complete(flow.deadlinePassed(call, latest.get())));
         take(call, escalation ? flow.startEscalation(call) : flow.start(call), latest, answer);
         return answer.whenComplete((done, failure) -> {
-            guard.cancel(false);
+            guard.cancel();
             if (done != null) {
                 listener.answered(done.outcome(), nanoTime.getAsLong() - call.startNanos());
             }

@@ -6,14 +6,13 @@ import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.LongSupplier;
 
 /** Time the test moves by hand: the wall clock, the nano clock and the timers on it, together. */
 final class ManualTime extends Clock implements LongSupplier, RouteRuntime.Timer {
 
-    private record Pending(long at, CompletableFuture<Void> fires) {
+    private record Pending(long at, Runnable action) {
     }
 
     private final List<Pending> pending = new CopyOnWriteArrayList<>();
@@ -23,27 +22,26 @@ final class ManualTime extends Clock implements LongSupplier, RouteRuntime.Timer
     void advance(Duration d) {
         nanos += d.toNanos();
         for (Pending p : pending) {
-            if (p.at() <= nanos) {
-                pending.remove(p);
-                p.fires().complete(null);
+            if (p.at() <= nanos && pending.remove(p)) {
+                p.action().run();
             }
         }
     }
 
     /** Timers not yet fired nor cancelled. */
     long pendingTimers() {
-        return pending.stream().filter(p -> !p.fires().isDone()).count();
+        return pending.size();
     }
 
     @Override
-    public CompletableFuture<Void> at(long when) {
-        CompletableFuture<Void> fires = new CompletableFuture<>();
+    public RouteRuntime.Cancellable at(long when, Runnable action) {
         if (when <= nanos) {
-            fires.complete(null);
-        } else {
-            pending.add(new Pending(when, fires));
+            action.run();
+            return () -> { };
         }
-        return fires;
+        Pending p = new Pending(when, action);
+        pending.add(p);
+        return () -> pending.remove(p);
     }
 
     @Override
