@@ -125,9 +125,14 @@ public class HybridgeGatewayAutoConfiguration {
     /** The route runtime the Hybridge filter runs, with the two worker pools as its tiers. */
     @Bean
     RouteRuntime routeRuntime(PolicyEngine engine, WorkerPool edgePool, WorkerPool cloudPool, OipCodec codec,
-                              GatewayMetrics metrics) {
+                              GatewayMetrics metrics, DeadlineTimer deadlines) {
         return new RouteRuntime(engine, new PoolTier(edgePool), new PoolTier(cloudPool), codec, System::nanoTime,
-                HybridgeGatewayAutoConfiguration::timerAt, metrics);
+                deadlines, metrics);
+    }
+
+    @Bean(destroyMethod = "close")
+    DeadlineTimer deadlineTimer() {
+        return new DeadlineTimer(reactor.core.scheduler.Schedulers.parallel());
     }
 
     /** {@code Hybridge=<route>}: the filter that runs a policy route on a Spring Cloud Gateway route. */
@@ -180,14 +185,4 @@ public class HybridgeGatewayAutoConfiguration {
 
     /** After Spring Cloud Gateway's route mapping (1 unless set otherwise), before static resources. */
     static final int FALLBACK_ORDER = 100;
-
-    /**
-     * The route runtime's deadline guard: a task on Reactor's parallel scheduler, disposed when the
-     * answer comes first (disposing cancels the task without building an exception).
-     */
-    private static RouteRuntime.Cancellable timerAt(long nanos, Runnable action) {
-        reactor.core.Disposable task = reactor.core.scheduler.Schedulers.parallel().schedule(action,
-                Math.max(0, nanos - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS);
-        return task::dispose;
-    }
 }
