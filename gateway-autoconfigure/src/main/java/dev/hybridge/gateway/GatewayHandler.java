@@ -6,6 +6,7 @@ import dev.hybridge.gateway.pool.WorkerPool;
 import dev.hybridge.oip.ModelConfiguration;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.OipException;
+import dev.hybridge.oip.OipPaths;
 import dev.hybridge.oip.RoutingParameters;
 import dev.hybridge.oip.ServerMetadata;
 import dev.hybridge.policy.PolicyEngine;
@@ -13,17 +14,10 @@ import dev.hybridge.policy.RoutePolicy;
 import dev.hybridge.policy.Tier;
 import dev.hybridge.policy.runtime.RouteRuntime;
 import dev.hybridge.policy.runtime.RouteSignatures;
-import java.time.Duration;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
-import java.util.regex.Pattern;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
-import org.springframework.web.reactive.function.BodyExtractors;
 import org.springframework.web.reactive.function.server.RouterFunction;
 import org.springframework.web.reactive.function.server.RouterFunctions;
 import org.springframework.web.reactive.function.server.ServerRequest;
@@ -38,12 +32,6 @@ import reactor.core.publisher.Mono;
  * 503, 504.
  */
 final class GatewayHandler {
-
-    /** The OIP paths, to tell a wrong method (405) from an unknown path (404). */
-    private static final Pattern KNOWN_PATH =
-            Pattern.compile("/v2(/health/(live|ready))?|/v2/models/[^/]+(/versions/[^/]+)?(/ready|/config|/infer)?");
-
-    private static final Logger log = LoggerFactory.getLogger(GatewayHandler.class);
 
     private final RouteRuntime runtime;
     private final PolicyEngine policies;
@@ -91,7 +79,7 @@ final class GatewayHandler {
 
     private Mono<ServerResponse> serverMetadata(ServerRequest request) {
         byte[] standard = codec.encodeServerMetadata(new ServerMetadata("hybridge-gateway", version,
-                List.of("binary_tensor_data", ModelConfiguration.EXTENSION)));
+                OipPaths.EXTENSIONS));
         String body = new String(standard, java.nio.charset.StandardCharsets.UTF_8);
         StringBuilder routes = new StringBuilder(",\"routes\":[");
         boolean first = true;
@@ -206,15 +194,13 @@ final class GatewayHandler {
     }
 
     private Mono<ServerResponse> noSuchEndpoint(ServerRequest request) {
-        String p = request.path();
-        boolean known = KNOWN_PATH.matcher(p).matches();
-        if (known) {
-            String allowed = p.endsWith("/infer") ? "POST" : "GET";
-            return ServerResponse.status(HttpStatus.METHOD_NOT_ALLOWED).header("Allow", allowed)
-                    .contentType(MediaType.APPLICATION_JSON)
-                    .bodyValue(codec.encodeError(request.method() + " is not allowed on " + p + "; use " + allowed));
+        OipException refused = OipPaths.noSuchEndpoint(request.method().name(), request.path());
+        ServerResponse.BodyBuilder response = ServerResponse.status(refused.status()).contentType(MediaType.APPLICATION_JSON);
+        String allowed = OipPaths.methodFor(request.path());
+        if (allowed != null) {
+            response.header("Allow", allowed);
         }
-        return error(OipException.notFound("no such endpoint: " + request.method() + " " + p));
+        return response.bodyValue(codec.encodeError(refused.getMessage()));
     }
 
     private Mono<ServerResponse> error(Throwable e) {

@@ -1,13 +1,11 @@
 package dev.hybridge.serving.web;
 
-import dev.hybridge.oip.ModelConfiguration;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.OipException;
+import dev.hybridge.oip.OipPaths;
 import dev.hybridge.oip.ServerMetadata;
 import dev.hybridge.serving.model.ModelHost;
-import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.http.HttpStatus;
@@ -16,8 +14,6 @@ import org.springframework.web.reactive.function.server.RouterFunction;
 import org.springframework.web.reactive.function.server.RouterFunctions;
 import org.springframework.web.reactive.function.server.ServerRequest;
 import org.springframework.web.reactive.function.server.ServerResponse;
-import org.springframework.web.util.pattern.PathPattern;
-import org.springframework.web.util.pattern.PathPatternParser;
 import reactor.core.publisher.Mono;
 
 import static org.springframework.web.reactive.function.server.RequestPredicates.path;
@@ -31,14 +27,6 @@ import static org.springframework.web.reactive.function.server.RequestPredicates
 public final class OipHandler {
 
     private static final Logger log = LoggerFactory.getLogger(OipHandler.class);
-    private static final List<String> EXTENSIONS = List.of("binary_tensor_data", ModelConfiguration.EXTENSION);
-    private static final List<PathPattern> KNOWN_PATHS = Stream.of("/v2", "/v2/health/live", "/v2/health/ready",
-                    "/v2/models/{model}", "/v2/models/{model}/ready", "/v2/models/{model}/config",
-                    "/v2/models/{model}/infer", "/v2/models/{model}/versions/{version}",
-                    "/v2/models/{model}/versions/{version}/ready", "/v2/models/{model}/versions/{version}/config",
-                    "/v2/models/{model}/versions/{version}/infer")
-            .map(PathPatternParser.defaultInstance::parse).toList();
-
     private final ModelHost host;
     private final OipCodec codec;
     private final boolean strictReadiness;
@@ -48,7 +36,7 @@ public final class OipHandler {
         this.host = host;
         this.codec = codec;
         this.strictReadiness = properties.strictReadiness();
-        this.serverMetadata = codec.encodeServerMetadata(new ServerMetadata(properties.serverName(), version, EXTENSIONS));
+        this.serverMetadata = codec.encodeServerMetadata(new ServerMetadata(properties.serverName(), version, OipPaths.EXTENSIONS));
     }
 
     RouterFunction<ServerResponse> routes() {
@@ -108,16 +96,13 @@ public final class OipHandler {
     }
 
     private Mono<ServerResponse> noSuchEndpoint(ServerRequest request) {
-        String path = request.path();
-        var container = org.springframework.http.server.PathContainer.parsePath(path);
-        boolean known = KNOWN_PATHS.stream().anyMatch(p -> p.matches(container));
-        if (known) {
-            String allowed = path.endsWith("/infer") ? "POST" : "GET";
-            return ServerResponse.status(HttpStatus.METHOD_NOT_ALLOWED).header("Allow", allowed)
-                    .contentType(MediaType.APPLICATION_JSON)
-                    .bodyValue(codec.encodeError(request.method() + " is not allowed on " + path + "; use " + allowed));
+        OipException refused = OipPaths.noSuchEndpoint(request.method().name(), request.path());
+        ServerResponse.BodyBuilder response = ServerResponse.status(refused.status()).contentType(MediaType.APPLICATION_JSON);
+        String allowed = OipPaths.methodFor(request.path());
+        if (allowed != null) {
+            response.header("Allow", allowed);
         }
-        return error(OipException.notFound("no such endpoint: " + request.method() + " " + path));
+        return response.bodyValue(codec.encodeError(refused.getMessage()));
     }
 
     private static String version(ServerRequest request) {
