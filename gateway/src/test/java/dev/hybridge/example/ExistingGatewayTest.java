@@ -3,15 +3,14 @@ package dev.hybridge.example;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.hybridge.gateway.FakeWorker;
+import dev.hybridge.gateway.TestFiles;
 import dev.hybridge.oip.Datatype;
 import dev.hybridge.oip.InferRequest;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.Tensor;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -61,31 +60,14 @@ class ExistingGatewayTest {
     }
 
     static Path policies() {
-        try {
-            Path folder = Files.createTempDirectory("existing-gateway");
-            Files.writeString(folder.resolve("digits.yaml"), """
-                    version: 1
-                    kind: cascade
-                    edge: {model: small}
-                    cloud: {model: big}
-                    threshold: {value: 0.5}
-                    cloud-latency: {initial: 10ms}
-                    """);
-            return folder;
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
+        return TestFiles.policyFolder("existing-gateway", Map.of("digits.yaml", TestFiles.CASCADE));
     }
 
     @AfterAll
     static void stop() throws IOException {
         EDGE.close();
         CLOUD.close();
-        try (var paths = Files.walk(POLICIES)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
+        TestFiles.deleteTree(POLICIES);
     }
 
     @Test

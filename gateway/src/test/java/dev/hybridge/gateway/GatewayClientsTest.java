@@ -10,8 +10,6 @@ import dev.hybridge.oip.Tensor;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -63,37 +61,9 @@ class GatewayClientsTest {
     }
 
     static Path policies() {
-        try {
-            Path folder = Files.createTempDirectory("gateway-clients");
-            Files.writeString(folder.resolve("cascade.yaml"), """
-                    version: 1
-                    kind: cascade
-                    edge: {model: small}
-                    cloud: {model: big}
-                    threshold: {value: 0.5}
-                    cloud-latency: {initial: 10ms}
-                    """);
-            Files.writeString(folder.resolve("split.yaml"), """
-                    version: 1
-                    kind: split-early-exit
-                    edge: {model: small, output: embedding}
-                    cloud: {model: head, input: features}
-                    threshold: {value: 0.5}
-                    cloud-latency: {initial: 10ms}
-                    """);
-            Files.writeString(folder.resolve("local.yaml"), """
-                    version: 1
-                    kind: edge-only
-                    edge: {model: small}
-                    """);
-            Files.writeString(folder.resolve("tenants.yaml"), """
-                    version: 1
-                    default: {allow: [auto, edge, cloud]}
-                    """);
-            return folder;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return TestFiles.policyFolder("gateway-clients", Map.of("cascade.yaml", TestFiles.CASCADE,
+                "split.yaml", TestFiles.SPLIT, "local.yaml", TestFiles.EDGE_ONLY,
+                "tenants.yaml", "version: 1\ndefault: {allow: [auto, edge, cloud]}\n"));
     }
 
     @AfterAll

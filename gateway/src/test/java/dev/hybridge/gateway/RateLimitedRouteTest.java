@@ -8,7 +8,6 @@ import dev.hybridge.oip.InferRequest;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.Tensor;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.file.Files;
@@ -74,15 +73,7 @@ class RateLimitedRouteTest {
             assertThat(System.nanoTime()).as("redis-server did not start").isLessThan(deadline);
             Thread.sleep(20); // polling another process: there is nothing to be notified by
         }
-        policies = Files.createTempDirectory("rate-limited");
-        Files.writeString(policies.resolve("cascade.yaml"), """
-                version: 1
-                kind: cascade
-                edge: {model: small}
-                cloud: {model: big}
-                threshold: {value: 0.5}
-                cloud-latency: {initial: 10ms}
-                """);
+        policies = TestFiles.policyFolder("rate-limited", Map.of("cascade.yaml", TestFiles.CASCADE));
         int port = redisPort;
         registry.add("spring.data.redis.host", () -> "127.0.0.1");
         registry.add("spring.data.redis.port", () -> port);

@@ -7,8 +7,6 @@ import dev.hybridge.oip.InferRequest;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.Tensor;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -63,25 +61,8 @@ class SpringCloudGatewayRoutesTest {
     }
 
     static Path policies() {
-        try {
-            Path folder = Files.createTempDirectory("gateway-scg-routes");
-            Files.writeString(folder.resolve("cascade.yaml"), """
-                    version: 1
-                    kind: cascade
-                    edge: {model: small}
-                    cloud: {model: big}
-                    threshold: {value: 0.5}
-                    cloud-latency: {initial: 10ms}
-                    """);
-            Files.writeString(folder.resolve("local.yaml"), """
-                    version: 1
-                    kind: edge-only
-                    edge: {model: small}
-                    """);
-            return folder;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return TestFiles.policyFolder("gateway-scg-routes", Map.of("cascade.yaml", TestFiles.CASCADE,
+                "local.yaml", TestFiles.EDGE_ONLY));
     }
 
     @AfterAll
