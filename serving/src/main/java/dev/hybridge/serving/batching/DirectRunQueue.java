@@ -36,13 +36,17 @@ public final class DirectRunQueue implements RunQueue {
         try {
             pending.incrementAndGet();
             executor.execute(() -> {
+                InferResponse response;
                 try {
-                    future.complete(runner.apply(request));
+                    response = runner.apply(request);
                 } catch (RuntimeException | Error e) {
-                    future.completeExceptionally(e);
-                } finally {
                     pending.decrementAndGet();
+                    future.completeExceptionally(e);
+                    return;
                 }
+                // no longer pending before anyone learns the answer, as in DynamicBatcher
+                pending.decrementAndGet();
+                future.complete(response);
             });
         } catch (RejectedExecutionException e) {
             pending.decrementAndGet();

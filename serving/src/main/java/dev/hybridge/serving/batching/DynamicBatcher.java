@@ -177,21 +177,24 @@ public final class DynamicBatcher implements RunQueue {
             rows += p.rows();
         }
         listener.batchRan(batch.size(), rows, nanoClock.getAsLong() - batch.get(0).enqueuedNanos());
+        List<InferResponse> responses;
         try {
-            List<InferResponse> responses = runner.apply(requests);
+            responses = runner.apply(requests);
             if (responses.size() != batch.size()) {
                 throw new IllegalStateException("runner returned " + responses.size() + " responses for "
                         + batch.size() + " requests");
             }
-            for (int i = 0; i < batch.size(); i++) {
-                batch.get(i).future().complete(responses.get(i));
-            }
         } catch (RuntimeException | Error e) {
+            pending.addAndGet(-batch.size());
             for (Pending p : batch) {
                 p.future().completeExceptionally(e);
             }
-        } finally {
-            pending.addAndGet(-batch.size());
+            return;
+        }
+        // no longer pending before anyone learns the answer: whoever waited on it then sees the count without it
+        pending.addAndGet(-batch.size());
+        for (int i = 0; i < batch.size(); i++) {
+            batch.get(i).future().complete(responses.get(i));
         }
     }
 
