@@ -80,8 +80,7 @@ final class BoundedBody {
 
     private byte[] result() {
         if (over) {
-            throw OipException.payloadTooLarge("request body is larger than the limit of " + limit
-                    + " bytes (hybridge.gateway.max-request-size)");
+            throw OipException.bodyTooLarge(limit, HybridgeGatewayFilterFactory.LIMIT_NAME);
         }
         if (length == 0) {
             throw OipException.badRequest("the request body is empty; send an OIP inference request");

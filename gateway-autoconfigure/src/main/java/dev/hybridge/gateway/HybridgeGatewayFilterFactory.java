@@ -125,31 +125,28 @@ public final class HybridgeGatewayFilterFactory extends AbstractGatewayFilterFac
      * Gateway's filters change headers after the chain, as for a proxied answer).
      */
     private Mono<Void> write(ServerWebExchange exchange, RouteAnswer answer) {
-        ServerHttpResponse response = exchange.getResponse();
-        response.setStatusCode(HttpStatus.valueOf(answer.outcome().status()));
-        HttpHeaders headers = response.getHeaders();
+        HttpHeaders headers = exchange.getResponse().getHeaders();
         answer.outcome().headers().forEach(headers::set);
         if (answer.jsonLength() >= 0) {
             headers.set(OipCodec.HEADER_LENGTH, Integer.toString(answer.jsonLength()));
-            headers.setContentType(MediaType.APPLICATION_OCTET_STREAM);
-        } else {
-            headers.setContentType(MediaType.APPLICATION_JSON);
         }
-        headers.setContentLength(answer.body().length);
-        exchange.getAttributes().put(AnswerWriter.BODY, answer.body());
-        return Mono.empty();
+        return leave(exchange, answer.outcome().status(), answer.jsonLength() >= 0
+                ? MediaType.APPLICATION_OCTET_STREAM : MediaType.APPLICATION_JSON, answer.body());
     }
 
     /** An OIP error answer; {@code close}: the connection closes after it (a body is still coming). */
     private Mono<Void> writeError(ServerWebExchange exchange, OipException error, boolean close) {
-        byte[] body = codec.encodeError(error.getMessage());
-        ServerHttpResponse response = exchange.getResponse();
-        response.setStatusCode(HttpStatus.valueOf(error.status()));
-        response.getHeaders().setContentType(MediaType.APPLICATION_JSON);
-        response.getHeaders().setContentLength(body.length);
         if (close) {
-            response.getHeaders().set(HttpHeaders.CONNECTION, "close");
+            exchange.getResponse().getHeaders().set(HttpHeaders.CONNECTION, "close");
         }
+        return leave(exchange, error.status(), MediaType.APPLICATION_JSON, codec.encodeError(error.getMessage()));
+    }
+
+    private static Mono<Void> leave(ServerWebExchange exchange, int status, MediaType type, byte[] body) {
+        ServerHttpResponse response = exchange.getResponse();
+        response.setStatusCode(HttpStatus.valueOf(status));
+        response.getHeaders().setContentType(type);
+        response.getHeaders().setContentLength(body.length);
         exchange.getAttributes().put(AnswerWriter.BODY, body);
         return Mono.empty();
     }

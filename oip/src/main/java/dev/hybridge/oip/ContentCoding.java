@@ -105,8 +105,7 @@ public final class ContentCoding {
         while (true) {
             if (length == out.length) {
                 if (length > maxBytes) {
-                    throw OipException.payloadTooLarge("the request body decodes to more than the limit of " + maxBytes
-                            + " bytes (" + limitName + "); the limit applies to the decoded body");
+                    throw decodedTooLarge(maxBytes, limitName);
                 }
                 out = Arrays.copyOf(out, (int) Math.min(maxBytes + 1L, out.length * 2L));
             }
@@ -117,9 +116,13 @@ public final class ContentCoding {
             length += n;
         }
         if (length > maxBytes) {
-            throw OipException.payloadTooLarge("the request body decodes to more than the limit of " + maxBytes
-                    + " bytes (" + limitName + "); the limit applies to the decoded body");
+            throw decodedTooLarge(maxBytes, limitName);
         }
         return length == out.length ? out : Arrays.copyOf(out, length);
+    }
+
+    private static OipException decodedTooLarge(int maxBytes, String limitName) {
+        return OipException.payloadTooLarge("the request body decodes to more than the limit of " + maxBytes
+                + " bytes (" + limitName + "); the limit applies to the decoded body");
     }
 }

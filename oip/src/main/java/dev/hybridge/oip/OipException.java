@@ -34,6 +34,11 @@ public class OipException extends RuntimeException {
         return new OipException(413, message);
     }
 
+    /** 413 for a request body over the size limit, naming the setting that sets it. */
+    public static OipException bodyTooLarge(long limit, String limitName) {
+        return payloadTooLarge("request body is larger than the limit of " + limit + " bytes (" + limitName + ")");
+    }
+
     public static OipException unsupportedMediaType(String message) {
         return new OipException(415, message);
     }

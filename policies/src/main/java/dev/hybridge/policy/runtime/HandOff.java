@@ -17,8 +17,12 @@ import java.util.Map;
  */
 sealed interface HandOff {
 
+    /** Stateless: one of each serves every request. */
+    HandOff WHOLE_REQUEST = new WholeRequest();
+    HandOff SPLIT_TENSOR = new SplitTensor();
+
     static HandOff of(RouteKind kind) {
-        return kind.split() ? new SplitTensor() : new WholeRequest();
+        return kind.split() ? SPLIT_TENSOR : WHOLE_REQUEST;
     }
 
     /** The edge stage's request. */

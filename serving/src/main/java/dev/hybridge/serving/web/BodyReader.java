@@ -56,11 +56,6 @@ final class BodyReader extends BaseSubscriber<ByteBuf> {
         return reader;
     }
 
-    static OipException tooLarge(int limit, String limitName) {
-        return OipException.payloadTooLarge("request body is larger than the limit of " + limit + " bytes ("
-                + limitName + ")");
-    }
-
     /** The whole body; 413 as soon as it passes the limit, 400 when empty. */
     Mono<byte[]> body() {
         return body.asMono();
@@ -98,7 +93,7 @@ final class BodyReader extends BaseSubscriber<ByteBuf> {
         if ((long) length + n > limit) {
             discarding = true;
             bytes = null;
-            body.tryEmitError(tooLarge(limit, limitName));
+            body.tryEmitError(OipException.bodyTooLarge(limit, limitName));
             return;
         }
         if (length + n > bytes.length) {

@@ -74,17 +74,18 @@ final class InferRoute implements NettyRouteProvider {
         String version = pathVariable(request, "version");
         BodyReader reader;
         int jsonLength;
+        long declared;
         try {
             host.require(model, version); // 404 before reading a body that cannot be used
-            long declared = contentLength(request);
+            declared = contentLength(request);
             if (declared > maxRequestBytes) {
-                throw BodyReader.tooLarge(maxRequestBytes, LIMIT_NAME);
+                throw OipException.bodyTooLarge(maxRequestBytes, LIMIT_NAME);
             }
             jsonLength = OipCodec.jsonLengthHeader(request.requestHeaders().get(OipCodec.HEADER_LENGTH));
         } catch (RuntimeException refused) {
             return refuse(request, response, refused, start, model);
         }
-        reader = BodyReader.read(request.receive(), contentLength(request), maxRequestBytes, LIMIT_NAME);
+        reader = BodyReader.read(request.receive(), declared, maxRequestBytes, LIMIT_NAME);
         String encoding = request.requestHeaders().get(HttpHeaderNames.CONTENT_ENCODING);
         return reader.body().flatMap(raw -> {
             byte[] body = ContentCoding.decode(encoding, raw, maxRequestBytes, LIMIT_NAME);
@@ -102,8 +103,8 @@ final class InferRoute implements NettyRouteProvider {
             return encoded.body();
         }).onErrorResume(failure -> Mono.just(errorBody(response, failure))).flatMap(body -> {
             // a body still coming (over the limit) is answered now and read away, for the linger time at most
-            return reader.ended() ? send(response, body, model, start)
-                    : sendBeforeBodyEnds(response, body, model, start).then(lingered(request, reader));
+            return reader.ended() ? send(response, body, model, start, true)
+                    : send(response, body, model, start, false).then(lingered(request, reader));
         });
     }
 
@@ -121,10 +122,10 @@ final class InferRoute implements NettyRouteProvider {
         boolean bodyComing = (length != null ? !length.trim().equals("0") : headers.containsValue(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED, true))
                 && !headers.containsValue(HttpHeaderNames.EXPECT, HttpHeaderValues.CONTINUE, true);
         if (!bodyComing) {
-            return send(response, body, model, start);
+            return send(response, body, model, start, true);
         }
         BodyReader rest = BodyReader.discard(request.receive());
-        return sendBeforeBodyEnds(response, body, model, start).then(lingered(request, rest));
+        return send(response, body, model, start, false).then(lingered(request, rest));
     }
 
     /** Waits for the rest of a body, for the linger time at most; then closes the connection. */
@@ -143,22 +144,18 @@ final class InferRoute implements NettyRouteProvider {
         return codec.encodeError(error.getMessage());
     }
 
-    private Mono<Void> send(HttpServerResponse response, byte[] body, String model, long start) {
-        response.header(HttpHeaderNames.CONTENT_LENGTH, Integer.toString(body.length));
-        record(model, response.status().code(), start);
-        return response.sendByteArray(Mono.just(body)).then();
-    }
-
     /**
-     * Writes the whole answer (the client has all of it, by its Content-Length) but not the end
-     * of the exchange: once that is written, Reactor Netty stops handing this request's body to
-     * the handler and drops the rest itself, for as long as it keeps coming. The exchange ends
-     * when the handler completes, after {@link #lingered}.
+     * Writes the answer. With {@code bodyEnded} false (the request's body still coming) the end of
+     * the exchange is not written with it: the client has the whole answer, by its Content-Length,
+     * but once the end is written Reactor Netty stops handing this request's body to the handler
+     * and drops the rest itself, for as long as it keeps coming. The exchange then ends when the
+     * handler completes, after {@link #lingered}.
      */
-    private Mono<Void> sendBeforeBodyEnds(HttpServerResponse response, byte[] body, String model, long start) {
+    private Mono<Void> send(HttpServerResponse response, byte[] body, String model, long start, boolean bodyEnded) {
         response.header(HttpHeaderNames.CONTENT_LENGTH, Integer.toString(body.length));
         record(model, response.status().code(), start);
-        return response.send(Flux.just(Unpooled.wrappedBuffer(body)), buffer -> true).then();
+        return bodyEnded ? response.sendByteArray(Mono.just(body)).then()
+                : response.send(Flux.just(Unpooled.wrappedBuffer(body)), buffer -> true).then();
     }
 
     private void record(String model, int status, long start) {
