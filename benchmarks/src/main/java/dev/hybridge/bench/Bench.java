@@ -202,6 +202,34 @@ final class Bench {
     }
 
     /**
+     * CPU time of a process's JIT compiler threads (HotSpot's "C1 CompilerThread" and "C2
+     * CompilerThread"), in milliseconds: compiling is warm-up work, and a phase that still has
+     * much of it has not reached the steady state a per-request figure is meant to describe.
+     */
+    static long jitMillis(long pid) {
+        long total = 0;
+        try (java.util.stream.Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
+            for (Path task : (Iterable<Path>) tasks::iterator) {
+                String stat;
+                try {
+                    stat = Files.readString(task.resolve("stat"));
+                } catch (IOException gone) {
+                    continue; // the thread ended
+                }
+                String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+                if (!name.contains("CompilerThre")) {
+                    continue;
+                }
+                String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                total += (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) * 10;
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return total;
+    }
+
+    /**
      * CPU used by processes other than this benchmark and the programs it started, over a
      * window: the machine is shared, and this says how much of it something else took.
      */

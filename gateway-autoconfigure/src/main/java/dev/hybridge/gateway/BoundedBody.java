@@ -19,14 +19,20 @@ import reactor.core.publisher.Sinks;
 final class BoundedBody {
 
     private final int limit;
-    private byte[] bytes = new byte[16 * 1024];
+    private byte[] bytes;
     private int length;
     private boolean over;
     private volatile boolean started;
     private volatile boolean ended;
 
-    BoundedBody(int limit) {
+    /**
+     * @param limit         the most bytes kept
+     * @param contentLength the body's declared length, or -1: when known, the body is gathered
+     *                      in one array of that size, never grown or copied
+     */
+    BoundedBody(int limit, long contentLength) {
         this.limit = limit;
+        this.bytes = new byte[contentLength > 0 ? (int) Math.min(contentLength, limit) : 16 * 1024];
     }
 
     /** The whole body; 413 when it is over the limit (once it has ended, or the linger time has passed), 400 when empty. */

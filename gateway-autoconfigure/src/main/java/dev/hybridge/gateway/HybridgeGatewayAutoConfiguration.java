@@ -2,6 +2,7 @@ package dev.hybridge.gateway;
 
 import dev.hybridge.gateway.pool.WorkerPool;
 import dev.hybridge.oip.OipCodec;
+import dev.hybridge.oip.web.OipFront;
 import dev.hybridge.policy.PolicyEngine;
 import dev.hybridge.policy.SpendLedger;
 import dev.hybridge.policy.Tier;
@@ -156,18 +157,22 @@ public class HybridgeGatewayAutoConfiguration {
     }
 
     @Bean
-    GatewayHandler gatewayHandler(PolicyEngine engine, PolicyReloader reloader, RouteRuntime runtime,
-                                  WorkerPool edgePool, WorkerPool cloudPool, OipCodec codec, GatewayMetrics metrics,
-                                  ObjectProvider<BuildProperties> build) {
+    RouteBackend routeBackend(PolicyEngine engine, PolicyReloader reloader, RouteRuntime runtime, WorkerPool edgePool,
+                              WorkerPool cloudPool, OipCodec codec, ObjectProvider<BuildProperties> build) {
         BuildProperties info = build.getIfAvailable();
-        return new GatewayHandler(runtime, engine, reloader, edgePool, cloudPool, codec,
-                info == null ? "dev" : info.getVersion(), metrics);
+        return new RouteBackend(runtime, engine, reloader, edgePool, cloudPool, codec,
+                info == null ? "dev" : info.getVersion());
+    }
+
+    @Bean
+    OipFront oipFront(RouteBackend backend, OipCodec codec) {
+        return new OipFront(backend, codec);
     }
 
     /** The OIP front: health, server and route metadata, model configuration. */
     @Bean
-    RouterFunction<ServerResponse> oipRoutes(GatewayHandler handler) {
-        return handler.routes();
+    RouterFunction<ServerResponse> oipRoutes(OipFront front) {
+        return front.routes();
     }
 
     /**
@@ -175,9 +180,10 @@ public class HybridgeGatewayAutoConfiguration {
      * gets its OIP 404 or 405 from a mapping consulted after Spring Cloud Gateway's routes.
      */
     @Bean
-    RouterFunctionMapping oipFallbackMapping(GatewayHandler handler,
+    RouterFunctionMapping oipFallbackMapping(RouteBackend backend, OipFront front, GatewayMetrics metrics,
                                              org.springframework.http.codec.ServerCodecConfigurer codecs) {
-        RouterFunctionMapping mapping = new RouterFunctionMapping(handler.fallback());
+        RouterFunctionMapping mapping = new RouterFunctionMapping(
+                RouteBackend.unroutedInfer(backend, front, metrics).and(front.fallback()));
         mapping.setMessageReaders(codecs.getReaders());
         mapping.setOrder(FALLBACK_ORDER);
         return mapping;

@@ -3,6 +3,7 @@ package dev.hybridge.gateway;
 import dev.hybridge.oip.ContentCoding;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.OipException;
+import dev.hybridge.oip.web.OipErrors;
 import dev.hybridge.policy.runtime.RouteAnswer;
 import dev.hybridge.policy.runtime.RouteRuntime;
 import java.time.Duration;
@@ -103,7 +104,7 @@ public final class HybridgeGatewayFilterFactory extends AbstractGatewayFilterFac
     private Mono<Void> infer(ServerWebExchange exchange, String route) {
         long start = System.nanoTime();
         ServerHttpRequest request = exchange.getRequest();
-        BoundedBody body = new BoundedBody(maxRequestBytes);
+        BoundedBody body = new BoundedBody(maxRequestBytes, request.getHeaders().getContentLength());
         return Mono.defer(() -> {
             String tenant = apiKeys.tenantOf(request.getHeaders());
             int jsonLength = OipCodec.jsonLengthHeader(request.getHeaders().getFirst(OipCodec.HEADER_LENGTH));

@@ -318,6 +318,13 @@ final class FastNumbers {
     static Parsed skip(byte[] bytes, int start, int last, int maxInnerDepth) {
         int depth = 0;
         for (int pos = start; pos < last; pos++) {
+            // eight bytes at a time past runs of numbers, commas and spaces (most of the array)
+            while (pos + 8 <= last && !mayHoldStructure((long) EIGHT_BYTES.get(bytes, pos))) {
+                pos += 8;
+            }
+            if (pos >= last) {
+                break;
+            }
             byte c = bytes[pos];
             if (c == '[') {
                 if (++depth > maxInnerDepth) {
@@ -332,6 +339,22 @@ final class FastNumbers {
             }
         }
         return null;
+    }
+
+    /**
+     * Whether any of eight bytes may be a bracket, a brace or a quote: false means none is. Brackets
+     * and braces ({@code [ ] { }}) are the bytes equal to 0x59 once bits 1, 2 and 5 are cleared (so
+     * are {@code Y _ y DEL}, which only send a block the slow way).
+     */
+    private static boolean mayHoldStructure(long eight) {
+        return hasByte(eight & 0xD9D9_D9D9_D9D9_D9D9L, 0x5959_5959_5959_5959L)
+                || hasByte(eight, 0x2222_2222_2222_2222L);
+    }
+
+    /** Whether a byte of {@code eight} equals the byte repeated in {@code repeated}. */
+    private static boolean hasByte(long eight, long repeated) {
+        long x = eight ^ repeated;
+        return ((x - 0x0101_0101_0101_0101L) & ~x & 0x8080_8080_8080_8080L) != 0;
     }
 
     /** Whether all eight bytes (little-endian) are ASCII digits. */

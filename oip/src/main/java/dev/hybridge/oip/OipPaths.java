@@ -29,11 +29,11 @@ public final class OipPaths {
 
     /**
      * The error for a request no endpoint took: 405 (with the method to use) on a path of the
-     * protocol, 404 otherwise.
+     * protocol asked with another method, 404 otherwise.
      */
     public static OipException noSuchEndpoint(String method, String path) {
         String allowed = methodFor(path);
-        if (allowed != null) {
+        if (allowed != null && !allowed.equals(method)) {
             return new OipException(405, method + " is not allowed on " + path + "; use " + allowed);
         }
         return OipException.notFound("no such endpoint: " + method + " " + path);

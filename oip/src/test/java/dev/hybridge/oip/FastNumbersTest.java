@@ -32,6 +32,47 @@ class FastNumbersTest {
 
     private final OipCodec codec = new OipCodec();
 
+    // ------------------------------------------------------------------- skipping an array
+
+    @Test
+    void skipFindsTheArraysEndWhereverItsBracketsFall() {
+        Random random = new Random(5);
+        String[] fillers = {"1", "-0.25", "3e-7", " ", ",", "\n", "12345678", "Y", "_"};
+        for (int n = 0; n < 400; n++) {
+            StringBuilder array = new StringBuilder("[");
+            int depth = 1;
+            while (depth > 0) {
+                int pick = random.nextInt(fillers.length + 3);
+                if (pick == fillers.length && depth < 3) {
+                    array.append('[');
+                    depth++;
+                } else if (pick > fillers.length) {
+                    array.append(']');
+                    depth--;
+                } else if (pick < fillers.length) {
+                    array.append(fillers[pick]);
+                }
+            }
+            int end = array.length();
+            byte[] bytes = utf8(" ".repeat(n % 8) + array + ", \"x\": 1}");
+            FastNumbers.Parsed skipped = FastNumbers.skip(bytes, n % 8, bytes.length - 1, 3);
+            assertThat(skipped).as(array.toString()).isNotNull();
+            assertThat(skipped.end()).as(array.toString()).isEqualTo(n % 8 + end);
+        }
+    }
+
+    @Test
+    void skipRefusesStringsObjectsAndDeepNestingWhereverTheyFall() {
+        for (int at = 0; at < 20; at++) {
+            String numbers = "1,2,3,4,5,6,7,8,9,10,11,12,13";
+            for (String odd : new String[] {"\"a\"", "{}", "[[[[1]]]]"}) {
+                String array = "[" + numbers.substring(0, at) + odd + numbers.substring(at) + "]";
+                byte[] bytes = utf8(array + "}");
+                assertThat(FastNumbers.skip(bytes, 0, bytes.length - 1, 3)).as(array).isNull();
+            }
+        }
+    }
+
     // ------------------------------------------------------------------- values, FP32 and FP64
 
     @Test

@@ -1,11 +1,13 @@
 package dev.hybridge.gateway.pool;
 
+import dev.hybridge.oip.web.OipErrors;
+
 /**
  * A call to a worker that did not produce a usable answer: no connection, a dropped connection,
  * or a 5xx. Counted by the worker's circuit breaker; retried on another worker when
  * {@link #retryable()}.
  */
-public final class WorkerFailure extends RuntimeException {
+public final class WorkerFailure extends RuntimeException implements OipErrors.Unavailable {
 
     private final int status;
     private final boolean retryable;

@@ -4,6 +4,7 @@ import dev.hybridge.oip.ContentCoding;
 import dev.hybridge.oip.InferRequest;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.OipException;
+import dev.hybridge.oip.web.OipErrors;
 import dev.hybridge.serving.model.ModelHost;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -29,7 +30,7 @@ import reactor.netty.http.server.HttpServerRoutes;
 /**
  * {@code POST /v2/models/{model}[/versions/{version}]/infer}, served by Reactor Netty directly,
  * ahead of WebFlux; every other endpoint (and any other method on these paths) falls through to
- * {@link OipHandler}.
+ * the OIP front ({@link dev.hybridge.oip.web.OipFront}).
  *
  * <p>Why: infer is the one endpoint on the hot path, and WebFlux's dispatch (exchange, handler
  * mappings, result handling, message writers) cost about 0.09 ms of the 0.33 ms HTTP added to an
@@ -139,7 +140,7 @@ final class InferRoute implements NettyRouteProvider {
     }
 
     private byte[] errorBody(HttpServerResponse response, Throwable failure) {
-        OipException error = OipHandler.asOipException(failure);
+        OipException error = OipErrors.of(failure);
         response.status(error.status()).header(HttpHeaderNames.CONTENT_TYPE, "application/json");
         return codec.encodeError(error.getMessage());
     }

@@ -1,6 +1,7 @@
 package dev.hybridge.serving.web;
 
 import dev.hybridge.oip.OipCodec;
+import dev.hybridge.oip.web.OipFront;
 import dev.hybridge.serving.model.ModelHost;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.springframework.boot.ApplicationRunner;
@@ -34,15 +35,17 @@ public class ServingConfiguration {
     }
 
     @Bean
-    OipHandler oipHandler(ModelHost host, OipCodec codec, ServingProperties properties,
-                          ObjectProvider<BuildProperties> build) {
+    HostBackend hostBackend(ModelHost host, OipCodec codec, ServingProperties properties,
+                            ObjectProvider<BuildProperties> build) {
         BuildProperties info = build.getIfAvailable();
-        return new OipHandler(host, codec, properties, info == null ? "dev" : info.getVersion());
+        return new HostBackend(host, codec, properties, info == null ? "dev" : info.getVersion());
     }
 
+    /** The OIP endpoints but {@code POST .../infer} ({@link InferRoute}), then 404/405 for the rest of {@code /v2}. */
     @Bean
-    RouterFunction<ServerResponse> oipRoutes(OipHandler handler) {
-        return handler.routes();
+    RouterFunction<ServerResponse> oipRoutes(HostBackend backend, OipCodec codec) {
+        OipFront front = new OipFront(backend, codec);
+        return front.routes().and(front.fallback());
     }
 
     @Bean
@@ -58,9 +61,9 @@ public class ServingConfiguration {
 
     /** Part of readiness (not liveness): the models are loaded and, when strict, none failed. */
     @Bean
-    HealthIndicator models(OipHandler handler, ModelHost host) {
+    HealthIndicator models(HostBackend backend, ModelHost host) {
         return () -> {
-            String notReady = handler.notReadyReason();
+            String notReady = backend.notReadyReason();
             Health.Builder health = notReady == null ? Health.up() : Health.outOfService().withDetail("reason", notReady);
             return health.withDetail("served", host.modelNames()).withDetail("failed", host.failures().keySet()).build();
         };
