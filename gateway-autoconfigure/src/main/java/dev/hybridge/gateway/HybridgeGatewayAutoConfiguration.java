@@ -6,6 +6,7 @@ import dev.hybridge.oip.web.OipFront;
 import dev.hybridge.policy.PolicyEngine;
 import dev.hybridge.policy.SpendLedger;
 import dev.hybridge.policy.Tier;
+import dev.hybridge.policy.runtime.DeadlineTimer;
 import dev.hybridge.policy.runtime.RouteRuntime;
 import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
 import io.micrometer.core.instrument.Gauge;
@@ -73,13 +74,32 @@ public class HybridgeGatewayAutoConfiguration {
     }
 
     @Bean
-    PolicyReloader policyReloader(PolicyEngine engine, GatewayProperties properties,
+    PolicyReloader policyReloader(PolicyEngine engine, GatewayProperties properties, PolicyDistribution distribution,
                                   org.springframework.context.ApplicationEventPublisher events) {
-        // a new policy set: Spring Cloud Gateway builds its routes again
-        PolicyReloader reloader = new PolicyReloader(engine, properties.policyFolder(),
-                () -> events.publishEvent(new org.springframework.cloud.gateway.event.RefreshRoutesEvent(engine)));
+        // a new policy set: Spring Cloud Gateway builds its routes again, and edge agents get it
+        PolicyReloader reloader = new PolicyReloader(engine, properties.policyFolder(), () -> {
+            distribution.refresh();
+            events.publishEvent(new org.springframework.cloud.gateway.event.RefreshRoutesEvent(engine));
+        });
         reloader.loadOrFail();
+        distribution.refresh();
         return reloader;
+    }
+
+    @Bean
+    ApiKeys apiKeys(GatewayProperties properties) {
+        return new ApiKeys(properties);
+    }
+
+    /** The policy sets edge agents fetch ({@code GET /hybridge/policies}). */
+    @Bean
+    PolicyDistribution policyDistribution(GatewayProperties properties, ApiKeys apiKeys) {
+        return new PolicyDistribution(properties.policyFolder(), apiKeys);
+    }
+
+    @Bean
+    RouterFunction<ServerResponse> policyDistributionRoutes(PolicyDistribution distribution, OipFront front) {
+        return distribution.routes(front);
     }
 
     @Bean(destroyMethod = "close")
@@ -133,14 +153,14 @@ public class HybridgeGatewayAutoConfiguration {
 
     @Bean(destroyMethod = "close")
     DeadlineTimer deadlineTimer() {
-        return new DeadlineTimer(reactor.core.scheduler.Schedulers.parallel());
+        return new DeadlineTimer(action -> reactor.core.scheduler.Schedulers.parallel().schedule(action));
     }
 
     /** {@code Hybridge=<route>}: the filter that runs a policy route on a Spring Cloud Gateway route. */
     @Bean
     HybridgeGatewayFilterFactory hybridgeGatewayFilterFactory(RouteRuntime runtime, GatewayProperties properties,
-                                                              OipCodec codec, GatewayMetrics metrics) {
-        return new HybridgeGatewayFilterFactory(runtime, new ApiKeys(properties), codec, metrics, properties);
+                                                              ApiKeys apiKeys, OipCodec codec, GatewayMetrics metrics) {
+        return new HybridgeGatewayFilterFactory(runtime, apiKeys, codec, metrics, properties);
     }
 
     /** Writes the Hybridge filter's answers once the route's other filters are done with the response. */

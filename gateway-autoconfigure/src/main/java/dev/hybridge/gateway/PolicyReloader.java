@@ -73,20 +73,37 @@ final class PolicyReloader {
         return lastProblems;
     }
 
-    /** Names and content checksums of the folder's files, following symbolic links (files are small). */
+    /**
+     * Names and content checksums of the folder's files and of its device groups' files
+     * ({@code groups/<name>/}), following symbolic links (files are small).
+     */
     private String fingerprint() {
         StringBuilder out = new StringBuilder();
-        try (Stream<Path> files = Files.list(folder)) {
+        fingerprint(folder, "", out);
+        Path groups = folder.resolve("groups");
+        if (Files.isDirectory(groups)) {
+            try (Stream<Path> list = Files.list(groups)) {
+                for (Path group : list.filter(Files::isDirectory).sorted().toList()) {
+                    fingerprint(group, "groups/" + group.getFileName() + "/", out);
+                }
+            } catch (IOException e) {
+                out.append("unreadable:").append(e.getMessage());
+            }
+        }
+        return out.toString();
+    }
+
+    private static void fingerprint(Path dir, String prefix, StringBuilder out) {
+        try (Stream<Path> files = Files.list(dir)) {
             for (Path f : files.sorted().toList()) {
                 if (Files.isRegularFile(f)) {
                     java.util.zip.CRC32 crc = new java.util.zip.CRC32();
                     crc.update(Files.readAllBytes(f));
-                    out.append(f.getFileName()).append(':').append(crc.getValue()).append(';');
+                    out.append(prefix).append(f.getFileName()).append(':').append(crc.getValue()).append(';');
                 }
             }
         } catch (IOException e) {
             out.append("unreadable:").append(e.getMessage());
         }
-        return out.toString();
     }
 }

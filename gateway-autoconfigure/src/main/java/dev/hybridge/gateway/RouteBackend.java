@@ -5,7 +5,6 @@ import dev.hybridge.oip.ModelConfiguration;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.OipException;
 import dev.hybridge.oip.OipPaths;
-import dev.hybridge.oip.RoutingParameters;
 import dev.hybridge.oip.ServerMetadata;
 import dev.hybridge.oip.web.OipBackend;
 import dev.hybridge.oip.web.OipFront;
@@ -16,8 +15,6 @@ import dev.hybridge.policy.runtime.RouteRuntime;
 import dev.hybridge.policy.runtime.RouteSignatures;
 import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.Set;
 import org.springframework.web.reactive.function.server.RouterFunction;
 import org.springframework.web.reactive.function.server.RouterFunctions;
@@ -90,17 +87,8 @@ final class RouteBackend implements OipBackend {
     public Mono<byte[]> modelMetadata(String model, String version) {
         return Mono.defer(() -> {
             RoutePolicy route = route(model, version);
-            return Mono.fromFuture(runtime.signatures().of(route)).map(signature -> {
-                Map<String, Object> parameters = new LinkedHashMap<>();
-                parameters.put(RoutingParameters.KIND, route.kind().wire());
-                if (route.edge() != null) {
-                    parameters.put(RoutingParameters.EDGE_MODEL, route.edge().model());
-                }
-                if (route.cloud() != null) {
-                    parameters.put(RoutingParameters.CLOUD_MODEL, route.cloud().model());
-                }
-                return codec.encodeModelMetadata(signature.metadata(), parameters);
-            });
+            return Mono.fromFuture(runtime.signatures().of(route)).map(signature ->
+                    codec.encodeModelMetadata(signature.metadata(), RouteSignatures.parameters(route)));
         });
     }
 

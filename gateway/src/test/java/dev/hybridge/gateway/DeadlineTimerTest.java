@@ -2,6 +2,7 @@ package dev.hybridge.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.hybridge.policy.runtime.DeadlineTimer;
 import dev.hybridge.policy.runtime.RouteRuntime;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -16,7 +17,7 @@ class DeadlineTimerTest {
     @Test
     void cancellingATimerWhileItsActionRunsDoesNotInterruptIt() throws Exception {
         Scheduler runner = Schedulers.newSingle("timer-test");
-        try (DeadlineTimer timer = new DeadlineTimer(runner)) {
+        try (DeadlineTimer timer = new DeadlineTimer(action -> runner.schedule(action))) {
             CountDownLatch running = new CountDownLatch(1);
             CountDownLatch release = new CountDownLatch(1);
             CompletableFuture<Boolean> interrupted = new CompletableFuture<>();
@@ -41,7 +42,7 @@ class DeadlineTimerTest {
     @Test
     void aCancelledTimerNeverRunsItsAction() throws Exception {
         Scheduler runner = Schedulers.newSingle("timer-test");
-        try (DeadlineTimer timer = new DeadlineTimer(runner)) {
+        try (DeadlineTimer timer = new DeadlineTimer(action -> runner.schedule(action))) {
             CompletableFuture<Void> ran = new CompletableFuture<>();
             timer.at(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100), () -> ran.complete(null)).cancel();
             CompletableFuture<Void> later = new CompletableFuture<>();

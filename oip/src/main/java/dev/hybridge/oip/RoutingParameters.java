@@ -17,6 +17,15 @@ public final class RoutingParameters {
     public static final String DEVICE = "hybridge.device";
     /** True on a request an edge agent already answered and sends on for the cloud. */
     public static final String ESCALATION = "hybridge.escalation";
+    /** On an escalation: the label the edge stage gave. */
+    public static final String EDGE_LABEL = "hybridge.edge_label";
+    /** On an escalation: how sure the edge stage was (its top probability). */
+    public static final String EDGE_CONFIDENCE = "hybridge.edge_confidence";
+    /**
+     * On an escalation: the same for every sending of one request (the device id and the client's
+     * request id, or an id the agent made), so that a request sent twice is answered once.
+     */
+    public static final String IDEMPOTENCY_KEY = "hybridge.idempotency_key";
 
     // ------------------------------------------------------------------------ answer parameters
 

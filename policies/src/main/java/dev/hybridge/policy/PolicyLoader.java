@@ -7,8 +7,6 @@ import dev.hybridge.policy.RoutePolicy.TierCost;
 import dev.hybridge.policy.TenantPolicy.WhenSpent;
 import dev.hybridge.policy.internal.CelConditions;
 import dev.hybridge.policy.internal.YamlNode;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -18,7 +16,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.dataformat.yaml.YAMLMapper;
@@ -43,26 +40,23 @@ public final class PolicyLoader {
 
     /** Loads every route file and the tenants file of {@code folder}. */
     public PolicySet load(Path folder) throws PolicyException {
+        return load(PolicyBundle.read(folder), folder);
+    }
+
+    /** Loads a policy set given as files (as the gateway sends it to edge agents). */
+    public PolicySet load(PolicyBundle bundle) throws PolicyException {
+        return load(bundle, null);
+    }
+
+    /** @param folder where the files are, for the sources of the routes; null when they are in no folder */
+    private PolicySet load(PolicyBundle bundle, Path folder) throws PolicyException {
         List<String> problems = new ArrayList<>();
-        if (!Files.isDirectory(folder)) {
-            throw new PolicyException(List.of(folder + ": not a folder"));
-        }
-        List<Path> files;
-        try (Stream<Path> list = Files.list(folder)) {
-            files = list.filter(f -> Files.isRegularFile(f))
-                    .filter(f -> f.getFileName().toString().endsWith(".yaml") || f.getFileName().toString().endsWith(".yml"))
-                    .sorted().toList();
-        } catch (IOException e) {
-            throw new PolicyException(List.of(folder + ": cannot list: " + e.getMessage()));
-        }
         Map<String, RoutePolicy> routes = new LinkedHashMap<>();
         TenantPolicies tenants = TenantPolicies.UNLIMITED;
-        for (Path file : files) {
-            String text = read(file, problems);
-            if (text == null) {
-                continue;
-            }
-            if (file.getFileName().toString().equals(TENANTS_FILE)) {
+        for (Map.Entry<String, String> entry : bundle.files().entrySet()) {
+            Path file = folder == null ? Path.of(entry.getKey()) : folder.resolve(entry.getKey());
+            String text = entry.getValue();
+            if (entry.getKey().equals(TENANTS_FILE)) {
                 TenantPolicies parsed = parseTenants(file, text, problems);
                 if (parsed != null) {
                     tenants = parsed;
@@ -181,19 +175,6 @@ public final class PolicyLoader {
             return null;
         }
         return new TenantPolicies(file, window, defaults, tenants);
-    }
-
-    private static String read(Path file, List<String> problems) {
-        try {
-            if (Files.size(file) > MAX_FILE_BYTES) {
-                problems.add(file.getFileName() + ": larger than " + MAX_FILE_BYTES + " bytes; is this a policy file?");
-                return null;
-            }
-            return Files.readString(file);
-        } catch (IOException e) {
-            problems.add(file.getFileName() + ": cannot read: " + e.getMessage());
-            return null;
-        }
     }
 
     private static YamlNode rootOf(String fileName, String text, List<String> problems) {

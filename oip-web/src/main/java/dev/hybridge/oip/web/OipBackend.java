@@ -17,6 +17,14 @@ public interface OipBackend {
     /** Why the program is not ready ({@code GET /v2/health/ready} answers 503 with it), or null when it is. */
     String notReadyReason();
 
+    /**
+     * Facts {@code GET /v2/health/ready} adds beside {@code "ready"} (an edge agent's link state,
+     * for one): names and text values; none by default.
+     */
+    default java.util.Map<String, String> readyDetails() {
+        return java.util.Map.of();
+    }
+
     /** {@code GET /v2/models/{model}[/versions/{version}]}: the model's metadata; {@code version} may be null. */
     Mono<byte[]> modelMetadata(String model, String version);
 

@@ -66,7 +66,16 @@ public final class OipFront {
 
     private Mono<ServerResponse> serverReady() {
         String reason = backend.notReadyReason();
-        return reason == null ? json(READY) : error(OipException.unavailable("not ready: " + reason));
+        if (reason != null) {
+            return error(OipException.unavailable("not ready: " + reason));
+        }
+        java.util.Map<String, String> details = backend.readyDetails();
+        if (details.isEmpty()) {
+            return json(READY);
+        }
+        StringBuilder body = new StringBuilder("{\"ready\":true");
+        details.forEach((name, value) -> body.append(',').append(quote(name)).append(':').append(quote(value)));
+        return json(body.append('}').toString().getBytes(StandardCharsets.UTF_8));
     }
 
     private Mono<byte[]> modelReady(String model, String version) {
@@ -95,6 +104,24 @@ public final class OipFront {
 
     /** A JSON string literal. */
     public static String quote(String s) {
-        return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
+        StringBuilder out = new StringBuilder(s.length() + 2).append('"');
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '"' -> out.append("\\\"");
+                case '\\' -> out.append("\\\\");
+                case '\n' -> out.append("\\n");
+                case '\r' -> out.append("\\r");
+                case '\t' -> out.append("\\t");
+                default -> {
+                    if (c < 0x20) {
+                        out.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        out.append(c);
+                    }
+                }
+            }
+        }
+        return out.append('"').toString();
     }
 }

@@ -168,10 +168,13 @@ public final class RouteRuntime {
             }
             return;
         }
+        CallState state = next.state();
+        TierCall purpose = new TierCall(call.route(), call.request().id(), call.tenant(), call.facts().device(),
+                state.reason(), state.edgeAnswer() == null ? null : state.edgeAnswer().outcome());
         CompletableFuture<TierReply> reply = step instanceof Step.CallEdge e
-                ? edge.infer(call.policy().edge(), e.body(), e.jsonLength(), call.deadlineNanos())
+                ? edge.infer(call.policy().edge(), e.body(), e.jsonLength(), call.deadlineNanos(), purpose)
                 : cloud.infer(call.policy().cloud(), ((Step.CallCloud) step).body(),
-                ((Step.CallCloud) step).jsonLength(), call.deadlineNanos());
+                ((Step.CallCloud) step).jsonLength(), call.deadlineNanos(), purpose);
         reply.whenComplete((replied, error) -> {
             if (answer.isDone()) {
                 return; // the deadline passed while the tier was asked

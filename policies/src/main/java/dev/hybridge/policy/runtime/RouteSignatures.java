@@ -74,17 +74,30 @@ public final class RouteSignatures {
         long deadline = nanoTime.getAsLong() + METADATA_TIMEOUT.toNanos();
         List<CompletableFuture<ModelMetadata>> stages = new ArrayList<>();
         if (route.kind().usesEdge()) {
-            stages.add(edge.metadata(route.edge(), deadline).thenApply(codec::decodeModelMetadata));
+            stages.add(edge.metadata(route, route.edge(), deadline).thenApply(codec::decodeModelMetadata));
         }
         if (route.kind().usesCloud()) {
-            stages.add(cloud.metadata(route.cloud(), deadline).thenApply(codec::decodeModelMetadata));
+            stages.add(cloud.metadata(route, route.cloud(), deadline).thenApply(codec::decodeModelMetadata));
         }
         return CompletableFuture.allOf(stages.toArray(CompletableFuture[]::new))
                 .thenApply(done -> signature(route, stages.stream().map(CompletableFuture::join).toList()));
     }
 
+    /** What a route's metadata tells in its {@code parameters}: its kind and its stages' models. */
+    public static Map<String, Object> parameters(RoutePolicy route) {
+        Map<String, Object> parameters = new java.util.LinkedHashMap<>();
+        parameters.put(dev.hybridge.oip.RoutingParameters.KIND, route.kind().wire());
+        if (route.edge() != null) {
+            parameters.put(dev.hybridge.oip.RoutingParameters.EDGE_MODEL, route.edge().model());
+        }
+        if (route.cloud() != null) {
+            parameters.put(dev.hybridge.oip.RoutingParameters.CLOUD_MODEL, route.cloud().model());
+        }
+        return parameters;
+    }
+
     /** The signature of a route whose answering stages have this metadata (the first stage first). */
-    static Signature signature(RoutePolicy route, List<ModelMetadata> stages) {
+    public static Signature signature(RoutePolicy route, List<ModelMetadata> stages) {
         ModelMetadata first = stages.get(0);
         List<TensorSpec> outputs = new ArrayList<>();
         for (TensorSpec candidate : first.outputs()) {

@@ -20,8 +20,26 @@ public interface TierClient {
     CompletableFuture<TierReply> infer(RoutePolicy.Stage stage, byte[] body, int jsonLength, long deadlineNanos);
 
     /**
+     * {@link #infer(RoutePolicy.Stage, byte[], int, long)}, told what the call is for: the route
+     * runtime calls this one. A tier that needs only the request (a worker pool) keeps the default.
+     */
+    default CompletableFuture<TierReply> infer(RoutePolicy.Stage stage, byte[] body, int jsonLength, long deadlineNanos,
+                                               TierCall call) {
+        return infer(stage, body, jsonLength, deadlineNanos);
+    }
+
+    /**
      * The stage model's OIP metadata ({@code GET /v2/models/{m}}), as the tier sends it;
      * completes exceptionally when it cannot be had.
      */
     CompletableFuture<byte[]> metadata(RoutePolicy.Stage stage, long deadlineNanos);
+
+    /**
+     * {@link #metadata(RoutePolicy.Stage, long)} for a stage of {@code route}: the route
+     * runtime calls this one. A tier reached through another gateway answers with the route's own
+     * metadata there, whose outputs are the ones every answering stage gives.
+     */
+    default CompletableFuture<byte[]> metadata(RoutePolicy route, RoutePolicy.Stage stage, long deadlineNanos) {
+        return metadata(stage, deadlineNanos);
+    }
 }

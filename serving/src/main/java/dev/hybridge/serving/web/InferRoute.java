@@ -48,6 +48,8 @@ final class InferRoute implements NettyRouteProvider {
     static final String LIMIT_NAME = "hybridge.serving.max-request-size";
 
     private final ModelHost host;
+    /** Routes served beside the models, or null. */
+    private final ServedRoutes routes;
     private final OipCodec codec;
     private final int maxRequestBytes;
     private final Duration linger;
@@ -55,8 +57,10 @@ final class InferRoute implements NettyRouteProvider {
     /** The timers by model tag and status; bounded: served models (and "unknown") times the statuses answered. */
     private final Map<String, Timer> timers = new ConcurrentHashMap<>();
 
-    InferRoute(ModelHost host, OipCodec codec, int maxRequestBytes, Duration linger, MeterRegistry meters) {
+    InferRoute(ModelHost host, ServedRoutes routes, OipCodec codec, int maxRequestBytes, Duration linger,
+               MeterRegistry meters) {
         this.host = host;
+        this.routes = routes;
         this.codec = codec;
         this.maxRequestBytes = maxRequestBytes;
         this.linger = linger;
@@ -76,8 +80,11 @@ final class InferRoute implements NettyRouteProvider {
         BodyReader reader;
         int jsonLength;
         long declared;
+        boolean routed = routes != null && version == null && routes.names().contains(model);
         try {
-            host.require(model, version); // 404 before reading a body that cannot be used
+            if (!routed) {
+                host.require(model, version); // 404 before reading a body that cannot be used
+            }
             declared = contentLength(request);
             if (declared > maxRequestBytes) {
                 throw OipException.bodyTooLarge(maxRequestBytes, LIMIT_NAME);
@@ -90,18 +97,23 @@ final class InferRoute implements NettyRouteProvider {
         String encoding = request.requestHeaders().get(HttpHeaderNames.CONTENT_ENCODING);
         return reader.body().flatMap(raw -> {
             byte[] body = ContentCoding.decode(encoding, raw, maxRequestBytes, LIMIT_NAME);
+            if (routed) {
+                return Mono.fromFuture(routes.infer(model, body, jsonLength));
+            }
             InferRequest inferRequest = codec.decodeRequest(body, jsonLength);
             return Mono.fromFuture(host.infer(model, version, inferRequest))
-                    .map(answer -> codec.encodeResponse(answer, inferRequest));
-        }).map(encoded -> {
-            response.status(HttpResponseStatus.OK);
-            if (encoded.hasBinary()) {
+                    .map(answer -> codec.encodeResponse(answer, inferRequest))
+                    .map(encoded -> new ServedRoutes.Answer(200, Map.of(), encoded.body(), encoded.jsonLength()));
+        }).map(answer -> {
+            response.status(HttpResponseStatus.valueOf(answer.status()));
+            answer.headers().forEach(response::header);
+            if (answer.jsonLength() >= 0) {
                 response.header(HttpHeaderNames.CONTENT_TYPE, "application/octet-stream")
-                        .header(OipCodec.HEADER_LENGTH, Integer.toString(encoded.jsonLength()));
+                        .header(OipCodec.HEADER_LENGTH, Integer.toString(answer.jsonLength()));
             } else {
                 response.header(HttpHeaderNames.CONTENT_TYPE, "application/json");
             }
-            return encoded.body();
+            return answer.body();
         }).onErrorResume(failure -> Mono.just(errorBody(response, failure))).flatMap(body -> {
             // a body still coming (over the limit) is answered now and read away, for the linger time at most
             return reader.ended() ? send(response, body, model, start, true)
@@ -161,7 +173,8 @@ final class InferRoute implements NettyRouteProvider {
 
     private void record(String model, int status, long start) {
         // the model tag only for served models, so that requests naming anything else add no series
-        String tag = model != null && host.models().containsKey(model) ? model : "unknown";
+        String tag = model != null && (host.models().containsKey(model) || routes != null && routes.names().contains(model))
+                ? model : "unknown";
         timers.computeIfAbsent(tag + ' ' + status, key -> Timer.builder(METRIC)
                         .description("Inference requests, from routing to the answer being written")
                         .tag("model", tag).tag("status", Integer.toString(status)).register(meters))

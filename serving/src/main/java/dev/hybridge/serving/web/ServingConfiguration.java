@@ -35,10 +35,11 @@ public class ServingConfiguration {
     }
 
     @Bean
-    HostBackend hostBackend(ModelHost host, OipCodec codec, ServingProperties properties,
-                            ObjectProvider<BuildProperties> build) {
+    HostBackend hostBackend(ModelHost host, ObjectProvider<ServedRoutes> routes, OipCodec codec,
+                            ServingProperties properties, ObjectProvider<BuildProperties> build) {
         BuildProperties info = build.getIfAvailable();
-        return new HostBackend(host, codec, properties, info == null ? "dev" : info.getVersion());
+        return new HostBackend(host, routes.getIfAvailable(), codec, properties,
+                info == null ? "dev" : info.getVersion());
     }
 
     /** The OIP endpoints but {@code POST .../infer} ({@link InferRoute}), then 404/405 for the rest of {@code /v2}. */
@@ -49,9 +50,10 @@ public class ServingConfiguration {
     }
 
     @Bean
-    InferRoute inferRoute(ModelHost host, OipCodec codec, ServingProperties properties, MeterRegistry meters) {
-        return new InferRoute(host, codec, (int) properties.maxRequestSize().toBytes(), properties.unreadBodyLinger(),
-                meters);
+    InferRoute inferRoute(ModelHost host, ObjectProvider<ServedRoutes> routes, OipCodec codec, ServingProperties properties,
+                          MeterRegistry meters) {
+        return new InferRoute(host, routes.getIfAvailable(), codec, (int) properties.maxRequestSize().toBytes(),
+                properties.unreadBodyLinger(), meters);
     }
 
     @Bean

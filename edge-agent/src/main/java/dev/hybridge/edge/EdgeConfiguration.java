@@ -1,0 +1,125 @@
+package dev.hybridge.edge;
+
+import dev.hybridge.oip.OipCodec;
+import dev.hybridge.policy.PolicyEngine;
+import dev.hybridge.policy.PolicyLoader;
+import dev.hybridge.policy.SpendLedger;
+import dev.hybridge.policy.runtime.DeadlineTimer;
+import dev.hybridge.policy.runtime.RouteRuntime;
+import dev.hybridge.serving.model.ModelHost;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.net.InetAddress;
+import java.time.Clock;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.health.contributor.Health;
+import org.springframework.boot.health.contributor.HealthIndicator;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/**
+ * The agent as a decision point: its routes (from a local folder or the gateway), run by the
+ * shared route runtime with its own models as the edge tier and the gateway, through the uplink,
+ * as the cloud.
+ */
+@Configuration(proxyBeanMethods = false)
+@EnableConfigurationProperties(EdgeProperties.class)
+public class EdgeConfiguration {
+
+    @Bean
+    PolicyEngine edgePolicyEngine() {
+        Clock clock = Clock.systemUTC();
+        return new PolicyEngine(clock, new PolicyLoader(), SpendLedger.inMemory(clock));
+    }
+
+    @Bean(destroyMethod = "close")
+    Uplink uplink(EdgeProperties properties) {
+        return new Uplink(properties.uplink());
+    }
+
+    @Bean
+    EdgePolicies edgePolicies(PolicyEngine engine, EdgeProperties properties, Uplink uplink) {
+        EdgePolicies policies = new EdgePolicies(engine, properties, uplink);
+        policies.loadAtStart();
+        return policies;
+    }
+
+    /** Asks for the policies again every {@code uplink.policy-refresh} (the first time at once). */
+    @Bean(destroyMethod = "shutdownNow")
+    ScheduledExecutorService policyRefresh(EdgePolicies policies, EdgeProperties properties) {
+        ScheduledExecutorService refresh = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "hybridge-policies");
+            t.setDaemon(true);
+            return t;
+        });
+        long every = Math.max(100, properties.uplink().policyRefresh().toMillis());
+        refresh.scheduleWithFixedDelay(policies::refresh, 0, every, TimeUnit.MILLISECONDS);
+        return refresh;
+    }
+
+    @Bean(destroyMethod = "close")
+    DeadlineTimer edgeDeadlines() {
+        return new DeadlineTimer(ForkJoinPool.commonPool());
+    }
+
+    @Bean
+    EdgeMetrics edgeMetrics(MeterRegistry registry, Uplink uplink) {
+        return new EdgeMetrics(registry, uplink);
+    }
+
+    @Bean
+    LocalTier localTier(ModelHost host, OipCodec codec) {
+        return new LocalTier(host, codec);
+    }
+
+    @Bean
+    RouteRuntime edgeRouteRuntime(PolicyEngine engine, LocalTier local, Uplink uplink, OipCodec codec,
+                                  EdgeProperties properties, MeterRegistry registry, DeadlineTimer deadlines,
+                                  EdgeMetrics metrics) {
+        UplinkTier cloud = new UplinkTier(uplink, codec, deviceId(properties), registry);
+        return new RouteRuntime(engine, local, cloud, codec, System::nanoTime, deadlines, metrics);
+    }
+
+    @Bean
+    EdgeRoutes edgeRoutes(PolicyEngine engine, RouteRuntime runtime, ModelHost host, LocalTier local, OipCodec codec,
+                          EdgeProperties properties, Uplink uplink) {
+        return new EdgeRoutes(engine, runtime, host, local, codec, properties.tenant(), uplink);
+    }
+
+    /**
+     * The uplink and the policies, in the health details. Always up: a device without its link
+     * still answers (from its own models), so the link is never a reason to stop sending it
+     * requests.
+     */
+    @Bean
+    HealthIndicator uplinkHealth(Uplink uplink, EdgePolicies policies, EdgeProperties properties) {
+        return () -> {
+            Map<String, Object> link = new LinkedHashMap<>();
+            link.put("state", uplink.state().wire());
+            link.put("url", uplink.configured() ? uplink.baseUrl() : "(none: hybridge.edge.uplink.url)");
+            link.put("breaker", uplink.breaker().getState().name());
+            if (!uplink.lastProblem().isEmpty()) {
+                link.put("lastProblem", uplink.lastProblem());
+            }
+            return Health.up().withDetail("device", deviceId(properties)).withDetail("uplink", link)
+                    .withDetail("policies", policies.details()).build();
+        };
+    }
+
+    /** The device id: as set, or this host's name. */
+    static String deviceId(EdgeProperties properties) {
+        if (!properties.deviceId().isBlank()) {
+            return properties.deviceId();
+        }
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (java.net.UnknownHostException e) {
+            return "unknown-device";
+        }
+    }
+}

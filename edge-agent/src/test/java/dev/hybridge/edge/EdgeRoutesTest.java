@@ -1,0 +1,209 @@
+package dev.hybridge.edge;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.hybridge.oip.Datatype;
+import dev.hybridge.oip.InferRequest;
+import dev.hybridge.oip.OipCodec;
+import dev.hybridge.oip.RoutingParameters;
+import dev.hybridge.oip.Tensor;
+import dev.hybridge.serving.TestModels;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.http.MediaType;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+import org.springframework.test.web.reactive.server.WebTestClient;
+
+/**
+ * The agent running routes with the demo edge model in process and an uplink to a stand-in
+ * gateway: what it escalates and how (binary, the routing facts, only the tensor for a split),
+ * what it answers itself, and how it answers when the link fails: degraded at once, the breaker
+ * open so that nothing waits for the link, back once the probe finds the gateway again.
+ */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
+        "hybridge.edge.device-id=dev-test",
+        "hybridge.edge.uplink.breaker.sliding-window-size=2",
+        "hybridge.edge.uplink.breaker.minimum-number-of-calls=2",
+        "hybridge.edge.uplink.breaker.wait-in-open-state=1h",
+        "hybridge.edge.uplink.policy-refresh=1h"})
+class EdgeRoutesTest {
+
+    static final StandInGateway GATEWAY = new StandInGateway();
+    static final Path POLICIES = policies();
+    static final OipCodec CODEC = new OipCodec();
+
+    @LocalServerPort
+    int port;
+
+    @Autowired
+    Uplink uplink;
+
+    WebTestClient client;
+
+    @DynamicPropertySource
+    static void properties(DynamicPropertyRegistry registry) {
+        registry.add("hybridge.serving.model-repository", () -> TestModels.root().resolve("models/demo/repository/edge").toString());
+        registry.add("hybridge.edge.policy-folder", POLICIES::toString);
+        registry.add("hybridge.edge.state-dir", () -> POLICIES.resolveSibling(POLICIES.getFileName() + "-state").toString());
+        registry.add("hybridge.edge.uplink.url", GATEWAY::url);
+    }
+
+    static Path policies() {
+        try {
+            Path folder = Files.createTempDirectory("edge-routes");
+            Files.writeString(folder.resolve("always.yaml"), """
+                    version: 1
+                    kind: cascade
+                    edge: {model: digits-edge}
+                    cloud: {model: digits-cloud}
+                    escalate-when: 'true'
+                    deadline: 2s
+                    cloud-latency: {initial: 10ms}
+                    """);
+            Files.writeString(folder.resolve("split.yaml"), """
+                    version: 1
+                    kind: split-early-exit
+                    edge: {model: digits-edge, output: embedding}
+                    cloud: {model: digits-head, input: embedding}
+                    escalate-when: 'true'
+                    deadline: 2s
+                    cloud-latency: {initial: 10ms}
+                    """);
+            Files.writeString(folder.resolve("local.yaml"), """
+                    version: 1
+                    kind: edge-only
+                    edge: {model: digits-edge}
+                    """);
+            return folder;
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    @AfterAll
+    static void stop() {
+        GATEWAY.close();
+    }
+
+    @BeforeEach
+    void reset() {
+        GATEWAY.reset();
+        uplink.breaker().reset();
+        client = WebTestClient.bindToServer().baseUrl("http://127.0.0.1:" + port).build();
+    }
+
+    private static byte[] audioRequest(String id) {
+        InferRequest request = new InferRequest(id, Map.of(),
+                List.of(new Tensor("audio", Datatype.FP32, new long[] {1, 8000}, TestModels.audio(3))), List.of());
+        return CODEC.encodeRequest(request, false).body();
+    }
+
+    private WebTestClient.BodyContentSpec infer(String route, String id) {
+        return client.post().uri("/v2/models/" + route + "/infer").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(audioRequest(id)).exchange().expectStatus().isOk().expectBody();
+    }
+
+    @Test
+    void aCascadeEscalatesTheRequestAsBinaryWithTheRoutingFacts() {
+        infer("always", "req-1")
+                .jsonPath("$.model_name").isEqualTo("always")
+                .jsonPath("$.parameters['hybridge.tier']").isEqualTo("cloud")
+                .jsonPath("$.parameters['hybridge.label']").isEqualTo("3")
+                .jsonPath("$.parameters['hybridge.degraded']").isEqualTo(false)
+                .jsonPath("$.outputs[0].name").isEqualTo("probs");
+
+        assertThat(GATEWAY.escalations()).hasSize(1);
+        StandInGateway.Received sent = GATEWAY.escalations().get(0);
+        assertThat(sent.path()).isEqualTo("/v2/models/always/infer");
+        assertThat(sent.contentType()).isEqualTo("application/octet-stream");
+        Map<String, Object> parameters = sent.request().parameters();
+        assertThat(parameters).containsEntry(RoutingParameters.ESCALATION, true)
+                .containsEntry(RoutingParameters.DEVICE, "dev-test")
+                .containsEntry(RoutingParameters.IDEMPOTENCY_KEY, "dev-test/req-1")
+                .containsKeys(RoutingParameters.REASON, RoutingParameters.EDGE_LABEL, RoutingParameters.EDGE_CONFIDENCE);
+        assertThat((Long) parameters.get(RoutingParameters.DEADLINE_MS)).isBetween(1L, 2000L);
+        assertThat(sent.request().inputs()).singleElement().satisfies(input -> {
+            assertThat(input.name()).isEqualTo("audio");
+            assertThat(input.shape()).containsExactly(1, 8000);
+        });
+        // binary: 32,000 bytes of samples and a small header, not 90 KB of JSON text
+        assertThat(sent.bodyBytes()).isLessThan(33_000);
+    }
+
+    @Test
+    void aSplitRouteSendsOnlyTheEdgesTensor() {
+        infer("split", null).jsonPath("$.parameters['hybridge.tier']").isEqualTo("cloud");
+        StandInGateway.Received sent = GATEWAY.escalations().get(0);
+        assertThat(sent.request().inputs()).singleElement().satisfies(input -> {
+            assertThat(input.name()).isEqualTo("embedding");
+            assertThat(input.shape()[1]).isLessThan(8000);
+        });
+        assertThat(sent.bodyBytes()).isLessThan(8_000);
+        // no id from the client: the agent makes one, still under the device
+        assertThat((String) sent.request().parameters().get(RoutingParameters.IDEMPOTENCY_KEY)).startsWith("dev-test/");
+    }
+
+    @Test
+    void anEdgeOnlyRouteNeverUsesTheLink() {
+        infer("local", "x").jsonPath("$.parameters['hybridge.tier']").isEqualTo("edge")
+                .jsonPath("$.parameters['hybridge.reason']").isEqualTo("edge_only");
+        assertThat(GATEWAY.escalations()).isEmpty();
+    }
+
+    @Test
+    void aFailingLinkIsAnsweredAtTheEdgeThenNotTriedUntilTheProbeFindsTheGateway() {
+        GATEWAY.failWith(503);
+        for (int i = 0; i < 2; i++) {
+            infer("always", "f" + i).jsonPath("$.parameters['hybridge.tier']").isEqualTo("edge")
+                    .jsonPath("$.parameters['hybridge.reason']").isEqualTo("cloud_unavailable")
+                    .jsonPath("$.parameters['hybridge.degraded']").isEqualTo(true);
+        }
+        assertThat(uplink.breaker().getState()).isEqualTo(CircuitBreaker.State.OPEN);
+        client.get().uri("/v2/health/ready").exchange().expectStatus().isOk()
+                .expectBody().json("{\"ready\":true,\"uplink\":\"offline\"}");
+
+        // open: answered at once from the edge, the gateway not asked
+        infer("always", "f2").jsonPath("$.parameters['hybridge.degraded']").isEqualTo(true);
+        assertThat(GATEWAY.escalations()).hasSize(2);
+
+        // the route is still described while the link is down: by its edge stage
+        client.get().uri("/v2/models/always").exchange().expectStatus().isOk()
+                .expectBody().jsonPath("$.name").isEqualTo("always").jsonPath("$.outputs[0].name").isEqualTo("probs");
+
+        // a probe while the gateway still fails leaves it open; one that is answered lets escalations through
+        uplink.probe();
+        assertThat(uplink.breaker().getState()).isEqualTo(CircuitBreaker.State.OPEN);
+        GATEWAY.failWith(0);
+        uplink.probe();
+        assertThat(uplink.breaker().getState()).isEqualTo(CircuitBreaker.State.HALF_OPEN);
+        infer("always", "back").jsonPath("$.parameters['hybridge.tier']").isEqualTo("cloud");
+    }
+
+    @Test
+    void routesAreModelsOnTheAgentsOipFront() {
+        client.get().uri("/v2").exchange().expectStatus().isOk()
+                .expectBody().jsonPath("$.routes").isEqualTo(List.of("always", "local", "split"));
+        client.get().uri("/v2/models/always").exchange().expectStatus().isOk().expectBody()
+                .jsonPath("$.name").isEqualTo("always")
+                .jsonPath("$.inputs[0].name").isEqualTo("audio")
+                .jsonPath("$.parameters['hybridge.kind']").isEqualTo("cascade");
+        client.get().uri("/v2/models/local/ready").exchange().expectStatus().isOk();
+        client.get().uri("/v2/models/local/config").exchange().expectStatus().isOk()
+                .expectBody().jsonPath("$.name").isEqualTo("local");
+        // the models stay served under their own names
+        client.get().uri("/v2/models/digits-edge").exchange().expectStatus().isOk();
+        client.post().uri("/v2/models/nothing/infer").contentType(MediaType.APPLICATION_JSON).bodyValue(audioRequest("n"))
+                .exchange().expectStatus().isNotFound().expectBody().jsonPath("$.error").isNotEmpty();
+    }
+}

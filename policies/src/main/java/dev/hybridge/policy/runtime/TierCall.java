@@ -1,0 +1,19 @@
+package dev.hybridge.policy.runtime;
+
+import dev.hybridge.policy.EdgeOutcome;
+import dev.hybridge.policy.Reason;
+
+/**
+ * What a tier call is for, beside the request itself: a worker pool needs none of it, but an edge
+ * agent's uplink tells the gateway all of it with an escalation, so that the gateway applies its
+ * fleet-wide limits to the route and the reason the agent decided on.
+ *
+ * @param route     the route the request runs on
+ * @param requestId the client's request id, or null when it gave none
+ * @param tenant    the caller's tenant
+ * @param device    the device the request came from, or {@code ""}
+ * @param reason    why this tier is called (for the cloud: low confidence, hard by rule, ...)
+ * @param edge      what the edge stage concluded, when it has answered; else null
+ */
+public record TierCall(String route, String requestId, String tenant, String device, Reason reason, EdgeOutcome edge) {
+}

@@ -1,0 +1,33 @@
+package dev.hybridge.serving.web;
+
+import dev.hybridge.oip.web.OipBackend;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Routes a serving program answers beside its models (an edge agent runs routes next to the data):
+ * a name that is a route is served by the route, under the same OIP paths as a model. A program
+ * that has routes provides one bean of this type; {@link InferRoute} and the OIP front consult it
+ * before the model host.
+ */
+public interface ServedRoutes {
+
+    /** The routes' names now (they change when the policies do). */
+    Set<String> names();
+
+    /** Runs a request on a route; completes exceptionally with an {@link dev.hybridge.oip.OipException} for one it refuses. */
+    CompletableFuture<Answer> infer(String route, byte[] body, int jsonLength);
+
+    /** The routes' metadata, readiness and configuration, for the OIP front (server metadata and readiness stay the program's). */
+    OipBackend backend();
+
+    /** What {@code GET /v2/health/ready} tells beside {@code "ready"} (the link to the cloud, say). */
+    default Map<String, String> readyDetails() {
+        return Map.of();
+    }
+
+    /** An answer: its status, extra headers, body, and the binary extension's JSON length (or -1 for a JSON body). */
+    record Answer(int status, Map<String, String> headers, byte[] body, int jsonLength) {
+    }
+}
