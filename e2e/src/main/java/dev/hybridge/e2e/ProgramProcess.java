@@ -263,9 +263,43 @@ public final class ProgramProcess implements AutoCloseable {
         process.destroy();
     }
 
+    /**
+     * Freezes the program (SIGSTOP): its sockets stay open and nothing answers, as a hung host or
+     * a link that drops packets looks to a client. {@link #thaw} lets it go on.
+     */
+    public void freeze() {
+        signal("STOP");
+    }
+
+    /** Lets a frozen program go on (SIGCONT). */
+    public void thaw() {
+        signal("CONT");
+    }
+
+    private void signal(String name) {
+        try {
+            Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
+            if (kill.waitFor() != 0) {
+                throw new IllegalStateException("kill -" + name + " " + process.pid() + " failed");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** Stops the program (SIGTERM, then SIGKILL after 10 s). */
     @Override
     public void close() {
+        if (process.isAlive()) {
+            try {
+                thaw(); // a frozen program would not act on SIGTERM
+            } catch (RuntimeException ignored) {
+                // it ended meanwhile
+            }
+        }
         process.destroy();
         try {
             if (!process.waitFor(10, TimeUnit.SECONDS)) {

@@ -38,7 +38,9 @@ import reactor.core.publisher.Mono;
  * the edge's intermediate tensor, never the raw input). The gateway applies its fleet-wide limits
  * and the cloud pool, and answers as the route's cloud stage.
  *
- * <p>Every call goes through the uplink's breaker: while it is open, a call fails at once. A
+ * <p>Every call goes through the uplink's breaker: while it is open, a call fails at once. A call
+ * the gateway does not answer within the time left (the request's deadline, or
+ * {@code uplink.timeout}) fails as unreachable, so the edge's answer stands, degraded. A
  * gateway that declines an escalation (budget, rights, deadline: 409, 429, 403, 504) or cannot
  * answer it (5xx) fails the call, so the edge's answer stands; only the first counts against the
  * link. A request's own fault (400, 404, 413) is the reply.
@@ -108,8 +110,10 @@ final class UplinkTier implements TierClient {
                                 ? error.getCause() : error;
                         breaker.onError(took, TimeUnit.NANOSECONDS, e);
                         uplink.failed(e.toString());
-                        throw new TierFailure(e instanceof TimeoutException ? TierFailure.Kind.TIMEOUT
-                                : TierFailure.Kind.UNREACHABLE, "the gateway could not be reached: " + e.getMessage(), e);
+                        // a link that does not answer in time is a link down, not the cloud's latency: the
+                        // breaker, not the route's latency estimate, keeps later requests from waiting on it
+                        throw new TierFailure(TierFailure.Kind.UNREACHABLE, "the gateway could not be reached: "
+                                + e.getMessage(), e);
                     }
                     TierReply answered = new TierReply(reply.status(), reply.body(), reply.jsonLength(), took / 1e6);
                     if (reply.status() >= 500) {

@@ -1,0 +1,266 @@
+package dev.hybridge.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.hybridge.models.Fsdd;
+import dev.hybridge.oip.Datatype;
+import dev.hybridge.oip.InferRequest;
+import dev.hybridge.oip.InferResponse;
+import dev.hybridge.oip.Tensor;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * The edge agent as the decision point, with real processes on loopback: an agent serving the
+ * demo edge model with its uplink to the gateway, the gateway with the shipped policies, two
+ * cloud workers, real recordings. The agent takes its routes from the gateway. In order: routes
+ * answered on the agent from both tiers (a split sends only the embedding); a policy change on
+ * the gateway reaches the agent; the gateway frozen (the link hangs), then killed: every request
+ * still answered, degraded, within its deadline; and an agent started while the gateway is down
+ * starts from the policies it stored.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class EdgeRoutesIT {
+
+    static final Path DEMO = ProgramProcess.root().resolve("models/demo/repository");
+    /** The shipped cascade's deadline (config/policies/digits.yaml). */
+    static final long DEADLINE_MS = 500;
+
+    static ProgramProcess agent;
+    static ProgramProcess cloudA;
+    static ProgramProcess cloudB;
+    static ProgramProcess gateway;
+    static OipClient client;
+    static List<Fsdd.Clip> clips;
+    static Path policies;
+    static Path state;
+
+    @BeforeAll
+    static void start() throws IOException {
+        policies = Files.createTempDirectory("hybridge-e2e-edge-policies");
+        try (var shipped = Files.list(ProgramProcess.root().resolve("config/policies"))) {
+            for (Path f : shipped.toList()) {
+                Files.copy(f, policies.resolve(f.getFileName()));
+            }
+        }
+        Files.writeString(policies.resolve("tenants.yaml"), "version: 1\ndefault: {allow: [auto, edge, cloud]}\n");
+        state = Files.createTempDirectory("hybridge-e2e-edge-state");
+        cloudA = E2e.start(E2e.CLOUD, DEMO.resolve("cloud"));
+        cloudB = E2e.start(E2e.CLOUD, DEMO.resolve("cloud"));
+        cloudA.awaitReady(E2e.START_TIMEOUT);
+        cloudB.awaitReady(E2e.START_TIMEOUT);
+        gateway = ProgramProcess.start("gateway", E2e.logDir(), List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"),
+                List.of("--hybridge.gateway.policy-folder=" + policies,
+                        "--hybridge.gateway.policy-reload-interval=300ms",
+                        "--hybridge.gateway.cloud.addresses=" + cloudA.baseUri() + "," + cloudB.baseUri(),
+                        "--hybridge.gateway.anonymous-tenant=fleet"));
+        gateway.awaitReady(E2e.START_TIMEOUT);
+        agent = startAgent();
+        agent.awaitReady(E2e.START_TIMEOUT);
+        client = new OipClient(agent.baseUri());
+        clips = Fsdd.testSplit(Fsdd.recordings(ProgramProcess.root()));
+        awaitRoute(client, "digits", Duration.ofSeconds(30));
+    }
+
+    static ProgramProcess startAgent() {
+        return E2e.start(E2e.EDGE, DEMO.resolve("edge"),
+                "--hybridge.edge.uplink.url=" + gateway.baseUri(),
+                "--hybridge.edge.device-id=e2e-device",
+                "--hybridge.edge.state-dir=" + state,
+                "--hybridge.edge.uplink.policy-refresh=500ms");
+    }
+
+    @AfterAll
+    static void stop() throws IOException {
+        for (ProgramProcess p : new ProgramProcess[] {agent, gateway, cloudA, cloudB}) {
+            if (p != null) {
+                p.close();
+            }
+        }
+        for (Path folder : new Path[] {policies, state}) {
+            if (folder != null) {
+                try (var paths = Files.walk(folder)) {
+                    for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                        Files.deleteIfExists(p);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Waits, a bounded time, until the agent serves a route: its policies come from the gateway. */
+    static void awaitRoute(OipClient on, String route, Duration timeout) {
+        long until = System.nanoTime() + timeout.toNanos();
+        while (!on.get("/v2").text().contains("\"" + route + "\"")) {
+            if (System.nanoTime() > until) {
+                throw new AssertionError("the agent did not get route " + route + " in " + timeout + ": " + on.get("/v2").text());
+            }
+            Thread.onSpinWait();
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError(e);
+            }
+        }
+    }
+
+    static InferRequest clip(Fsdd.Clip clip) {
+        return new InferRequest(clip.file(), Map.of(),
+                List.of(new Tensor("audio", Datatype.FP32, new long[] {1, Fsdd.SAMPLES}, clip.audio())), List.of());
+    }
+
+    static InferResponse ok(OipClient.Answer answer) {
+        assertThat(answer.status()).as(answer.text()).isEqualTo(200);
+        return client.codec().decodeResponse(answer.body(), answer.jsonLength());
+    }
+
+    /** Every fifth clip of the test split: 50 clips, all digits and speakers. */
+    static List<Fsdd.Clip> sample() {
+        List<Fsdd.Clip> out = new ArrayList<>();
+        for (int i = 0; i < clips.size(); i += 5) {
+            out.add(clips.get(i));
+        }
+        return out;
+    }
+
+    // -------------------------------------------------------------------------------------------
+
+    @Test
+    @Order(1)
+    void cascadeAndSplitRunOnTheAgentAndASplitSendsOnlyTheEmbedding() {
+        int inCloud = 0;
+        int correct = 0;
+        for (Fsdd.Clip c : sample()) {
+            InferResponse response = ok(client.infer("digits", clip(c), true));
+            assertThat(response.modelName()).isEqualTo("digits");
+            assertThat(response.parameters()).containsEntry("hybridge.degraded", false);
+            inCloud += response.parameters().get("hybridge.tier").equals("cloud") ? 1 : 0;
+            correct += response.parameters().get("hybridge.label").equals(Integer.toString(c.digit())) ? 1 : 0;
+        }
+        assertThat(inCloud).as("escalated through the gateway").isBetween(5, 30);
+        assertThat(correct).isGreaterThanOrEqualTo(48);
+
+        double cloudRunsBefore = runs("digits-cloud");
+        int viaHead = 0;
+        for (Fsdd.Clip c : sample()) {
+            InferResponse response = ok(client.infer("digits-split", clip(c), true));
+            viaHead += response.parameters().get("hybridge.tier").equals("cloud") ? 1 : 0;
+            assertThat(response.outputs()).extracting(Tensor::name).containsExactly("probs");
+        }
+        assertThat(viaHead).isGreaterThan(0);
+        // the cloud ran the head on the agent's embeddings, and never the full model on audio
+        assertThat(runs("digits-head")).isEqualTo(viaHead);
+        assertThat(runs("digits-cloud")).isEqualTo(cloudRunsBefore);
+        String metrics = client.get("/actuator/prometheus").text();
+        assertThat(metrics).containsPattern("hybridge_edge_uplink_sent_bytes_count\\{route=\"digits-split\"}");
+        assertThat(metrics).contains("hybridge_edge_requests_seconds_count");
+    }
+
+    @Test
+    @Order(2)
+    void aPolicyChangeOnTheGatewayReachesTheAgentWithoutARestart() throws IOException {
+        Files.writeString(policies.resolve("digits-local.yaml"), """
+                version: 1
+                kind: edge-only
+                edge: {model: digits-edge}
+                """);
+        awaitRoute(client, "digits-local", Duration.ofSeconds(15));
+        InferResponse response = ok(client.infer("digits-local", clip(clips.get(0)), true));
+        assertThat(response.parameters()).containsEntry("hybridge.tier", "edge").containsEntry("hybridge.reason", "edge_only");
+    }
+
+    @Test
+    @Order(3)
+    void aFrozenGatewayCostsNoRequestItsDeadlineAndOnceTheBreakerOpensNothingWaits() {
+        gateway.freeze();
+        try {
+            List<Fsdd.Clip> sample = sample();
+            List<Long> escalatedMillis = new ArrayList<>();
+            for (Fsdd.Clip c : sample) {
+                long start = System.nanoTime();
+                InferResponse response = ok(client.infer("digits", clip(c), true));
+                long took = (System.nanoTime() - start) / 1_000_000;
+                assertThat(took).as("answered within the deadline").isLessThan(DEADLINE_MS + 300);
+                if (response.parameters().get("hybridge.degraded").equals(true)) {
+                    assertThat(response.parameters()).containsEntry("hybridge.tier", "edge")
+                            .containsEntry("hybridge.reason", "cloud_unavailable");
+                    escalatedMillis.add(took);
+                }
+            }
+            assertThat(escalatedMillis).hasSizeGreaterThan(5);
+            assertThat(client.get("/v2/health/ready").text()).contains("\"uplink\":\"offline\"");
+
+            // the breaker is open: the cascade costs what the edge model alone does (interleaved, same clips)
+            long[] cascade = new long[sample.size()];
+            long[] edgeAlone = new long[sample.size()];
+            for (int i = 0; i < sample.size(); i++) {
+                long start = System.nanoTime();
+                ok(client.infer("digits-edge", clip(sample.get(i)), true));
+                edgeAlone[i] = System.nanoTime() - start;
+                start = System.nanoTime();
+                ok(client.infer("digits", clip(sample.get(i)), true));
+                cascade[i] = System.nanoTime() - start;
+            }
+            assertThat(p99(cascade)).as("cascade p99 %.2f ms against the edge model's %.2f ms", p99(cascade) / 1e6,
+                    p99(edgeAlone) / 1e6).isLessThanOrEqualTo(1.5 * p99(edgeAlone));
+        } finally {
+            gateway.thaw();
+        }
+    }
+
+    @Test
+    @Order(4)
+    void aKilledGatewayLeavesEveryRequestAnsweredAtTheEdge() {
+        gateway.kill();
+        for (Fsdd.Clip c : sample().subList(0, 20)) {
+            long start = System.nanoTime();
+            InferResponse response = ok(client.infer("digits", clip(c), true));
+            assertThat((System.nanoTime() - start) / 1_000_000).isLessThan(DEADLINE_MS + 300);
+            assertThat(response.parameters()).containsEntry("hybridge.tier", "edge");
+        }
+    }
+
+    @Test
+    @Order(5)
+    void anAgentStartedWhileTheGatewayIsDownStartsFromItsStoredPolicies() {
+        try (ProgramProcess second = startAgent()) {
+            second.awaitReady(E2e.START_TIMEOUT);
+            OipClient other = new OipClient(second.baseUri());
+            assertThat(other.get("/v2").text()).contains("\"digits\"", "\"digits-split\"", "\"digits-local\"");
+            assertThat(other.get("/v2/health/ready").text()).contains("\"uplink\":\"");
+            int degraded = 0;
+            for (Fsdd.Clip c : sample()) {
+                OipClient.Answer answer = other.infer("digits", clip(c), true);
+                assertThat(answer.status()).as(answer.text()).isEqualTo(200);
+                InferResponse response = other.codec().decodeResponse(answer.body(), answer.jsonLength());
+                assertThat(response.parameters()).containsEntry("hybridge.tier", "edge");
+                degraded += response.parameters().get("hybridge.degraded").equals(true) ? 1 : 0;
+            }
+            assertThat(degraded).as("low-confidence clips, answered at the edge").isGreaterThan(5);
+        }
+    }
+
+    static double runs(String model) {
+        return GatewayIT.metric(cloudA, "hybridge_model_run_seconds_count", model)
+                + GatewayIT.metric(cloudB, "hybridge_model_run_seconds_count", model);
+    }
+
+    static double p99(long[] nanos) {
+        long[] sorted = nanos.clone();
+        Arrays.sort(sorted);
+        return sorted[(int) Math.ceil(0.99 * sorted.length) - 1];
+    }
+}
