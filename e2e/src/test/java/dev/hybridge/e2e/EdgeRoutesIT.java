@@ -74,12 +74,14 @@ class EdgeRoutesIT {
         awaitRoute(client, "digits", Duration.ofSeconds(30));
     }
 
+    /** The agent as it is launched ({@link EdgeLaunch#OPTIONS}: small heap, C1 only, lazy initialization). */
     static ProgramProcess startAgent() {
-        return E2e.start(E2e.EDGE, DEMO.resolve("edge"),
+        return ProgramProcess.start(E2e.EDGE, E2e.logDir(), EdgeLaunch.OPTIONS, List.of(
+                "--hybridge.serving.model-repository=" + DEMO.resolve("edge"),
                 "--hybridge.edge.uplink.url=" + gateway.baseUri(),
                 "--hybridge.edge.device-id=e2e-device",
                 "--hybridge.edge.state-dir=" + state,
-                "--hybridge.edge.uplink.policy-refresh=500ms");
+                "--hybridge.edge.uplink.policy-refresh=500ms"));
     }
 
     @AfterAll

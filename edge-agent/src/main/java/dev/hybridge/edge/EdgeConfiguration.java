@@ -21,6 +21,7 @@ import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Lazy;
 
 /**
  * The agent as a decision point: its routes (from a local folder or the gateway), run by the
@@ -42,7 +43,9 @@ public class EdgeConfiguration {
         return new Uplink(properties.uplink());
     }
 
+    /** Eager even when the agent is launched with lazy initialization: the routes load at start. */
     @Bean
+    @Lazy(false)
     EdgePolicies edgePolicies(PolicyEngine engine, EdgeProperties properties, Uplink uplink) {
         EdgePolicies policies = new EdgePolicies(engine, properties, uplink);
         policies.loadAtStart();
@@ -51,6 +54,7 @@ public class EdgeConfiguration {
 
     /** Asks for the policies again every {@code uplink.policy-refresh} (the first time at once). */
     @Bean(destroyMethod = "shutdownNow")
+    @Lazy(false)
     ScheduledExecutorService policyRefresh(EdgePolicies policies, EdgeProperties properties) {
         ScheduledExecutorService refresh = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "hybridge-policies");

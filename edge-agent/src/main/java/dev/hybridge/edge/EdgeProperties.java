@@ -39,7 +39,7 @@ public record EdgeProperties(
      *
      * @param url               the gateway's base URL; empty: no uplink (routes with a cloud stage answer
      *                          from the edge, degraded)
-     * @param apiKey            sent as {@code X-Api-Key}
+     * @param apiKey            sent as {@code Authorization: Bearer <key>} (the gateway's tenant for escalations)
      * @param connectTimeout    a connection not made within this fails at once
      * @param timeout           the longest an escalation may take (a request's own deadline may cut it shorter)
      * @param maxConcurrent     escalations in flight at once; more are answered at the edge at once

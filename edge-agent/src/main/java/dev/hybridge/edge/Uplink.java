@@ -91,7 +91,8 @@ final class Uplink implements AutoCloseable {
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.max(1, config.connectTimeout().toMillis()))
                 .keepAlive(true);
         if (!config.apiKey().isBlank()) {
-            client = client.headers(h -> h.set("X-Api-Key", config.apiKey()));
+            // the gateway reads a bearer token whatever its api-key-header is set to
+            client = client.headers(h -> h.set("Authorization", "Bearer " + config.apiKey()));
         }
         this.http = client.baseUrl(baseUrl);
         this.probes = Executors.newSingleThreadScheduledExecutor(r -> {

@@ -1,0 +1,201 @@
+package dev.hybridge.edge;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.hybridge.oip.Datatype;
+import dev.hybridge.oip.InferRequest;
+import dev.hybridge.oip.InferResponse;
+import dev.hybridge.oip.OipCodec;
+import dev.hybridge.oip.Tensor;
+import dev.hybridge.policy.PolicyBundle;
+import dev.hybridge.policy.PolicyEngine;
+import dev.hybridge.policy.PolicyLoader;
+import dev.hybridge.policy.Reason;
+import dev.hybridge.policy.RoutePolicy;
+import dev.hybridge.policy.SpendLedger;
+import dev.hybridge.policy.runtime.RouteAnswer;
+import dev.hybridge.policy.runtime.RouteRuntime;
+import dev.hybridge.policy.runtime.TierCall;
+import dev.hybridge.policy.runtime.TierClient;
+import dev.hybridge.policy.runtime.TierFailure;
+import dev.hybridge.policy.runtime.TierReply;
+import dev.hybridge.serving.TestModels;
+import dev.hybridge.serving.model.HostSettings;
+import dev.hybridge.serving.model.ModelHost;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The agent's route execution: the route runtime with the agent's own model in process as the
+ * edge tier ({@link LocalTier}, the demo edge model) and a cloud tier the test plays, on time the
+ * test moves by hand: what the cloud is told, and what the caller gets when the cloud fails in
+ * each way or never answers. No sockets, no sleeping.
+ */
+class EdgeRouteRuntimeTest {
+
+    static ModelHost host;
+    static final OipCodec CODEC = new OipCodec();
+
+    /** A cloud that records its calls and answers as the test says (a pending future until then). */
+    static final class PlayedCloud implements TierClient {
+        final List<TierCall> calls = new CopyOnWriteArrayList<>();
+        volatile CompletableFuture<TierReply> next = new CompletableFuture<>();
+
+        @Override
+        public CompletableFuture<TierReply> infer(RoutePolicy.Stage stage, byte[] body, int jsonLength, long deadlineNanos) {
+            throw new AssertionError("the runtime tells the tier what the call is for");
+        }
+
+        @Override
+        public CompletableFuture<TierReply> infer(RoutePolicy.Stage stage, byte[] body, int jsonLength, long deadlineNanos,
+                                                  TierCall call) {
+            calls.add(call);
+            return next;
+        }
+
+        @Override
+        public CompletableFuture<byte[]> metadata(RoutePolicy.Stage stage, long deadlineNanos) {
+            return CompletableFuture.failedFuture(new TierFailure(TierFailure.Kind.UNREACHABLE, "offline"));
+        }
+    }
+
+    /** Nanoseconds the test moves, and the timers on them. */
+    static final class HandTime implements RouteRuntime.Timer {
+        final AtomicLong now = new AtomicLong(1_000_000_000L);
+        final List<Object[]> timers = new CopyOnWriteArrayList<>();
+
+        @Override
+        public RouteRuntime.Cancellable at(long nanos, Runnable action) {
+            Object[] timer = {nanos, action};
+            timers.add(timer);
+            return () -> timers.remove(timer);
+        }
+
+        void advance(Duration by) {
+            long t = now.addAndGet(by.toNanos());
+            for (Object[] timer : timers) {
+                if ((Long) timer[0] <= t && timers.remove(timer)) {
+                    ((Runnable) timer[1]).run();
+                }
+            }
+        }
+    }
+
+    @BeforeAll
+    static void loadModel() {
+        host = new ModelHost(new HostSettings(TestModels.root().resolve("models/demo/repository/edge"),
+                HostSettings.ExecutionProvider.CPU, 0, 1, 1,
+                new HostSettings.BatchSettings(false, 1, Duration.ZERO, 1), 1, 8), new SimpleMeterRegistry());
+        host.loadAll();
+    }
+
+    @AfterAll
+    static void close() {
+        host.close();
+    }
+
+    private final PlayedCloud cloud = new PlayedCloud();
+    private final HandTime time = new HandTime();
+
+    private RouteRuntime runtime() throws Exception {
+        Clock clock = Clock.systemUTC();
+        PolicyEngine engine = new PolicyEngine(clock, new PolicyLoader(), SpendLedger.inMemory(clock));
+        engine.apply(new PolicyLoader().load(new PolicyBundle(Map.of("digits.yaml", """
+                version: 1
+                kind: cascade
+                edge: {model: digits-edge}
+                cloud: {model: digits-cloud}
+                escalate-when: 'true'
+                deadline: 500ms
+                cloud-latency: {initial: 10ms}
+                """))));
+        return new RouteRuntime(engine, new LocalTier(host, CODEC), cloud, CODEC, time.now::get, time,
+                RouteRuntime.Listener.NONE);
+    }
+
+    private static byte[] request(String id) {
+        return CODEC.encodeRequest(new InferRequest(id, Map.of("hybridge.device", "dev-7"),
+                List.of(new Tensor("audio", Datatype.FP32, new long[] {1, 8000}, TestModels.audio(2))), List.of()), true).body();
+    }
+
+    private static int jsonLength(byte[] body) {
+        return CODEC.encodeRequest(new InferRequest("r1", Map.of("hybridge.device", "dev-7"),
+                List.of(new Tensor("audio", Datatype.FP32, new long[] {1, 8000}, TestModels.audio(2))), List.of()), true)
+                .jsonLength();
+    }
+
+    private static InferResponse decode(RouteAnswer answer) {
+        return CODEC.decodeResponse(answer.body(), answer.jsonLength());
+    }
+
+    /** Waits for the runtime to ask the cloud (the edge model runs on the host's own thread). */
+    private void awaitCloudCall() throws InterruptedException {
+        for (int i = 0; i < 5000 && cloud.calls.isEmpty(); i++) {
+            Thread.onSpinWait();
+            TimeUnit.MICROSECONDS.sleep(200);
+        }
+        assertThat(cloud.calls).as("the cloud was asked").isNotEmpty();
+    }
+
+    @Test
+    void theCloudIsToldTheRouteTheReasonAndWhatTheEdgeFound() throws Exception {
+        byte[] body = request("r1");
+        CompletableFuture<RouteAnswer> answer = runtime().infer("digits", "device", body, jsonLength(body));
+        awaitCloudCall();
+        TierCall call = cloud.calls.get(0);
+        assertThat(call.route()).isEqualTo("digits");
+        assertThat(call.requestId()).isEqualTo("r1");
+        assertThat(call.device()).isEqualTo("dev-7");
+        assertThat(call.reason()).isEqualTo(Reason.LOW_CONFIDENCE);
+        assertThat(call.edge()).isNotNull();
+        assertThat(call.edge().label()).matches("[0-9]");
+
+        cloud.next.completeExceptionally(new TierFailure(TierFailure.Kind.CIRCUIT_OPEN, "the uplink is down"));
+        InferResponse response = decode(answer.get(5, TimeUnit.SECONDS));
+        assertThat(response.parameters()).containsEntry("hybridge.tier", "edge")
+                .containsEntry("hybridge.reason", "cloud_unavailable").containsEntry("hybridge.degraded", true)
+                .containsEntry("hybridge.label", call.edge().label());
+        assertThat(time.now.get()).as("no time passed: nothing waited").isEqualTo(1_000_000_000L);
+    }
+
+    @Test
+    void aLinkThatNeverAnswersCostsTheCallerItsDeadlineAndNoMore() throws Exception {
+        byte[] body = request("r2");
+        CompletableFuture<RouteAnswer> answer = runtime().infer("digits", "device", body, jsonLength(body));
+        awaitCloudCall();
+        time.advance(Duration.ofMillis(500));
+        assertThat(answer).isNotDone();
+        time.advance(Duration.ofMillis(RouteRuntime.GRACE_MILLIS));
+        RouteAnswer late = answer.get(5, TimeUnit.SECONDS);
+        assertThat(late.outcome().status()).isEqualTo(504);
+        assertThat(late.outcome().reason()).isEqualTo(Reason.DEADLINE_TOO_TIGHT);
+    }
+
+    @Test
+    void aCloudAnswerIsTheAnswerWithTheCloudsLabel() throws Exception {
+        byte[] body = request("r3");
+        CompletableFuture<RouteAnswer> answer = runtime().infer("digits", "device", body, jsonLength(body));
+        awaitCloudCall();
+        float[] probs = new float[10];
+        probs[4] = 0.99f;
+        OipCodec.Encoded cloudAnswer = CODEC.encodeResponse(new InferResponse("digits", null, "r3",
+                Map.of("hybridge.label", "4", "hybridge.confidence", 0.99),
+                List.of(new Tensor("probs", Datatype.FP32, new long[] {1, 10}, probs))), new InferRequest("r3", Map.of(),
+                List.of(), List.of()));
+        cloud.next.complete(new TierReply(200, cloudAnswer.body(), cloudAnswer.jsonLength(), 12.5));
+        InferResponse response = decode(answer.get(5, TimeUnit.SECONDS));
+        assertThat(response.parameters()).containsEntry("hybridge.tier", "cloud").containsEntry("hybridge.label", "4")
+                .containsEntry("hybridge.degraded", false);
+        assertThat(response.id()).isEqualTo("r3");
+    }
+}
