@@ -9,7 +9,6 @@ import dev.hybridge.oip.InferRequest;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.Tensor;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -117,7 +116,7 @@ public final class EdgeRoutes {
                         gateway.freeze();
                         try {
                             int toOpen = 0;
-                            while (!new String(RawHttp.get(agent.baseUri(), "/v2/health/ready"), StandardCharsets.UTF_8)
+                            while (!fetch(agent.baseUri(), "/v2/health/ready")
                                     .contains("offline")) {
                                 run(agent.baseUri(), bodies.get("digits"), 1, offset + toOpen++);
                                 if (toOpen > 200) {
@@ -136,7 +135,7 @@ public final class EdgeRoutes {
                         System.out.println("round " + (round + 1) + " done");
                     }
                     report(bench, phases, others);
-                    String metrics = new String(RawHttp.get(agent.baseUri(), "/actuator/prometheus"), StandardCharsets.UTF_8);
+                    String metrics = fetch(agent.baseUri(), "/actuator/prometheus");
                     bench.heading("Bytes over the link per escalation");
                     List<List<String>> rows = new ArrayList<>();
                     for (String route : List.of("digits", "digits-split")) {
@@ -219,7 +218,7 @@ public final class EdgeRoutes {
 
     private static void awaitRoutes(URI agent) throws InterruptedException {
         for (int i = 0; i < 600; i++) {
-            if (new String(RawHttp.get(agent, "/v2"), StandardCharsets.UTF_8).contains("\"digits-split\"")) {
+            if (fetch(agent, "/v2").contains("\"digits-split\"")) {
                 return;
             }
             Thread.sleep(100);
@@ -239,6 +238,13 @@ public final class EdgeRoutes {
             Thread.sleep(100);
         }
         throw new IllegalStateException("the link did not come back within 60 s");
+    }
+
+    /** A GET's answer body, as text. */
+    private static String fetch(URI base, String path) {
+        try (RawHttp connection = new RawHttp(base)) {
+            return connection.exchange(RawHttp.get(base, path)).text();
+        }
     }
 
     private static double metric(String text, String name, String route) {

@@ -3,11 +3,15 @@ package dev.hybridge.edge;
 import dev.hybridge.oip.InferRequest;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.OipException;
+import dev.hybridge.oip.TensorSpec;
 import dev.hybridge.policy.RoutePolicy;
 import dev.hybridge.policy.runtime.TierClient;
 import dev.hybridge.policy.runtime.TierFailure;
 import dev.hybridge.policy.runtime.TierReply;
 import dev.hybridge.serving.model.ModelHost;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -18,6 +22,8 @@ import java.util.concurrent.CompletionException;
  * (still loading, failed, queue full: 503) is a {@link TierFailure}.
  */
 final class LocalTier implements TierClient {
+
+    private static final Map<String, Object> BINARY = Map.of(OipCodec.BINARY_DATA, true);
 
     private final ModelHost host;
     private final OipCodec codec;
@@ -32,11 +38,12 @@ final class LocalTier implements TierClient {
         long start = System.nanoTime();
         try {
             InferRequest request = codec.decodeRequest(body, jsonLength);
+            InferRequest binaryAnswer = binaryOutputs(request, stage);
             return host.infer(stage.model(), stage.version(), request).handle((answer, failure) -> {
                 if (failure != null) {
                     return refusal(unwrap(failure), start);
                 }
-                OipCodec.Encoded encoded = codec.encodeResponse(answer, request);
+                OipCodec.Encoded encoded = codec.encodeResponse(answer, binaryAnswer);
                 return new TierReply(200, encoded.body(), encoded.jsonLength(), millisSince(start));
             });
         } catch (RuntimeException e) {
@@ -56,6 +63,28 @@ final class LocalTier implements TierClient {
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
         }
+    }
+
+    /**
+     * The request as its answer is encoded for the route runtime: every output it asked for (all
+     * the model's when none) as binary tensor data. The runtime reads the answer back at once;
+     * as JSON, the demo edge model's 1080-float embedding alone took about 0.9 ms to write and
+     * read again per request on the agent (C1), against next to nothing as binary.
+     */
+    private InferRequest binaryOutputs(InferRequest request, RoutePolicy.Stage stage) {
+        List<InferRequest.RequestedOutput> outputs = new ArrayList<>();
+        if (request.outputs().isEmpty()) {
+            for (TensorSpec output : host.require(stage.model(), stage.version()).model().metadata().outputs()) {
+                outputs.add(new InferRequest.RequestedOutput(output.name(), BINARY));
+            }
+        } else {
+            for (InferRequest.RequestedOutput output : request.outputs()) {
+                Map<String, Object> parameters = new LinkedHashMap<>(output.parameters());
+                parameters.put(OipCodec.BINARY_DATA, true);
+                outputs.add(new InferRequest.RequestedOutput(output.name(), parameters));
+            }
+        }
+        return new InferRequest(request.id(), request.parameters(), List.of(), outputs);
     }
 
     /** A request's own fault (4xx) is the reply; anything else means the tier could not answer. */

@@ -132,6 +132,11 @@ final class UplinkTier implements TierClient {
                 });
     }
 
+    @Override
+    public boolean configured() {
+        return uplink.configured();
+    }
+
     /** The route's metadata at the gateway (its outputs are the route's); not while the link is down. */
     @Override
     public CompletableFuture<byte[]> metadata(RoutePolicy route, RoutePolicy.Stage stage, long deadlineNanos) {

@@ -33,6 +33,7 @@ import org.springframework.test.web.reactive.server.WebTestClient;
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = {
         "hybridge.edge.device-id=dev-test",
+        "hybridge.edge.uplink.api-key=device-secret",
         "hybridge.edge.uplink.breaker.sliding-window-size=2",
         "hybridge.edge.uplink.breaker.minimum-number-of-calls=2",
         "hybridge.edge.uplink.breaker.wait-in-open-state=1h",
@@ -127,6 +128,7 @@ class EdgeRoutesTest {
         StandInGateway.Received sent = GATEWAY.escalations().get(0);
         assertThat(sent.path()).isEqualTo("/v2/models/always/infer");
         assertThat(sent.contentType()).isEqualTo("application/octet-stream");
+        assertThat(sent.authorization()).isEqualTo("Bearer device-secret");
         Map<String, Object> parameters = sent.request().parameters();
         assertThat(parameters).containsEntry(RoutingParameters.ESCALATION, true)
                 .containsEntry(RoutingParameters.DEVICE, "dev-test")

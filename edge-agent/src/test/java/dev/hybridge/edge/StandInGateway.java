@@ -28,7 +28,7 @@ import reactor.netty.resources.LoopResources;
 final class StandInGateway implements AutoCloseable {
 
     /** One escalation as received: path, headers that matter, the decoded request. */
-    record Received(String path, String contentType, InferRequest request, int bodyBytes) {
+    record Received(String path, String contentType, String authorization, InferRequest request, int bodyBytes) {
     }
 
     private final OipCodec codec = new OipCodec();
@@ -48,7 +48,8 @@ final class StandInGateway implements AutoCloseable {
                                     int jsonLength = header == null ? -1 : Integer.parseInt(header);
                                     InferRequest decoded = codec.decodeRequest(body, jsonLength);
                                     escalations.add(new Received(request.fullPath(),
-                                            request.requestHeaders().get("Content-Type"), decoded, body.length));
+                                            request.requestHeaders().get("Content-Type"),
+                                            request.requestHeaders().get("Authorization"), decoded, body.length));
                                     if (failStatus != 0) {
                                         return response.status(failStatus).header("Content-Type", "application/json")
                                                 .sendString(Mono.just("{\"error\":\"stand-in failing\"}")).then();

@@ -33,6 +33,12 @@ final class PoolTier implements TierClient {
                 .toFuture();
     }
 
+    /** A pool with no workers (none given, none found by DNS yet) has nowhere to send calls. */
+    @Override
+    public boolean configured() {
+        return !pool.workers().isEmpty();
+    }
+
     @Override
     public CompletableFuture<byte[]> metadata(RoutePolicy.Stage stage, long deadlineNanos) {
         return pool.metadata(stage.model(), stage.version(), deadlineNanos).toFuture();

@@ -29,6 +29,8 @@ public final class RouteSignatures {
 
     /** How long a route's signature is trusted before its stages are asked again. */
     public static final Duration TTL = Duration.ofSeconds(30);
+    /** How long a failed fetch stands before a request asks the stages again. */
+    public static final Duration RETRY_AFTER_FAILURE = Duration.ofSeconds(5);
     /** The longest a metadata call may take. */
     public static final Duration METADATA_TIMEOUT = Duration.ofSeconds(2);
 
@@ -36,7 +38,7 @@ public final class RouteSignatures {
     public record Signature(ModelMetadata metadata, Set<String> outputs) {
     }
 
-    private record Entry(RoutePolicy policy, CompletableFuture<Signature> signature, long fetchedNanos) {
+    private record Entry(RoutePolicy policy, CompletableFuture<Signature> signature, long fetchedNanos, long keepNanos) {
     }
 
     private final TierClient edge;
@@ -52,19 +54,23 @@ public final class RouteSignatures {
         this.nanoTime = nanoTime;
     }
 
-    /** The route's signature, from the cache when fresh; one fetch at a time per route. */
+    /**
+     * The route's signature, from the cache when fresh; one fetch at a time per route. A fetch
+     * that failed is kept for {@link #RETRY_AFTER_FAILURE}: requests in that time go on without a
+     * signature at once, instead of each asking (and waiting for) a stage that cannot answer.
+     */
     public CompletableFuture<Signature> of(RoutePolicy route) {
         long now = nanoTime.getAsLong();
         Entry entry = cache.get(route.name());
-        if (entry != null && entry.policy() == route && now - entry.fetchedNanos() < TTL.toNanos()) {
+        if (entry != null && entry.policy() == route && now - entry.fetchedNanos() < entry.keepNanos()) {
             return entry.signature();
         }
         CompletableFuture<Signature> fetch = fetch(route);
-        Entry fresh = new Entry(route, fetch, now);
+        Entry fresh = new Entry(route, fetch, now, TTL.toNanos());
         cache.put(route.name(), fresh);
         fetch.whenComplete((signature, failure) -> {
             if (failure != null) {
-                cache.remove(route.name(), fresh);
+                cache.replace(route.name(), fresh, new Entry(route, fetch, now, RETRY_AFTER_FAILURE.toNanos()));
             }
         });
         return fetch;
@@ -73,10 +79,14 @@ public final class RouteSignatures {
     private CompletableFuture<Signature> fetch(RoutePolicy route) {
         long deadline = nanoTime.getAsLong() + METADATA_TIMEOUT.toNanos();
         List<CompletableFuture<ModelMetadata>> stages = new ArrayList<>();
-        if (route.kind().usesEdge()) {
+        // a tier with nowhere to send calls (a gateway whose devices run the edge stage themselves)
+        // is left out: the route's outputs are then those of the stages that can answer here
+        boolean edgeHere = route.kind().usesEdge() && (edge.configured() || !route.kind().usesCloud());
+        boolean cloudHere = route.kind().usesCloud() && (cloud.configured() || !edgeHere);
+        if (edgeHere) {
             stages.add(edge.metadata(route, route.edge(), deadline).thenApply(codec::decodeModelMetadata));
         }
-        if (route.kind().usesCloud()) {
+        if (cloudHere) {
             stages.add(cloud.metadata(route, route.cloud(), deadline).thenApply(codec::decodeModelMetadata));
         }
         return CompletableFuture.allOf(stages.toArray(CompletableFuture[]::new))

@@ -29,6 +29,14 @@ public interface TierClient {
     }
 
     /**
+     * Whether this tier has anywhere to send calls. A gateway whose devices run the edge stage
+     * themselves has no edge workers: its routes are described by the stages it can reach.
+     */
+    default boolean configured() {
+        return true;
+    }
+
+    /**
      * The stage model's OIP metadata ({@code GET /v2/models/{m}}), as the tier sends it;
      * completes exceptionally when it cannot be had.
      */

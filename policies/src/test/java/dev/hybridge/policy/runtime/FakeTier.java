@@ -33,6 +33,8 @@ final class FakeTier implements TierClient {
     private volatile String refuseMessage;
     private volatile boolean hanging;
     private volatile boolean metadataFails;
+    private volatile boolean unconfigured;
+    private final java.util.concurrent.atomic.AtomicInteger metadataCalls = new java.util.concurrent.atomic.AtomicInteger();
     private volatile double millis = 20;
 
     /** @param outputs what its model gives: {@code probs}, and on an edge model that hands on, {@code embedding} */
@@ -83,6 +85,26 @@ final class FakeTier implements TierClient {
     FakeTier metadataFailing() {
         this.metadataFails = true;
         return this;
+    }
+
+    FakeTier metadataAnswering() {
+        this.metadataFails = false;
+        return this;
+    }
+
+    /** No workers at all: the tier has nowhere to send calls. */
+    FakeTier unconfigured() {
+        this.unconfigured = true;
+        return this;
+    }
+
+    int metadataCalls() {
+        return metadataCalls.get();
+    }
+
+    @Override
+    public boolean configured() {
+        return !unconfigured;
     }
 
     List<InferRequest> requests() {
@@ -141,6 +163,7 @@ final class FakeTier implements TierClient {
 
     @Override
     public CompletableFuture<byte[]> metadata(RoutePolicy.Stage stage, long deadlineNanos) {
+        metadataCalls.incrementAndGet();
         if (metadataFails) {
             return CompletableFuture.failedFuture(new TierFailure(TierFailure.Kind.UNREACHABLE, "no metadata"));
         }

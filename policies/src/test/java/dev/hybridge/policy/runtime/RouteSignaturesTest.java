@@ -68,4 +68,36 @@ class RouteSignaturesTest {
                 model("digits-head", List.of(spec("probs", Datatype.FP32, -1, 10)))));
         assertThat(signature.outputs()).containsExactly("probs");
     }
+
+    @Test
+    void aFailedFetchStandsAWhileSoThatRequestsDoNotEachAskAgain() {
+        ManualTime time = new ManualTime();
+        FakeTier edge = FakeTier.edge();
+        FakeTier cloud = FakeTier.cloud().metadataFailing();
+        RouteSignatures signatures = new RouteSignatures(edge, cloud, new dev.hybridge.oip.OipCodec(), time);
+        RoutePolicy route = route(RouteKind.CASCADE);
+        assertThat(signatures.of(route)).isCompletedExceptionally();
+        assertThat(signatures.of(route)).isCompletedExceptionally();
+        assertThat(cloud.metadataCalls()).isEqualTo(1);
+
+        cloud.metadataAnswering();
+        time.advance(RouteSignatures.RETRY_AFTER_FAILURE);
+        assertThat(signatures.of(route).join().outputs()).containsExactly("probs");
+        assertThat(cloud.metadataCalls()).isEqualTo(2);
+        time.advance(Duration.ofSeconds(10));
+        signatures.of(route).join();
+        assertThat(cloud.metadataCalls()).as("a good signature stands for its TTL").isEqualTo(2);
+    }
+
+    @Test
+    void aTierWithNoWorkersIsLeftOutOfTheSignature() {
+        FakeTier edge = FakeTier.edge().unconfigured();
+        FakeTier cloud = FakeTier.cloud();
+        RouteSignatures signatures = new RouteSignatures(edge, cloud, new dev.hybridge.oip.OipCodec(), new ManualTime());
+        // a gateway whose devices run the edge stage: the cascade is described by its cloud stage
+        assertThat(signatures.of(route(RouteKind.CASCADE)).join().outputs()).containsExactly("probs");
+        assertThat(edge.metadataCalls()).isZero();
+        // an edge-only route is still asked of its edge tier, which then says it cannot answer
+        assertThat(signatures.of(route(RouteKind.EDGE_ONLY)).join().metadata().outputs()).hasSize(2);
+    }
 }
