@@ -215,7 +215,7 @@ Usage: include "hybridge.servingEnv" (dict "config" .Values.cloudWorker.config "
 {{- end }}
 
 {{/*
-A container's env list: the chart's variables (a YAML list of name/value items), minus those
+A container's env list: the chart's variables (a YAML list of name/value or name/valueFrom items), minus those
 extraEnv sets, then extraEnv's (sorted by name). Keeps every name once: Kubernetes would take
 the last of two, but server-side apply and strategic merge patches key env by name.
 Usage: include "hybridge.env" (dict "env" (include "hybridge.servingEnv" ...) "extraEnv" .Values.x.extraEnv)
@@ -225,12 +225,49 @@ Usage: include "hybridge.env" (dict "env" (include "hybridge.servingEnv" ...) "e
 {{- range fromYamlArray .env }}
 {{- if not (hasKey $extra .name) }}
 - name: {{ .name }}
+  {{- if hasKey . "valueFrom" }}
+  valueFrom:
+    {{- toYaml .valueFrom | nindent 4 }}
+  {{- else }}
   value: {{ .value | toString | quote }}
+  {{- end }}
 {{- end }}
 {{- end }}
 {{- range $name, $value := $extra }}
 - name: {{ $name }}
   value: {{ $value | toString | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+The edge agent's link to the gateway (hybridge.edge.*): the gateway's URL, the device (the
+node's name), its group, the API key from a Secret, and where the agent keeps its state.
+Usage: include "hybridge.edgeUplinkEnv" $
+*/}}
+{{- define "hybridge.edgeUplinkEnv" -}}
+{{- $uplink := .Values.edgeAgent.uplink }}
+- name: HYBRIDGE_EDGE_STATEDIR
+  value: /var/lib/hybridge
+{{- if $uplink.enabled }}
+- name: HYBRIDGE_EDGE_UPLINK_URL
+  value: {{ default (printf "http://%s.%s.svc.%s:%d" (include "hybridge.componentName" (dict "root" . "suffix" "-gateway")) .Release.Namespace .Values.clusterDomain (int .Values.gateway.service.port)) $uplink.url | quote }}
+- name: HYBRIDGE_EDGE_DEVICEID
+  valueFrom:
+    fieldRef:
+      fieldPath: spec.nodeName
+- name: HYBRIDGE_EDGE_DEVICEGROUP
+  value: {{ $uplink.deviceGroup | quote }}
+- name: HYBRIDGE_EDGE_UPLINK_POLICYREFRESH
+  value: {{ $uplink.policyRefresh | quote }}
+- name: HYBRIDGE_EDGE_UPLINK_TIMEOUT
+  value: {{ $uplink.timeout | quote }}
+{{- with $uplink.apiKeySecret }}
+- name: HYBRIDGE_EDGE_UPLINK_APIKEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $uplink.apiKeySecretKey }}
+{{- end }}
 {{- end }}
 {{- end }}
 
