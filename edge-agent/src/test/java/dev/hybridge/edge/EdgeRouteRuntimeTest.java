@@ -118,6 +118,12 @@ class EdgeRouteRuntimeTest {
                 escalate-when: 'true'
                 deadline: 500ms
                 cloud-latency: {initial: 10ms}
+                """, "sampled.yaml", """
+                version: 1
+                kind: shadow
+                edge: {model: digits-edge}
+                cloud: {model: digits-cloud}
+                shadow: {sample-rate: 1.0}
                 """))));
         return new RouteRuntime(engine, new LocalTier(host, CODEC), cloud, CODEC, time.now::get, time,
                 RouteRuntime.Listener.NONE);
@@ -197,5 +203,16 @@ class EdgeRouteRuntimeTest {
         assertThat(response.parameters()).containsEntry("hybridge.tier", "cloud").containsEntry("hybridge.label", "4")
                 .containsEntry("hybridge.degraded", false);
         assertThat(response.id()).isEqualTo("r3");
+    }
+
+    @Test
+    void aShadowSampleGoesToTheCloudAsSuchAndTheEdgeAnswers() throws Exception {
+        byte[] body = request("r4");
+        RouteAnswer answer = runtime().infer("sampled", "device", body, jsonLength(body)).get(5, TimeUnit.SECONDS);
+        assertThat(decode(answer).parameters()).containsEntry("hybridge.tier", "edge")
+                .containsEntry("hybridge.reason", "shadow");
+        awaitCloudCall();
+        assertThat(cloud.calls.get(0).reason()).isEqualTo(Reason.SHADOW);
+        assertThat(cloud.calls.get(0).edge()).isNotNull();
     }
 }

@@ -199,7 +199,9 @@ public final class RouteRuntime {
     /** Sends a sampled request to the cloud in the background and counts whether it agrees with the edge. */
     private void shadow(RouteCall call, EdgeOutcome edgeOutcome) {
         long deadline = nanoTime.getAsLong() + call.deadlineMillis() * 1_000_000;
-        cloud.infer(call.policy().cloud(), call.body(), call.jsonLength(), deadline).whenComplete((reply, error) -> {
+        TierCall purpose = new TierCall(call.route(), call.request().id(), call.tenant(), call.facts().device(),
+                dev.hybridge.policy.Reason.SHADOW, edgeOutcome);
+        cloud.infer(call.policy().cloud(), call.body(), call.jsonLength(), deadline, purpose).whenComplete((reply, error) -> {
             if (error != null) {
                 listener.shadow(call.route(), ShadowResult.FAILED);
                 return;
