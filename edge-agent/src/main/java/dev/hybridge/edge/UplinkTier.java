@@ -23,7 +23,6 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -182,10 +181,12 @@ final class UplinkTier implements TierClient {
         return codec.encodeRequest(new InferRequest(request.id(), parameters, request.inputs(), request.outputs()), true);
     }
 
-    /** The device and the client's request id; an id of the agent's own when the client gave none. */
-    private String idempotencyKey(TierCall call) {
-        String id = call.requestId() == null || call.requestId().isBlank() ? UUID.randomUUID().toString() : call.requestId();
-        return (device.isEmpty() ? "device" : device) + "/" + id;
+    /**
+     * The device and the request's key (the client's id, or one the agent made when it gave none):
+     * the same for the live attempt and any later replay of one request.
+     */
+    String idempotencyKey(TierCall call) {
+        return (device.isEmpty() ? "device" : device) + "/" + call.key();
     }
 
     private Mono<TierReply> post(String route, OipCodec.Encoded escalation) {

@@ -37,6 +37,11 @@ public final class RoutingParameters {
     public static final String COST_USD = "hybridge.cost_usd";
     /** True when a tier that should have answered could not, and another's answer stands. */
     public static final String DEGRADED = "hybridge.degraded";
+    /**
+     * On an edge agent's degraded answer: the id under which it kept the escalation it could not
+     * send, to be sent when the link returns ({@code GET /v2/escalations/{id}} on the agent).
+     */
+    public static final String ESCALATION_ID = "hybridge.escalation_id";
 
     // -------------------------------------------------------------------- route metadata
 
@@ -54,6 +59,7 @@ public final class RoutingParameters {
     public static final String CONFIDENCE_HEADER = "Hybridge-Confidence";
     public static final String COST_HEADER = "Hybridge-Cost-Usd";
     public static final String DEGRADED_HEADER = "Hybridge-Degraded";
+    public static final String ESCALATION_ID_HEADER = "Hybridge-Escalation-Id";
 
     private RoutingParameters() {
     }

@@ -87,7 +87,7 @@ public final class PolicyLoader {
             return null;
         }
         root.allowOnly(Set.of("version", "route", "kind", "edge", "cloud", "hard-when", "escalate-when", "threshold",
-                "deadline", "cloud-latency", "cost", "shadow"));
+                "deadline", "cloud-latency", "cost", "shadow", "defer"));
         checkVersion(root);
         String defaultName = fileName.replaceFirst("\\.ya?ml$", "");
         String name = root.has("route") ? root.string("route", true) : defaultName;
@@ -141,11 +141,41 @@ public final class PolicyLoader {
         } else if (kind == RouteKind.SHADOW) {
             root.problem("shadow", "is required on shadow routes (shadow: {sample-rate: 0.1})");
         }
+        RoutePolicy.Defer defer = defer(root, kind);
         if (problems.size() > before) {
             return null;
         }
         return new RoutePolicy(name, file, kind, edge, cloud, hardWhen, escalateWhen, threshold, deadline, latency,
-                edgeCost, cloudCost, shadowRate);
+                edgeCost, cloudCost, shadowRate, defer);
+    }
+
+    /** {@code defer:} (store-and-forward on an edge agent); its default depends on the kind. */
+    private static RoutePolicy.Defer defer(YamlNode root, RouteKind kind) {
+        RoutePolicy.Defer fallback = RoutePolicy.Defer.defaultFor(kind);
+        YamlNode defer = root.mapping("defer", false);
+        if (defer == null) {
+            return fallback;
+        }
+        defer.allowOnly(Set.of("enabled", "priority", "ttl", "overflow"));
+        boolean enabled = defer.bool("enabled", true);
+        if (enabled && kind != null && !(kind.usesEdge() && kind.usesCloud())) {
+            root.problem("defer", "only applies to routes with both an edge and a cloud stage, not " + kind.wire());
+        }
+        int priority = defer.integer("priority", 0, -1000, 1000);
+        Duration ttl = defer.duration("ttl", Duration.ofHours(24), Duration.ofSeconds(1), Duration.ofDays(30));
+        RoutePolicy.Overflow overflow = RoutePolicy.Overflow.DROP_OLDEST;
+        String text = defer.string("overflow", false);
+        if (text != null) {
+            overflow = switch (text) {
+                case "drop-oldest" -> RoutePolicy.Overflow.DROP_OLDEST;
+                case "refuse-new" -> RoutePolicy.Overflow.REFUSE_NEW;
+                default -> {
+                    defer.problem("overflow", "must be drop-oldest or refuse-new but was \"" + text + "\"");
+                    yield RoutePolicy.Overflow.DROP_OLDEST;
+                }
+            };
+        }
+        return new RoutePolicy.Defer(enabled, priority, ttl, overflow);
     }
 
     /** Parses the tenants file's text; {@code null} with problems added when it is not valid. */

@@ -21,10 +21,43 @@ import java.time.Duration;
  * @param edgeCost     what an edge answer costs
  * @param cloudCost    what a cloud answer costs
  * @param shadowRate   on shadow routes, the share of requests also sent to the cloud (0 to 1)
+ * @param defer        on an edge agent: whether an escalation that cannot be sent now is kept and sent later
  */
 public record RoutePolicy(String name, Path source, RouteKind kind, Stage edge, Stage cloud, Condition hardWhen,
                           Condition escalateWhen, ThresholdSpec threshold, Duration deadline,
-                          LatencySpec cloudLatency, TierCost edgeCost, TierCost cloudCost, double shadowRate) {
+                          LatencySpec cloudLatency, TierCost edgeCost, TierCost cloudCost, double shadowRate,
+                          Defer defer) {
+
+    /**
+     * Store-and-forward on an edge agent: an escalation that cannot be sent now (the link down,
+     * the gateway failing, too little time to wait) is answered at the edge and kept in the
+     * agent's outbox, to be sent when the link returns.
+     *
+     * @param enabled  whether the route defers (on by default for cascade and split routes)
+     * @param priority entries of higher priority are sent first (then the oldest first)
+     * @param ttl      an entry not answered within this expires
+     * @param overflow what happens when the outbox is full
+     */
+    public record Defer(boolean enabled, int priority, Duration ttl, Overflow overflow) {
+
+        /** Routes that never defer. */
+        public static final Defer OFF = new Defer(false, 0, Duration.ofHours(24), Overflow.DROP_OLDEST);
+
+        /** The default for a kind: on for cascade and split routes, whose escalations carry a hard case. */
+        public static Defer defaultFor(RouteKind kind) {
+            return kind != null && kind.usesEdge() && kind.usesCloud() && kind != RouteKind.SHADOW
+                    ? new Defer(true, 0, Duration.ofHours(24), Overflow.DROP_OLDEST) : OFF;
+        }
+    }
+
+    /** When the outbox is full: make room by dropping its oldest entry, or answer without keeping this one. */
+    public enum Overflow {
+        DROP_OLDEST, REFUSE_NEW;
+
+        public String wire() {
+            return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+        }
+    }
 
     /** The format version this code reads. */
     public static final int FORMAT_VERSION = 1;

@@ -68,6 +68,26 @@ class PolicyLoaderTest {
         assertThat(route.cloudLatency()).isEqualTo(RoutePolicy.LatencySpec.DEFAULT);
         assertThat(route.escalateWhen()).isNull();
         assertThat(route.cloudCost()).isEqualTo(RoutePolicy.TierCost.FREE);
+        assertThat(route.defer()).isEqualTo(new RoutePolicy.Defer(true, 0, Duration.ofHours(24),
+                RoutePolicy.Overflow.DROP_OLDEST));
+    }
+
+    @Test
+    void deferSettingsAreReadAndOnlyRoutesThatEscalateDeferByDefault() throws Exception {
+        write("kept.yaml", """
+                version: 1
+                kind: split
+                edge: {model: small, output: e}
+                cloud: {model: big, input: e}
+                defer: {priority: 5, ttl: 2h, overflow: refuse-new}
+                """);
+        write("alone.yaml", "version: 1\nkind: edge-only\nedge: {model: small}\n");
+        write("shadowed.yaml", "version: 1\nkind: shadow\nedge: {model: small}\ncloud: {model: big}\nshadow: {sample-rate: 0.1}\n");
+        PolicySet set = loader.load(folder);
+        assertThat(set.route("kept").defer()).isEqualTo(new RoutePolicy.Defer(true, 5, Duration.ofHours(2),
+                RoutePolicy.Overflow.REFUSE_NEW));
+        assertThat(set.route("alone").defer().enabled()).isFalse();
+        assertThat(set.route("shadowed").defer().enabled()).isFalse();
     }
 
     @ParameterizedTest(name = "{0}")
@@ -86,6 +106,8 @@ class PolicyLoaderTest {
             calibration rate        | `version: 1\nkind: cascade\nedge: {model: a}\ncloud: {model: b}\nthreshold: {calibrate: {window: 100}}` | r.yaml: threshold.calibrate.target-escalation-rate: is required
             bad duration            | `version: 1\nkind: cascade\nedge: {model: a}\ncloud: {model: b}\ndeadline: 500`                    | r.yaml: deadline: must be a duration such as 250ms, 2s, 5m or 1h but was 500
             duration out of range   | `version: 1\nkind: cascade\nedge: {model: a}\ncloud: {model: b}\ndeadline: 2h`                     | r.yaml: deadline: must be between 1ms and 10m but was 2h
+            bad overflow            | `version: 1\nkind: cascade\nedge: {model: a}\ncloud: {model: b}\ndefer: {overflow: newest}`        | r.yaml: defer.overflow: must be drop-oldest or refuse-new but was "newest"
+            defer on edge-only      | `version: 1\nkind: edge-only\nedge: {model: a}\ndefer: {enabled: true}`                          | r.yaml: defer: only applies to routes with both an edge and a cloud stage, not edge-only
             undeclared variable     | `version: 1\nkind: cascade\nedge: {model: a}\ncloud: {model: b}\nescalate-when: confidance < 0.5`  | r.yaml: escalate-when: not a valid condition: ERROR: 1:1: undeclared reference to 'confidance'
             edge variable too early | `version: 1\nkind: cascade\nedge: {model: a}\ncloud: {model: b}\nhard-when: confidence < 0.5`      | the edge has not run when this condition is evaluated
             not boolean             | `version: 1\nkind: cascade\nedge: {model: a}\ncloud: {model: b}\nescalate-when: confidence + 1.0`  | r.yaml: escalate-when: not a valid condition

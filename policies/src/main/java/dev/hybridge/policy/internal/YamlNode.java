@@ -111,6 +111,18 @@ public final class YamlNode {
         return value.asString();
     }
 
+    public boolean bool(String field, boolean fallback) {
+        if (!has(field)) {
+            return fallback;
+        }
+        JsonNode value = node.get(field);
+        if (!value.isBoolean()) {
+            problem(field, "must be true or false but was " + describe(value));
+            return fallback;
+        }
+        return value.asBoolean();
+    }
+
     public double number(String field, double fallback, double min, double max) {
         if (!has(field)) {
             return fallback;

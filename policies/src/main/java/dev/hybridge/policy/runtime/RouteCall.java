@@ -19,9 +19,11 @@ import dev.hybridge.policy.RoutePolicy;
  * @param signature     the route as one model, or null when its stages could not be asked
  * @param startNanos    when the request arrived
  * @param deadlineNanos when its answer is due
+ * @param key           the request's key ({@link TierCall#key()})
  */
 record RouteCall(RouteEngine engine, String tenant, OipCodec.RequestHeader request, byte[] body, int jsonLength,
-                 RequestFacts facts, RouteSignatures.Signature signature, long startNanos, long deadlineNanos) {
+                 RequestFacts facts, RouteSignatures.Signature signature, long startNanos, long deadlineNanos,
+                 String key) {
 
     RoutePolicy policy() {
         return engine.policy();

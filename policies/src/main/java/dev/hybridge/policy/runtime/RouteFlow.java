@@ -42,10 +42,13 @@ final class RouteFlow {
 
     private final OipCodec codec;
     private final LongSupplier nanoTime;
+    private final boolean defers;
 
-    RouteFlow(OipCodec codec, LongSupplier nanoTime) {
+    /** @param defers whether the runtime keeps escalations it cannot send (an edge agent's); else none are made */
+    RouteFlow(OipCodec codec, LongSupplier nanoTime, boolean defers) {
         this.codec = codec;
         this.nanoTime = nanoTime;
+        this.defers = defers;
     }
 
     // ------------------------------------------------------------------------------- starting
@@ -116,8 +119,17 @@ final class RouteFlow {
                         after.reason(), request.body(), request.jsonLength());
             }
             case REJECT -> finish(state, rejection(call, state, after.reason()));
-            default -> new Next(state, new Step.Finish(answer(call, state, response, Tier.EDGE, after.reason(),
-                    outcome.confidence(), false), after.shadow() ? outcome : null));
+            default -> {
+                if (after.reason() == Reason.DEADLINE_TOO_TIGHT && call.policy().kind().usesCloud()) {
+                    // it should have gone to the cloud and there is no time to wait: an agent keeps it for later
+                    CallState at = state;
+                    yield deferred(call, at, Reason.DEADLINE_TOO_TIGHT, outcome,
+                            () -> handOff(call).cloudRequestAfterEdge(call, response, codec),
+                            id -> answer(call, at, response, Tier.EDGE, after.reason(), outcome.confidence(), false, id));
+                }
+                yield new Next(state, new Step.Finish(answer(call, state, response, Tier.EDGE, after.reason(),
+                        outcome.confidence(), false), after.shadow() ? outcome : null));
+            }
         };
     }
 
@@ -140,9 +152,11 @@ final class RouteFlow {
             return finish(state, passThrough(call, state, reply, Tier.EDGE));
         }
         InferResponse response = codec.decodeResponse(reply.body(), reply.jsonLength());
-        state = state.charged(call.engine().charge(call.tenant(), Tier.EDGE, call.body().length));
-        return finish(state, answer(call, state, response, Tier.EDGE, Reason.CLOUD_UNAVAILABLE,
-                outcomeOf(response.parameters()).confidence(), true));
+        CallState at = state.charged(call.engine().charge(call.tenant(), Tier.EDGE, call.body().length));
+        EdgeOutcome outcome = outcomeOf(response.parameters());
+        // the request itself was for the cloud (hard, or asked for): an agent keeps it for later
+        return deferred(call, at, at.before().reason(), outcome, () -> new OipCodec.Encoded(call.body(), call.jsonLength()),
+                id -> answer(call, at, response, Tier.EDGE, Reason.CLOUD_UNAVAILABLE, outcome.confidence(), true, id));
     }
 
     private Next cloudReplied(RouteCall call, CallState state, TierReply reply) {
@@ -165,8 +179,14 @@ final class RouteFlow {
         }
         state = state.withCloudFailure(failure);
         return switch (state.phase()) {
-            case CLOUD_AFTER_EDGE -> finish(state, answer(call, state, state.edgeAnswer().response(), Tier.EDGE,
-                    Reason.CLOUD_UNAVAILABLE, state.edgeAnswer().outcome().confidence(), true));
+            case CLOUD_AFTER_EDGE -> {
+                CallState at = state;
+                EdgeAnswer edge = state.edgeAnswer();
+                yield deferred(call, at, at.reason(), edge.outcome(),
+                        () -> handOff(call).cloudRequestAfterEdge(call, edge.response(), codec),
+                        id -> answer(call, at, edge.response(), Tier.EDGE, Reason.CLOUD_UNAVAILABLE,
+                                edge.outcome().confidence(), true, id));
+            }
             case CLOUD_INSTEAD -> finish(state, error(call, state, 503, Reason.CLOUD_UNAVAILABLE,
                     "both tiers are unavailable: edge: " + state.edgeFailure().describe() + "; cloud: "
                             + failure.describe()));
@@ -194,7 +214,36 @@ final class RouteFlow {
 
     private RouteAnswer answer(RouteCall call, CallState state, InferResponse response, Tier tier, Reason reason,
                                Double confidence, boolean degraded) {
-        RouteOutcome outcome = new RouteOutcome(call.route(), tier, reason, confidence, state.costUsd(), degraded, 200);
+        return answer(call, state, response, tier, reason, confidence, degraded, null);
+    }
+
+    /**
+     * The edge's answer to a request whose escalation could not be sent: on a route that defers,
+     * the escalation goes with it, for a runtime that keeps such escalations (an edge agent's
+     * outbox) to keep before answering, and the answer then names it.
+     *
+     * @param why     why the cloud was to answer (low confidence, hard by rule, ...)
+     * @param cloudRequest the cloud stage's request (made only when the escalation is kept)
+     * @param withId       the answer naming a kept escalation
+     */
+    private Next deferred(RouteCall call, CallState state, Reason why, EdgeOutcome edge,
+                          java.util.function.Supplier<OipCodec.Encoded> cloudRequest,
+                          java.util.function.Function<String, RouteAnswer> withId) {
+        RouteAnswer plain = withId.apply(null);
+        if (!defers || !call.policy().defer().enabled()) {
+            return finish(state, plain);
+        }
+        OipCodec.Encoded request = cloudRequest.get();
+        TierCall escalation = new TierCall(call.route(), call.request().id(), call.key(), call.tenant(),
+                call.facts().device(), why, edge);
+        return new Next(state, new Step.Finish(plain, null,
+                new Deferral(call.policy(), escalation, request.body(), request.jsonLength(), plain, withId)));
+    }
+
+    private RouteAnswer answer(RouteCall call, CallState state, InferResponse response, Tier tier, Reason reason,
+                               Double confidence, boolean degraded, String escalationId) {
+        RouteOutcome outcome = new RouteOutcome(call.route(), tier, reason, confidence, state.costUsd(), degraded, 200,
+                escalationId);
         Map<String, Object> parameters = new LinkedHashMap<>(response.parameters());
         outcome.writeParameters(parameters);
         List<Tensor> outputs = response.outputs();

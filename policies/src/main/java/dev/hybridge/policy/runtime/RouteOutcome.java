@@ -6,6 +6,8 @@ import static dev.hybridge.oip.RoutingParameters.COST_HEADER;
 import static dev.hybridge.oip.RoutingParameters.COST_USD;
 import static dev.hybridge.oip.RoutingParameters.DEGRADED;
 import static dev.hybridge.oip.RoutingParameters.DEGRADED_HEADER;
+import static dev.hybridge.oip.RoutingParameters.ESCALATION_ID;
+import static dev.hybridge.oip.RoutingParameters.ESCALATION_ID_HEADER;
 import static dev.hybridge.oip.RoutingParameters.REASON;
 import static dev.hybridge.oip.RoutingParameters.REASON_HEADER;
 import static dev.hybridge.oip.RoutingParameters.TIER;
@@ -27,13 +29,23 @@ import java.util.Map;
  * @param confidence the answering model's confidence, or null when it reports none
  * @param costUsd    what the request cost, in USD, to the nano-dollar
  * @param degraded   whether a tier that should have answered could not, and another's answer stands
- * @param status     the HTTP status of the answer
+ * @param status       the HTTP status of the answer
+ * @param escalationId on an edge agent's degraded answer, the id of the escalation it kept to send later; else null
  */
 public record RouteOutcome(String route, Tier tier, Reason reason, Double confidence, double costUsd,
-                           boolean degraded, int status) {
+                           boolean degraded, int status, String escalationId) {
 
     public RouteOutcome {
         costUsd = Math.round(costUsd * 1e9) / 1e9; // sums of per-request and per-megabyte prices carry binary noise
+    }
+
+    public RouteOutcome(String route, Tier tier, Reason reason, Double confidence, double costUsd, boolean degraded,
+                        int status) {
+        this(route, tier, reason, confidence, costUsd, degraded, status, null);
+    }
+
+    public RouteOutcome withEscalationId(String id) {
+        return new RouteOutcome(route, tier, reason, confidence, costUsd, degraded, status, id);
     }
 
     /** The answer's routing parameters, added to the answering model's own. */
@@ -45,6 +57,9 @@ public record RouteOutcome(String route, Tier tier, Reason reason, Double confid
         }
         parameters.put(COST_USD, costUsd);
         parameters.put(DEGRADED, degraded);
+        if (escalationId != null) {
+            parameters.put(ESCALATION_ID, escalationId);
+        }
     }
 
     /** The routing headers, on every answer: what is known of it. */
@@ -62,6 +77,9 @@ public record RouteOutcome(String route, Tier tier, Reason reason, Double confid
         headers.put(COST_HEADER, Double.toString(costUsd));
         if (status == 200) {
             headers.put(DEGRADED_HEADER, Boolean.toString(degraded));
+        }
+        if (escalationId != null) {
+            headers.put(ESCALATION_ID_HEADER, escalationId);
         }
         return headers;
     }

@@ -36,6 +36,10 @@ import java.util.stream.Collectors;
  */
 public final class RouteRuntime {
 
+    /** This process, in the keys it makes for requests that came without an id. */
+    private static final String BOOT = java.util.UUID.randomUUID().toString().substring(0, 13);
+    private static final java.util.concurrent.atomic.AtomicLong SEQUENCE = new java.util.concurrent.atomic.AtomicLong();
+
     /** Time allowed past the deadline for writing the answer. */
     public static final long GRACE_MILLIS = 50;
     /** The longest deadline a request may ask for. */
@@ -88,9 +92,17 @@ public final class RouteRuntime {
     private final Listener listener;
     private final RouteFlow flow;
     private final RouteSignatures signatures;
+    private final Deferrer deferrer;
 
     public RouteRuntime(PolicyEngine policies, TierClient edge, TierClient cloud, OipCodec codec, LongSupplier nanoTime,
                         Timer timer, Listener listener) {
+        this(policies, edge, cloud, codec, nanoTime, timer, listener, null);
+    }
+
+    /** @param deferrer where escalations that cannot be sent are kept (an edge agent's outbox); null: nowhere */
+    public RouteRuntime(PolicyEngine policies, TierClient edge, TierClient cloud, OipCodec codec, LongSupplier nanoTime,
+                        Timer timer, Listener listener, Deferrer deferrer) {
+        this.deferrer = deferrer;
         this.policies = policies;
         this.edge = edge;
         this.cloud = cloud;
@@ -98,7 +110,7 @@ public final class RouteRuntime {
         this.nanoTime = nanoTime;
         this.timer = timer;
         this.listener = listener;
-        this.flow = new RouteFlow(codec, nanoTime);
+        this.flow = new RouteFlow(codec, nanoTime, deferrer != null);
         this.signatures = new RouteSignatures(edge, cloud, codec, nanoTime);
     }
 
@@ -134,7 +146,8 @@ public final class RouteRuntime {
                 signature = waited;
             }
             return signature.thenCompose(known -> {
-                RouteCall call = new RouteCall(engine, tenant, request, body, jsonLength, facts, known, start, deadline);
+                RouteCall call = new RouteCall(engine, tenant, request, body, jsonLength, facts, known, start, deadline,
+                        request.id() != null && !request.id().isBlank() ? request.id() : BOOT + "-" + SEQUENCE.incrementAndGet());
                 refuseUnknownOutputs(call);
                 return run(call, Boolean.TRUE.equals(request.parameters().get(ESCALATION)));
             });
@@ -163,13 +176,19 @@ public final class RouteRuntime {
         latest.set(next.state());
         Step step = next.step();
         if (step instanceof Step.Finish finish) {
+            if (finish.deferral() != null && deferrer != null) {
+                // kept before the caller hears of it; an escalation that cannot be kept leaves the plain answer
+                deferrer.defer(finish.deferral()).handle((id, failure) -> id == null ? finish.answer()
+                        : finish.deferral().withId().apply(id)).thenAccept(answer::complete);
+                return;
+            }
             if (answer.complete(finish.answer()) && finish.shadowOf() != null) {
                 shadow(call, finish.shadowOf());
             }
             return;
         }
         CallState state = next.state();
-        TierCall purpose = new TierCall(call.route(), call.request().id(), call.tenant(), call.facts().device(),
+        TierCall purpose = new TierCall(call.route(), call.request().id(), call.key(), call.tenant(), call.facts().device(),
                 state.reason(), state.edgeAnswer() == null ? null : state.edgeAnswer().outcome());
         CompletableFuture<TierReply> reply = step instanceof Step.CallEdge e
                 ? edge.infer(call.policy().edge(), e.body(), e.jsonLength(), call.deadlineNanos(), purpose)
@@ -199,8 +218,8 @@ public final class RouteRuntime {
     /** Sends a sampled request to the cloud in the background and counts whether it agrees with the edge. */
     private void shadow(RouteCall call, EdgeOutcome edgeOutcome) {
         long deadline = nanoTime.getAsLong() + call.deadlineMillis() * 1_000_000;
-        TierCall purpose = new TierCall(call.route(), call.request().id(), call.tenant(), call.facts().device(),
-                dev.hybridge.policy.Reason.SHADOW, edgeOutcome);
+        TierCall purpose = new TierCall(call.route(), call.request().id(), call.key(), call.tenant(),
+                call.facts().device(), dev.hybridge.policy.Reason.SHADOW, edgeOutcome);
         cloud.infer(call.policy().cloud(), call.body(), call.jsonLength(), deadline, purpose).whenComplete((reply, error) -> {
             if (error != null) {
                 listener.shadow(call.route(), ShadowResult.FAILED);

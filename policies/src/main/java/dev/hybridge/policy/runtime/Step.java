@@ -14,8 +14,13 @@ sealed interface Step {
     /**
      * Answer the client. With {@code shadowOf}, the edge's outcome behind the answer: also send
      * the request to the cloud in the background and count whether its label agrees, without
-     * waiting for it.
+     * waiting for it. With {@code deferral}, an escalation that could not be sent: keep it (where
+     * the runtime has a {@link Deferrer}) before answering, and name it in the answer.
      */
-    record Finish(RouteAnswer answer, dev.hybridge.policy.EdgeOutcome shadowOf) implements Step {
+    record Finish(RouteAnswer answer, dev.hybridge.policy.EdgeOutcome shadowOf, Deferral deferral) implements Step {
+
+        Finish(RouteAnswer answer, dev.hybridge.policy.EdgeOutcome shadowOf) {
+            this(answer, shadowOf, null);
+        }
     }
 }

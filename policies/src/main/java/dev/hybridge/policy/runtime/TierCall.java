@@ -10,10 +10,13 @@ import dev.hybridge.policy.Reason;
  *
  * @param route     the route the request runs on
  * @param requestId the client's request id, or null when it gave none
+ * @param key       the request's key: the client's id, or one this process made when it gave none; the
+ *                  same for every call one request makes (an escalation and its later replay share it)
  * @param tenant    the caller's tenant
  * @param device    the device the request came from, or {@code ""}
  * @param reason    why this tier is called (for the cloud: low confidence, hard by rule, ...)
  * @param edge      what the edge stage concluded, when it has answered; else null
  */
-public record TierCall(String route, String requestId, String tenant, String device, Reason reason, EdgeOutcome edge) {
+public record TierCall(String route, String requestId, String key, String tenant, String device, Reason reason,
+                       EdgeOutcome edge) {
 }

@@ -431,4 +431,84 @@ class RouteRuntimeTest {
         assertThatThrownBy(() -> run("nope")).cause().isInstanceOf(OipException.class)
                 .hasMessage("no route named 'nope'; routes: digits, local, plainsplit, shadow, split");
     }
+
+    // ------------------------------------------------------------------------------ deferral
+
+    /** A runtime that keeps what it cannot send in {@code kept}, refusing when {@code full}. */
+    RouteRuntime deferring(List<Deferral> kept, boolean full) {
+        return new RouteRuntime(policies, edge, cloud, codec, time, time, RouteRuntime.Listener.NONE,
+                deferral -> {
+                    if (full) {
+                        return CompletableFuture.completedFuture(null);
+                    }
+                    kept.add(deferral);
+                    return CompletableFuture.completedFuture("esc-" + kept.size());
+                });
+    }
+
+    @Test
+    void anEscalationTheCloudCannotTakeIsKeptAndTheAnswerNamesIt() {
+        List<Deferral> kept = new ArrayList<>();
+        edge.answering(0.3, "4");
+        cloud.failing(TierFailure.Kind.CIRCUIT_OPEN);
+        byte[] body = codec.encodeRequest(request(Map.of(), List.of()), false).body();
+        RouteAnswer answer = deferring(kept, false).infer("digits", "acme", body, -1).join();
+        InferResponse response = ok(answer);
+        assertThat(response.parameters()).containsEntry("hybridge.tier", "edge").containsEntry("hybridge.degraded", true)
+                .containsEntry("hybridge.reason", "cloud_unavailable").containsEntry("hybridge.escalation_id", "esc-1");
+        assertThat(answer.outcome().headers()).containsEntry("Hybridge-Escalation-Id", "esc-1");
+        assertThat(kept).singleElement().satisfies(d -> {
+            assertThat(d.route().name()).isEqualTo("digits");
+            assertThat(d.call().key()).isEqualTo("r-1");
+            assertThat(d.call().reason()).isEqualTo(Reason.LOW_CONFIDENCE);
+            assertThat(d.call().edge().label()).isEqualTo("4");
+            assertThat(d.body()).isEqualTo(body); // a cascade sends the request itself
+        });
+    }
+
+    @Test
+    void aSplitKeepsTheEdgesTensorNotTheRequest() {
+        List<Deferral> kept = new ArrayList<>();
+        edge.answering(0.3, "4");
+        cloud.failing(TierFailure.Kind.UNREACHABLE);
+        ok(deferring(kept, false).infer("split", "acme", codec.encodeRequest(request(Map.of(), List.of()), false).body(), -1)
+                .join());
+        InferRequest keptRequest = codec.decodeRequest(kept.get(0).body(), kept.get(0).jsonLength());
+        assertThat(keptRequest.inputs()).extracting(Tensor::name).containsExactly("features");
+    }
+
+    @Test
+    void aFullOutboxLeavesThePlainDegradedAnswerAndARouteThatDoesNotDeferKeepsNothing() throws IOException {
+        List<Deferral> kept = new ArrayList<>();
+        edge.answering(0.3, "4");
+        cloud.failing(TierFailure.Kind.CIRCUIT_OPEN);
+        byte[] body = codec.encodeRequest(request(Map.of(), List.of()), false).body();
+        InferResponse refused = ok(deferring(kept, true).infer("digits", "acme", body, -1).join());
+        assertThat(refused.parameters()).containsEntry("hybridge.degraded", true).doesNotContainKey("hybridge.escalation_id");
+
+        write("nodefer", """
+                version: 1
+                kind: cascade
+                edge: {model: digits-edge}
+                cloud: {model: digits-cloud}
+                threshold: {value: 0.5}
+                defer: {enabled: false}
+                """);
+        assertThat(policies.reload(folder).problems()).isEmpty();
+        ok(deferring(kept, false).infer("nodefer", "acme", body, -1).join());
+        assertThat(kept).isEmpty();
+    }
+
+    @Test
+    void aRequestWithNoTimeToWaitForTheCloudIsKeptToo() {
+        List<Deferral> kept = new ArrayList<>();
+        edge.answering(0.3, "4");
+        // the route's estimate (50 ms) does not fit a 20 ms deadline
+        InferResponse response = ok(deferring(kept, false).infer("digits", "acme", codec.encodeRequest(
+                request(Map.of("hybridge.deadline_ms", 20L), List.of()), false).body(), -1).join());
+        assertThat(response.parameters()).containsEntry("hybridge.reason", "deadline_too_tight")
+                .containsEntry("hybridge.escalation_id", "esc-1");
+        assertThat(kept.get(0).call().reason()).isEqualTo(Reason.DEADLINE_TOO_TIGHT);
+        assertThat(cloud.calls()).isZero();
+    }
 }

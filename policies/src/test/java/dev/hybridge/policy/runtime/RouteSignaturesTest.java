@@ -19,7 +19,7 @@ class RouteSignaturesTest {
                 new RoutePolicy.Stage("digits-edge", null, kind.split() ? "embedding" : null),
                 new RoutePolicy.Stage("digits-cloud", null, kind.split() ? "embedding" : null), null, null,
                 RoutePolicy.ThresholdSpec.fixed(0.5), Duration.ofMillis(500), RoutePolicy.LatencySpec.DEFAULT,
-                RoutePolicy.TierCost.FREE, RoutePolicy.TierCost.FREE, 0);
+                RoutePolicy.TierCost.FREE, RoutePolicy.TierCost.FREE, 0, RoutePolicy.Defer.defaultFor(kind));
     }
 
     static TensorSpec spec(String name, Datatype type, long... shape) {
