@@ -82,11 +82,59 @@ public class EdgeConfiguration {
     }
 
     @Bean
-    RouteRuntime edgeRouteRuntime(PolicyEngine engine, LocalTier local, Uplink uplink, OipCodec codec,
-                                  EdgeProperties properties, MeterRegistry registry, DeadlineTimer deadlines,
-                                  EdgeMetrics metrics) {
-        UplinkTier cloud = new UplinkTier(uplink, codec, deviceId(properties), registry);
-        return new RouteRuntime(engine, local, cloud, codec, System::nanoTime, deadlines, metrics);
+    UplinkTier uplinkTier(Uplink uplink, OipCodec codec, EdgeProperties properties, MeterRegistry registry) {
+        return new UplinkTier(uplink, codec, deviceId(properties), registry);
+    }
+
+    /** Escalations that cannot be sent wait here ({@code <state-dir>/outbox.db}); none when the outbox is off. */
+    @Bean(destroyMethod = "close")
+    @Lazy(false)
+    Outbox outbox(EdgeProperties properties) {
+        EdgeProperties.Outbox config = properties.outbox();
+        return new Outbox(java.nio.file.Path.of(properties.stateDir()).resolve("outbox.db"), config.maxEntries(),
+                config.maxBytes().toBytes(), config.retention(), config.synchronousFull(), Clock.systemUTC());
+    }
+
+    @Bean
+    RouteRuntime edgeRouteRuntime(PolicyEngine engine, LocalTier local, UplinkTier cloud, OipCodec codec,
+                                  EdgeProperties properties, DeadlineTimer deadlines, EdgeMetrics metrics, Outbox outbox) {
+        return new RouteRuntime(engine, local, cloud, codec, System::nanoTime, deadlines, metrics,
+                properties.outbox().enabled() ? new OutboxDeferrer(outbox) : null);
+    }
+
+    @Bean
+    Replayer replayer(Outbox outbox, UplinkTier tier, Uplink uplink, OipCodec codec, EdgeProperties properties,
+                      MeterRegistry registry) {
+        return new Replayer(outbox, tier, uplink, codec, properties.outbox(), properties.tenant(), deviceId(properties),
+                registry);
+    }
+
+    /**
+     * Drains the outbox (every 100 ms, as the link allows), and every 10 s expires what is due,
+     * forgets old finished entries and updates the outbox's gauges.
+     */
+    @Bean(destroyMethod = "shutdownNow")
+    @Lazy(false)
+    ScheduledExecutorService outboxWork(Replayer replayer, Outbox outbox, MeterRegistry registry) {
+        ScheduledExecutorService work = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "hybridge-replay");
+            t.setDaemon(true);
+            return t;
+        });
+        OutboxMetrics metrics = new OutboxMetrics(outbox, registry);
+        work.scheduleWithFixedDelay(replayer::drain, 100, 100, TimeUnit.MILLISECONDS);
+        work.scheduleWithFixedDelay(() -> {
+            outbox.purge().exceptionally(e -> null).join();
+            metrics.refresh();
+        }, 0, 10, TimeUnit.SECONDS);
+        return work;
+    }
+
+    /** {@code GET /v2/escalations/{id}}: what became of a kept escalation. */
+    @Bean
+    org.springframework.web.reactive.function.server.RouterFunction<org.springframework.web.reactive.function.server.ServerResponse>
+            escalationRoutes(Outbox outbox, OipCodec codec) {
+        return new EscalationEndpoint(outbox, codec).routes();
     }
 
     @Bean

@@ -23,6 +23,7 @@ import org.springframework.validation.annotation.Validated;
  * @param tenant       the tenant the agent's own budget checks run as (the gateway charges escalations
  *                     to the uplink's API key)
  * @param uplink       the link to the gateway
+ * @param outbox       where escalations that cannot be sent wait for the link
  */
 @Validated
 @ConfigurationProperties("hybridge.edge")
@@ -32,7 +33,36 @@ public record EdgeProperties(
         @DefaultValue("edge-state") @NotBlank String stateDir,
         @DefaultValue("") String policyFolder,
         @DefaultValue("device") @NotBlank String tenant,
-        @DefaultValue @Valid @NotNull Uplink uplink) {
+        @DefaultValue @Valid @NotNull Uplink uplink,
+        @DefaultValue @Valid @NotNull Outbox outbox) {
+
+    /**
+     * The outbox ({@code <state-dir>/outbox.db}, SQLite): escalations of routes that defer, kept
+     * while the link is down and sent when it returns.
+     *
+     * @param enabled          keep escalations that cannot be sent (a route's {@code defer} decides which)
+     * @param maxEntries       waiting entries at most; then the route's overflow rule applies
+     * @param maxBytes         bytes of waiting requests at most
+     * @param retention        how long an answered, expired or dropped entry can still be asked about
+     * @param synchronousFull  commit to the disk itself (survives a power cut), not only to the OS (survives a crash)
+     * @param replayRate       entries sent per second at most while draining
+     * @param replayConcurrent entries in flight at once while draining
+     * @param liveReserve      places of {@code uplink.max-concurrent} a backlog never takes: live escalations get them
+     * @param firstBackoff     the pause after an entry's first failed attempt (doubling)
+     * @param maxBackoff       the longest pause between attempts
+     */
+    public record Outbox(
+            @DefaultValue("true") boolean enabled,
+            @DefaultValue("10000") @Min(1) int maxEntries,
+            @DefaultValue("256MB") @NotNull org.springframework.util.unit.DataSize maxBytes,
+            @DefaultValue("7d") @NotNull Duration retention,
+            @DefaultValue("true") boolean synchronousFull,
+            @DefaultValue("20") @Min(1) int replayRate,
+            @DefaultValue("2") @Min(1) int replayConcurrent,
+            @DefaultValue("8") @Min(0) int liveReserve,
+            @DefaultValue("1s") @NotNull Duration firstBackoff,
+            @DefaultValue("60s") @NotNull Duration maxBackoff) {
+    }
 
     /**
      * The gateway this agent escalates to and takes its policies from.

@@ -134,6 +134,16 @@ final class Uplink implements AutoCloseable {
         return inFlight.tryAcquire();
     }
 
+    /**
+     * Takes a place for a replay, only while more than {@code reserve} places are free: a backlog
+     * never takes the places live escalations need.
+     */
+    boolean tryEnterLeaving(int reserve) {
+        synchronized (inFlight) {
+            return inFlight.availablePermits() > reserve && inFlight.tryAcquire();
+        }
+    }
+
     void leave() {
         inFlight.release();
     }

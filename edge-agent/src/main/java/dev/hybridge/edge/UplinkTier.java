@@ -67,6 +67,20 @@ final class UplinkTier implements TierClient {
     @Override
     public CompletableFuture<TierReply> infer(RoutePolicy.Stage stage, byte[] body, int jsonLength, long deadlineNanos,
                                               TierCall call) {
+        return escalate(body, jsonLength, deadlineNanos, call, -1);
+    }
+
+    /**
+     * Sends a kept escalation again (the outbox draining): as a live one, with the same key, but
+     * only while more than {@code reserve} places among the escalations in flight are free.
+     */
+    CompletableFuture<TierReply> replay(byte[] body, int jsonLength, TierCall call, int reserve) {
+        return escalate(body, jsonLength, System.nanoTime() + uplink.config().timeout().toNanos(), call, reserve);
+    }
+
+    /** @param reserve places among those in flight to leave free, or -1 for a live escalation (takes any) */
+    private CompletableFuture<TierReply> escalate(byte[] body, int jsonLength, long deadlineNanos, TierCall call,
+                                                  int reserve) {
         if (!uplink.configured()) {
             return CompletableFuture.failedFuture(new TierFailure(TierFailure.Kind.UNREACHABLE,
                     "no uplink is configured (hybridge.edge.uplink.url)"));
@@ -80,7 +94,7 @@ final class UplinkTier implements TierClient {
             return CompletableFuture.failedFuture(new TierFailure(TierFailure.Kind.CIRCUIT_OPEN,
                     "the uplink is down (" + uplink.state().wire() + "): " + uplink.lastProblem()));
         }
-        if (!uplink.tryEnter()) {
+        if (reserve < 0 ? !uplink.tryEnter() : !uplink.tryEnterLeaving(reserve)) {
             breaker.releasePermission();
             return CompletableFuture.failedFuture(new TierFailure(TierFailure.Kind.BUSY, "the uplink has "
                     + uplink.config().maxConcurrent() + " escalations in flight (hybridge.edge.uplink.max-concurrent)"));

@@ -43,7 +43,9 @@ class EdgePoliciesTest {
         return new EdgeProperties("dev", "", state.toString(), "", "device",
                 new EdgeProperties.Uplink(url, "", Duration.ofMillis(500), Duration.ofSeconds(2), 4, Duration.ofSeconds(10),
                         new EdgeProperties.Breaker(10, 4, 50, Duration.ofSeconds(2), 80, Duration.ofSeconds(2)),
-                        new EdgeProperties.Probe(Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofSeconds(30))));
+                        new EdgeProperties.Probe(Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofSeconds(30))),
+                new EdgeProperties.Outbox(true, 100, org.springframework.util.unit.DataSize.ofMegabytes(1), Duration.ofDays(1),
+                        true, 20, 2, 8, Duration.ofSeconds(1), Duration.ofSeconds(60)));
     }
 
     private static PolicyEngine engine() {

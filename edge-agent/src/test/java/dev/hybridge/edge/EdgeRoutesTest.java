@@ -50,6 +50,12 @@ class EdgeRoutesTest {
     @Autowired
     Uplink uplink;
 
+    @Autowired
+    Replayer replayer;
+
+    @Autowired
+    Outbox outbox;
+
     WebTestClient client;
 
     @DynamicPropertySource
@@ -207,5 +213,49 @@ class EdgeRoutesTest {
         client.get().uri("/v2/models/digits-edge").exchange().expectStatus().isOk();
         client.post().uri("/v2/models/nothing/infer").contentType(MediaType.APPLICATION_JSON).bodyValue(audioRequest("n"))
                 .exchange().expectStatus().isNotFound().expectBody().jsonPath("$.error").isNotEmpty();
+    }
+
+    private String escalationState(String id) {
+        return new String(client.get().uri("/v2/escalations/" + id).exchange().expectStatus().isOk()
+                .expectBody().returnResult().getResponseBody(), java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void whatCannotBeSentIsKeptAndSentOnceTheLinkReturnsWithTheSameKey() {
+        GATEWAY.failWith(503);
+        List<String> ids = new java.util.ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            byte[] answer = infer("always", "kept-" + i).jsonPath("$.parameters['hybridge.degraded']").isEqualTo(true)
+                    .returnResult().getResponseBody();
+            String id = com.jayway.jsonpath.JsonPath.read(new String(answer, java.nio.charset.StandardCharsets.UTF_8),
+                    "$.parameters['hybridge.escalation_id']");
+            assertThat(id).isNotBlank();
+            ids.add(id);
+            assertThat(escalationState(id)).contains("\"state\":\"pending\"").contains("\"route\":\"always\"");
+        }
+        int live = GATEWAY.escalations().size(); // two failed live attempts, then the breaker opened
+        assertThat(uplink.breaker().getState()).isEqualTo(CircuitBreaker.State.OPEN);
+        replayer.drain().join();
+        assertThat(GATEWAY.escalations()).as("nothing is sent while the link is down").hasSize(live);
+
+        GATEWAY.failWith(0);
+        uplink.probe();
+        // passes as the schedule would run them, until this test's three are settled (other tests' entries may wait too)
+        for (int pass = 0; pass < 100 && !ids.stream().allMatch(id -> outbox.get(id).join().orElseThrow().state()
+                == Outbox.State.ANSWERED); pass++) {
+            replayer.drain().join();
+        }
+        for (String id : ids) {
+            assertThat(escalationState(id)).contains("\"state\":\"answered\"").contains("\"label\":\"3\"")
+                    .contains("\"agreed\":");
+        }
+        // each was sent once, with its request's key, as the live attempt was: a repeat the gateway answers from its record
+        List<Object> replayedKeys = GATEWAY.escalations().subList(live, GATEWAY.escalations().size()).stream()
+                .map(r -> r.request().parameters().get(RoutingParameters.IDEMPOTENCY_KEY)).toList();
+        for (int i = 0; i < 3; i++) {
+            assertThat(replayedKeys).as("sends of kept-" + i).containsOnlyOnce("dev-test/kept-" + i);
+        }
+        client.get().uri("/v2/escalations/nothing-like-it").exchange().expectStatus().isNotFound()
+                .expectBody().jsonPath("$.error").isNotEmpty();
     }
 }

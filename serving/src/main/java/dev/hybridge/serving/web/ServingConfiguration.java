@@ -42,11 +42,22 @@ public class ServingConfiguration {
                 info == null ? "dev" : info.getVersion());
     }
 
-    /** The OIP endpoints but {@code POST .../infer} ({@link InferRoute}), then 404/405 for the rest of {@code /v2}. */
     @Bean
-    RouterFunction<ServerResponse> oipRoutes(HostBackend backend, OipCodec codec) {
-        OipFront front = new OipFront(backend, codec);
-        return front.routes().and(front.fallback());
+    OipFront oipFront(HostBackend backend, OipCodec codec) {
+        return new OipFront(backend, codec);
+    }
+
+    /** The OIP endpoints but {@code POST .../infer} ({@link InferRoute}). */
+    @Bean
+    RouterFunction<ServerResponse> oipRoutes(OipFront front) {
+        return front.routes();
+    }
+
+    /** 404/405 for the rest of {@code /v2}: after every other router function (a program may add endpoints under it). */
+    @Bean
+    @org.springframework.core.annotation.Order(org.springframework.core.Ordered.LOWEST_PRECEDENCE)
+    RouterFunction<ServerResponse> oipFallback(OipFront front) {
+        return front.fallback();
     }
 
     @Bean
