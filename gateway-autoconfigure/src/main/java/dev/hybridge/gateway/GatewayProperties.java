@@ -34,6 +34,7 @@ import org.springframework.validation.annotation.Validated;
  * @param budgetStore          where tenants' spending is kept: {@code memory} (each replica its own)
  *                             or {@code redis} (shared by every replica; {@code spring.data.redis.*})
  * @param budgetRefresh        with {@code redis}: how often other replicas' spending is read
+ * @param escalations          how escalations sent more than once get one effect
  */
 @Validated
 @ConfigurationProperties("hybridge.gateway")
@@ -49,7 +50,19 @@ public record GatewayProperties(
         @DefaultValue("X-Api-Key") @NotBlank String apiKeyHeader,
         @DefaultValue("") String anonymousTenant,
         @DefaultValue("memory") @NotNull BudgetStore budgetStore,
-        @DefaultValue("1s") @NotNull Duration budgetRefresh) {
+        @DefaultValue("1s") @NotNull Duration budgetRefresh,
+        @DefaultValue @Valid @NotNull Escalations escalations) {
+
+    /**
+     * The record of answered escalations (by {@code hybridge.idempotency_key}).
+     *
+     * @param recordTtl how long an answer stays on record: at least the longest time an edge agent keeps an
+     *                  escalation waiting (a route's {@code defer.ttl}, 24 h by default)
+     * @param maxKeys   answers on record at most; beyond, the oldest go first (and a replay of one would run again)
+     */
+    public record Escalations(@DefaultValue("48h") @NotNull Duration recordTtl,
+                              @DefaultValue("50000") @Min(1) int maxKeys) {
+    }
 
     /** Where tenants' spending is kept. */
     public enum BudgetStore {

@@ -146,9 +146,22 @@ public class HybridgeGatewayAutoConfiguration {
     /** The route runtime the Hybridge filter runs, with the two worker pools as its tiers. */
     @Bean
     RouteRuntime routeRuntime(PolicyEngine engine, WorkerPool edgePool, WorkerPool cloudPool, OipCodec codec,
-                              GatewayMetrics metrics, DeadlineTimer deadlines) {
+                              GatewayMetrics metrics, DeadlineTimer deadlines, EscalationRecord escalations) {
         return new RouteRuntime(engine, new PoolTier(edgePool), new PoolTier(cloudPool), codec, System::nanoTime,
-                deadlines, metrics);
+                deadlines, metrics, null, escalations);
+    }
+
+    /** Escalations answered, by idempotency key: a replay gets its answer again, not a second run. */
+    @Bean
+    EscalationRecord escalationRecord(GatewayProperties properties, MeterRegistry registry) {
+        return new EscalationRecord(Clock.systemUTC(), properties.escalations().recordTtl(),
+                properties.escalations().maxKeys(), registry);
+    }
+
+    @Bean(destroyMethod = "dispose")
+    Disposable escalationExpiry(EscalationRecord record) {
+        return Flux.interval(Duration.ofMinutes(1), Duration.ofMinutes(1), Schedulers.boundedElastic())
+                .subscribe(tick -> record.expire());
     }
 
     @Bean(destroyMethod = "close")

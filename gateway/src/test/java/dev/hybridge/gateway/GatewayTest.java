@@ -71,6 +71,7 @@ class GatewayTest {
         registry.add("hybridge.gateway.api-keys.key-rich", () -> "rich");
         registry.add("hybridge.gateway.api-keys.key-poor", () -> "poor");
         registry.add("hybridge.gateway.api-keys.key-poor-too", () -> "poor-too");
+        registry.add("hybridge.gateway.api-keys.key-once", () -> "once");
         registry.add("hybridge.gateway.anonymous-tenant", () -> "anon");
         registry.add("hybridge.gateway.cloud.max-concurrent", () -> "4");
         registry.add("hybridge.gateway.cloud.breaker.sliding-window-size", () -> "4");
@@ -131,6 +132,7 @@ class GatewayTest {
                       rich: {budget-usd: 100, allow: [auto, edge, cloud]}
                       poor: {budget-usd: 0.0025, when-spent: reject, allow: [auto, edge, cloud]}
                       poor-too: {budget-usd: 0.0025, when-spent: reject, allow: [auto, edge, cloud]}
+                      once: {budget-usd: 0.0015, when-spent: reject, allow: [auto, edge, cloud]}
                     """);
             return folder;
         } catch (IOException e) {
@@ -438,6 +440,26 @@ class GatewayTest {
         assertThat(response.parameters()).containsEntry("hybridge.tier", "cloud").containsEntry("hybridge.reason",
                 "low_confidence");
         assertThat(EDGE.calls()).isZero();
+    }
+
+    @Test
+    void anEscalationSentAgainIsAnsweredFromTheRecordNotRunOrChargedTwice() {
+        Map<String, Object> escalation = Map.of("hybridge.escalation", true, "hybridge.reason", "low_confidence",
+                "hybridge.idempotency_key", "dev-9/req-1");
+        InferResponse first = ok(infer("cascade", escalation, "key-once"));
+        int cloudCalls = CLOUD_A.calls() + CLOUD_B.calls();
+        assertThat(cloudCalls).isEqualTo(1);
+        InferResponse again = ok(infer("cascade", escalation, "key-once"));
+        assertThat(again.parameters()).isEqualTo(first.parameters());
+        assertThat(again.outputs().get(0).name()).isEqualTo(first.outputs().get(0).name());
+        assertThat(CLOUD_A.calls() + CLOUD_B.calls()).as("the cloud asked once").isEqualTo(1);
+        // charged once: the tenant's budget (0.0015) still has room for nothing but the one cloud answer (0.001)
+        EntityExchangeResult<byte[]> another = infer("cascade", Map.of("hybridge.escalation", true,
+                "hybridge.idempotency_key", "dev-9/req-2"), "key-once");
+        assertThat(another.getStatus().value()).isEqualTo(429);
+        // the same key under another tenant is another escalation
+        ok(infer("cascade", escalation, "key-rich"));
+        assertThat(CLOUD_A.calls() + CLOUD_B.calls()).isEqualTo(2);
     }
 
     @Test

@@ -4,6 +4,7 @@ import static dev.hybridge.oip.ClassifierParameters.LABEL;
 import static dev.hybridge.oip.RoutingParameters.DEADLINE_MS;
 import static dev.hybridge.oip.RoutingParameters.DEVICE;
 import static dev.hybridge.oip.RoutingParameters.ESCALATION;
+import static dev.hybridge.oip.RoutingParameters.IDEMPOTENCY_KEY;
 import static dev.hybridge.oip.RoutingParameters.ROUTE;
 
 import dev.hybridge.oip.InferRequest;
@@ -93,6 +94,7 @@ public final class RouteRuntime {
     private final RouteFlow flow;
     private final RouteSignatures signatures;
     private final Deferrer deferrer;
+    private final Deduplicator deduplicator;
 
     public RouteRuntime(PolicyEngine policies, TierClient edge, TierClient cloud, OipCodec codec, LongSupplier nanoTime,
                         Timer timer, Listener listener) {
@@ -102,7 +104,17 @@ public final class RouteRuntime {
     /** @param deferrer where escalations that cannot be sent are kept (an edge agent's outbox); null: nowhere */
     public RouteRuntime(PolicyEngine policies, TierClient edge, TierClient cloud, OipCodec codec, LongSupplier nanoTime,
                         Timer timer, Listener listener, Deferrer deferrer) {
+        this(policies, edge, cloud, codec, nanoTime, timer, listener, deferrer, null);
+    }
+
+    /**
+     * @param deferrer     where escalations that cannot be sent are kept (an edge agent's outbox); null: nowhere
+     * @param deduplicator how an escalation sent twice gets one effect (the gateway's); null: every sending runs
+     */
+    public RouteRuntime(PolicyEngine policies, TierClient edge, TierClient cloud, OipCodec codec, LongSupplier nanoTime,
+                        Timer timer, Listener listener, Deferrer deferrer, Deduplicator deduplicator) {
         this.deferrer = deferrer;
+        this.deduplicator = deduplicator;
         this.policies = policies;
         this.edge = edge;
         this.cloud = cloud;
@@ -145,11 +157,16 @@ public final class RouteRuntime {
                 waited.whenComplete((s, e) -> wait.cancel());
                 signature = waited;
             }
+            boolean escalation = Boolean.TRUE.equals(request.parameters().get(ESCALATION));
+            Object key = request.parameters().get(IDEMPOTENCY_KEY);
             return signature.thenCompose(known -> {
                 RouteCall call = new RouteCall(engine, tenant, request, body, jsonLength, facts, known, start, deadline,
                         request.id() != null && !request.id().isBlank() ? request.id() : BOOT + "-" + SEQUENCE.incrementAndGet());
                 refuseUnknownOutputs(call);
-                return run(call, Boolean.TRUE.equals(request.parameters().get(ESCALATION)));
+                if (escalation && key != null && deduplicator != null) {
+                    return deduplicator.once(tenant + '|' + routeName + '|' + key, () -> run(call, true));
+                }
+                return run(call, escalation);
             });
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
