@@ -1,0 +1,198 @@
+package dev.hybridge.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.hybridge.models.Fsdd;
+import dev.hybridge.oip.Datatype;
+import dev.hybridge.oip.InferRequest;
+import dev.hybridge.oip.InferResponse;
+import dev.hybridge.oip.Tensor;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * Store-and-forward with real processes: an edge agent as launched, its uplink to a gateway with
+ * the shipped policies, one cloud worker, real recordings. The link is cut by freezing the
+ * gateway (SIGSTOP: connections hang, as over a dead link). While it is cut every request is
+ * answered at the edge and the escalations are kept; once it is back each kept escalation is
+ * answered, and the cloud ran each exactly once, although the gateway also received the live
+ * attempts that had given up, and the agent was killed with escalations waiting.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class StoreAndForwardIT {
+
+    static final Path DEMO = ProgramProcess.root().resolve("models/demo/repository");
+    static final long DEADLINE_MS = 500;
+
+    static ProgramProcess agent;
+    static ProgramProcess cloud;
+    static ProgramProcess gateway;
+    static List<Fsdd.Clip> clips;
+    static Path policies;
+    static Path state;
+
+    @BeforeAll
+    static void start() throws IOException {
+        policies = Files.createTempDirectory("hybridge-e2e-saf-policies");
+        try (var shipped = Files.list(ProgramProcess.root().resolve("config/policies"))) {
+            for (Path f : shipped.toList()) {
+                Files.copy(f, policies.resolve(f.getFileName()));
+            }
+        }
+        Files.writeString(policies.resolve("tenants.yaml"), "version: 1\ndefault: {allow: [auto, edge, cloud]}\n");
+        state = Files.createTempDirectory("hybridge-e2e-saf-state");
+        cloud = E2e.start(E2e.CLOUD, DEMO.resolve("cloud"));
+        cloud.awaitReady(E2e.START_TIMEOUT);
+        gateway = ProgramProcess.start("gateway", E2e.logDir(), List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"),
+                List.of("--hybridge.gateway.policy-folder=" + policies,
+                        "--hybridge.gateway.cloud.addresses=" + cloud.baseUri(),
+                        "--hybridge.gateway.anonymous-tenant=fleet"));
+        gateway.awaitReady(E2e.START_TIMEOUT);
+        agent = startAgent();
+        clips = Fsdd.testSplit(Fsdd.recordings(ProgramProcess.root()));
+    }
+
+    static ProgramProcess startAgent() {
+        ProgramProcess started = ProgramProcess.start(E2e.EDGE, E2e.logDir(), EdgeLaunch.OPTIONS, List.of(
+                "--hybridge.serving.model-repository=" + DEMO.resolve("edge"),
+                "--hybridge.edge.uplink.url=" + gateway.baseUri(),
+                "--hybridge.edge.device-id=saf-device",
+                "--hybridge.edge.state-dir=" + state,
+                "--hybridge.edge.uplink.policy-refresh=500ms",
+                "--hybridge.edge.uplink.breaker.wait-in-open-state=300ms",
+                "--hybridge.edge.uplink.probe.first-backoff=200ms",
+                "--hybridge.edge.uplink.probe.max-backoff=500ms"));
+        started.awaitReady(E2e.START_TIMEOUT);
+        EdgeRoutesIT.awaitRoute(new OipClient(started.baseUri()), "digits", Duration.ofSeconds(30));
+        return started;
+    }
+
+    @AfterAll
+    static void stop() throws IOException {
+        for (ProgramProcess p : new ProgramProcess[] {agent, gateway, cloud}) {
+            if (p != null) {
+                p.close();
+            }
+        }
+        for (Path folder : new Path[] {policies, state}) {
+            if (folder != null) {
+                try (var paths = Files.walk(folder)) {
+                    for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                        Files.deleteIfExists(p);
+                    }
+                }
+            }
+        }
+    }
+
+    static InferRequest clip(Fsdd.Clip clip, String id) {
+        return new InferRequest(id, Map.of(),
+                List.of(new Tensor("audio", Datatype.FP32, new long[] {1, Fsdd.SAMPLES}, clip.audio())), List.of());
+    }
+
+    /** Sends clips while the link is cut; returns the ids of the escalations the agent kept. */
+    static List<String> whileCut(OipClient client, int from, int count, String idPrefix) {
+        List<String> kept = new ArrayList<>();
+        for (int i = from; i < from + count; i++) {
+            long start = System.nanoTime();
+            OipClient.Answer answer = client.infer("digits", clip(clips.get(i), idPrefix + i), true);
+            long took = (System.nanoTime() - start) / 1_000_000;
+            assertThat(answer.status()).as(answer.text()).isEqualTo(200);
+            assertThat(took).as("answered within the deadline").isLessThan(DEADLINE_MS + 300);
+            InferResponse response = client.codec().decodeResponse(answer.body(), answer.jsonLength());
+            assertThat(response.parameters()).containsEntry("hybridge.tier", "edge");
+            Object id = response.parameters().get("hybridge.escalation_id");
+            if (id != null) {
+                assertThat(response.parameters()).containsEntry("hybridge.degraded", true);
+                assertThat(answer.header("Hybridge-Escalation-Id")).isEqualTo(id);
+                kept.add(id.toString());
+            }
+        }
+        return kept;
+    }
+
+    /** Waits, a bounded time, until every kept escalation is answered; returns their states' texts. */
+    static List<String> awaitAnswered(OipClient client, List<String> ids, Duration timeout) throws InterruptedException {
+        long until = System.nanoTime() + timeout.toNanos();
+        List<String> states = new ArrayList<>();
+        for (String id : ids) {
+            String text;
+            while (!(text = client.get("/v2/escalations/" + id).text()).contains("\"state\":\"answered\"")) {
+                assertThat(System.nanoTime()).as("escalation %s answered in time: %s", id, text).isLessThan(until);
+                Thread.sleep(100);
+            }
+            states.add(text);
+        }
+        return states;
+    }
+
+    static double gatewayCount(String result) {
+        Matcher m = Pattern.compile("(?m)^hybridge_gateway_escalations_total\\{[^}]*result=\"" + result + "\"[^}]*} ([0-9.Ee+-]+)$")
+                .matcher(new OipClient(gateway.baseUri()).get("/actuator/prometheus").text());
+        return m.find() ? Double.parseDouble(m.group(1)) : 0;
+    }
+
+    /** Requests the cloud worker answered for the cloud model (a batched run answers several). */
+    static double cloudRuns() {
+        return GatewayIT.metric(cloud, "hybridge_infer_requests_seconds_count", "digits-cloud");
+    }
+
+    @Test
+    @Order(1)
+    void escalationsKeptWhileTheLinkIsCutAreAnsweredOnceItReturnsEachByTheCloudOnce() throws Exception {
+        OipClient client = new OipClient(agent.baseUri());
+        double runsBefore = cloudRuns();
+        gateway.freeze();
+        List<String> kept;
+        try {
+            kept = whileCut(client, 0, 60, "cut-");
+            assertThat(kept).as("low-confidence clips kept for the cloud").hasSizeGreaterThan(8);
+            assertThat(client.get("/v2/escalations/" + kept.get(0)).text()).contains("\"state\":\"pending\"");
+        } finally {
+            gateway.thaw();
+        }
+        List<String> states = awaitAnswered(client, kept, Duration.ofSeconds(90));
+        assertThat(states).allSatisfy(s -> assertThat(s).contains("\"label\":\"").contains("\"agreed\":"));
+        // the cloud ran each kept escalation once: the live attempts the frozen gateway still held when it
+        // woke up ran, and their replays were answered from the gateway's record
+        assertThat(cloudRuns() - runsBefore).isEqualTo(kept.size());
+        assertThat(gatewayCount("answered")).isEqualTo(kept.size());
+        System.out.printf("store-and-forward: %d kept while cut, answered %d, of them %.0f sendings answered from the"
+                + " gateway's record%n", kept.size(), states.size(), gatewayCount("duplicate"));
+    }
+
+    @Test
+    @Order(2)
+    void anAgentKilledWithEscalationsWaitingDeliversThemAllOnceAfterItsRestart() throws Exception {
+        OipClient client = new OipClient(agent.baseUri());
+        double runsBefore = cloudRuns();
+        double answeredBefore = gatewayCount("answered");
+        gateway.freeze();
+        List<String> kept;
+        try {
+            kept = whileCut(client, 60, 60, "crash-");
+            assertThat(kept).hasSizeGreaterThan(8);
+            agent.kill(); // kill -9, entries waiting
+        } finally {
+            gateway.thaw();
+        }
+        agent = startAgent();
+        OipClient restarted = new OipClient(agent.baseUri());
+        awaitAnswered(restarted, kept, Duration.ofSeconds(90));
+        assertThat(cloudRuns() - runsBefore).isEqualTo(kept.size());
+        assertThat(gatewayCount("answered") - answeredBefore).isEqualTo(kept.size());
+    }
+}
