@@ -96,10 +96,21 @@ public class EdgeConfiguration {
     }
 
     @Bean
+    EscalationEndpoint escalationEndpoint(Outbox outbox, OipCodec codec) {
+        return new EscalationEndpoint(outbox, codec);
+    }
+
+    @Bean
+    Callbacks callbacks(Outbox outbox, EscalationEndpoint views, EdgeProperties properties, MeterRegistry registry) {
+        return new Callbacks(outbox, views, properties.outbox(), registry);
+    }
+
+    @Bean
     RouteRuntime edgeRouteRuntime(PolicyEngine engine, LocalTier local, UplinkTier cloud, OipCodec codec,
-                                  EdgeProperties properties, DeadlineTimer deadlines, EdgeMetrics metrics, Outbox outbox) {
+                                  EdgeProperties properties, DeadlineTimer deadlines, EdgeMetrics metrics, Outbox outbox,
+                                  Callbacks callbacks) {
         return new RouteRuntime(engine, local, cloud, codec, System::nanoTime, deadlines, metrics,
-                properties.outbox().enabled() ? new OutboxDeferrer(outbox) : null);
+                properties.outbox().enabled() ? new OutboxDeferrer(outbox, callbacks) : null);
     }
 
     @Bean
@@ -110,19 +121,24 @@ public class EdgeConfiguration {
     }
 
     /**
-     * Drains the outbox (every 100 ms, as the link allows), and every 10 s expires what is due,
-     * forgets old finished entries and updates the outbox's gauges.
+     * Drains the outbox (every {@code outbox.replay-interval}, as the link allows), posts the late
+     * answers due to callback addresses (five times as seldom), and every 10 s expires what is due, forgets old finished entries
+     * and updates the outbox's gauges.
      */
     @Bean(destroyMethod = "shutdownNow")
     @Lazy(false)
-    ScheduledExecutorService outboxWork(Replayer replayer, Outbox outbox, MeterRegistry registry) {
-        ScheduledExecutorService work = Executors.newSingleThreadScheduledExecutor(r -> {
+    ScheduledExecutorService outboxWork(Replayer replayer, Callbacks callbacks, Outbox outbox, MeterRegistry registry,
+                                        EdgeProperties properties) {
+        // two threads: a slow callback address never holds up the replays
+        ScheduledExecutorService work = Executors.newScheduledThreadPool(2, r -> {
             Thread t = new Thread(r, "hybridge-replay");
             t.setDaemon(true);
             return t;
         });
         OutboxMetrics metrics = new OutboxMetrics(outbox, registry);
-        work.scheduleWithFixedDelay(replayer::drain, 100, 100, TimeUnit.MILLISECONDS);
+        long every = Math.max(10, properties.outbox().replayInterval().toMillis());
+        work.scheduleWithFixedDelay(replayer::drain, every, every, TimeUnit.MILLISECONDS);
+        work.scheduleWithFixedDelay(() -> callbacks.deliver().join(), 5 * every, 5 * every, TimeUnit.MILLISECONDS);
         work.scheduleWithFixedDelay(() -> {
             outbox.purge().exceptionally(e -> null).join();
             metrics.refresh();
@@ -130,11 +146,11 @@ public class EdgeConfiguration {
         return work;
     }
 
-    /** {@code GET /v2/escalations/{id}}: what became of a kept escalation. */
+    /** {@code GET /v2/escalations/{id}}: what became of a kept escalation; {@code GET /v2/outbox}: its size. */
     @Bean
     org.springframework.web.reactive.function.server.RouterFunction<org.springframework.web.reactive.function.server.ServerResponse>
-            escalationRoutes(Outbox outbox, OipCodec codec) {
-        return new EscalationEndpoint(outbox, codec).routes();
+            escalationRoutes(EscalationEndpoint endpoint) {
+        return endpoint.routes();
     }
 
     @Bean

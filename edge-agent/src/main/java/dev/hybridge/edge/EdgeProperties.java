@@ -5,6 +5,7 @@ import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotBlank;
 import jakarta.validation.constraints.NotNull;
 import java.time.Duration;
+import java.util.List;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
@@ -50,6 +51,9 @@ public record EdgeProperties(
      * @param liveReserve      places of {@code uplink.max-concurrent} a backlog never takes: live escalations get them
      * @param firstBackoff     the pause after an entry's first failed attempt (doubling)
      * @param maxBackoff       the longest pause between attempts
+     * @param callbackHosts    hosts ({@code host} or {@code host:port}) a request's {@code hybridge.callback_url} may
+     *                         name; none by default
+     * @param replayInterval   how often the outbox is looked at for what to send (and callbacks, five times as long)
      */
     public record Outbox(
             @DefaultValue("true") boolean enabled,
@@ -61,7 +65,9 @@ public record EdgeProperties(
             @DefaultValue("2") @Min(1) int replayConcurrent,
             @DefaultValue("8") @Min(0) int liveReserve,
             @DefaultValue("1s") @NotNull Duration firstBackoff,
-            @DefaultValue("60s") @NotNull Duration maxBackoff) {
+            @DefaultValue("60s") @NotNull Duration maxBackoff,
+            @DefaultValue List<String> callbackHosts,
+            @DefaultValue("100ms") @NotNull Duration replayInterval) {
     }
 
     /**

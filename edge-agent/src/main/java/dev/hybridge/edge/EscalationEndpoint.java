@@ -31,7 +31,7 @@ final class EscalationEndpoint {
     }
 
     RouterFunction<ServerResponse> routes() {
-        return RouterFunctions.route().GET("/v2/escalations/{id}", this::get).build();
+        return RouterFunctions.route().GET("/v2/escalations/{id}", this::get).GET("/v2/outbox", this::status).build();
     }
 
     private Mono<ServerResponse> get(ServerRequest request) {
@@ -41,41 +41,59 @@ final class EscalationEndpoint {
                 return error(OipException.notFound("no escalation '" + id + "' is kept here (unknown, or older than the"
                         + " outbox's retention)"));
             }
-            Outbox.View view = found.get();
-            Outbox.Entry e = view.entry();
-            StringBuilder json = new StringBuilder("{");
-            field(json, "id", e.id()).append(',');
-            field(json, "route", e.route()).append(',');
-            field(json, "state", view.state().wire()).append(',');
-            field(json, "created", Instant.ofEpochMilli(e.createdMillis()).toString()).append(',');
-            field(json, "expires", Instant.ofEpochMilli(e.expiresMillis()).toString()).append(',');
-            json.append("\"attempts\":").append(e.attempts());
-            if (e.requestId() != null) {
-                field(json.append(','), "request_id", e.requestId());
-            }
-            if (e.edgeLabel() != null) {
-                field(json.append(','), "edge_label", e.edgeLabel());
-            }
-            if (view.finishedMillis() > 0) {
-                field(json.append(','), "finished", Instant.ofEpochMilli(view.finishedMillis()).toString());
-            }
-            if (view.answerLabel() != null) {
-                field(json.append(','), "label", view.answerLabel());
-            }
-            if (view.agreed() != null) {
-                json.append(",\"agreed\":").append(view.agreed());
-            }
-            if (view.answer() != null && view.answerJsonLength() < 0) {
-                // the cloud's answer as the gateway gave it (JSON); a binary answer is described by its JSON part
-                json.append(",\"answer\":").append(new String(view.answer(), StandardCharsets.UTF_8));
-            } else if (view.answer() != null) {
-                json.append(",\"answer\":").append(new String(view.answer(), 0, view.answerJsonLength(), StandardCharsets.UTF_8));
-            }
-            if (view.problem() != null && view.state() != Outbox.State.ANSWERED) {
-                field(json.append(','), "problem", view.problem());
-            }
-            return ServerResponse.ok().contentType(MediaType.APPLICATION_JSON)
-                    .bodyValue(json.append('}').toString().getBytes(StandardCharsets.UTF_8));
+            return ServerResponse.ok().contentType(MediaType.APPLICATION_JSON).bodyValue(json(found.get()));
+        });
+    }
+
+    /** An entry as this endpoint (and a callback) shows it. */
+    byte[] json(Outbox.View view) {
+        Outbox.Entry e = view.entry();
+        StringBuilder json = new StringBuilder("{");
+        field(json, "id", e.id()).append(',');
+        field(json, "route", e.route()).append(',');
+        field(json, "state", view.state().wire()).append(',');
+        field(json, "created", Instant.ofEpochMilli(e.createdMillis()).toString()).append(',');
+        field(json, "expires", Instant.ofEpochMilli(e.expiresMillis()).toString()).append(',');
+        json.append("\"attempts\":").append(e.attempts());
+        if (e.requestId() != null) {
+            field(json.append(','), "request_id", e.requestId());
+        }
+        if (e.edgeLabel() != null) {
+            field(json.append(','), "edge_label", e.edgeLabel());
+        }
+        if (view.finishedMillis() > 0) {
+            field(json.append(','), "finished", Instant.ofEpochMilli(view.finishedMillis()).toString());
+        }
+        if (view.answerLabel() != null) {
+            field(json.append(','), "label", view.answerLabel());
+        }
+        if (view.agreed() != null) {
+            json.append(",\"agreed\":").append(view.agreed());
+        }
+        if (view.answer() != null && view.answerJsonLength() < 0) {
+            // the cloud's answer as the gateway gave it (JSON); a binary answer is described by its JSON part
+            json.append(",\"answer\":").append(new String(view.answer(), StandardCharsets.UTF_8));
+        } else if (view.answer() != null) {
+            json.append(",\"answer\":").append(new String(view.answer(), 0, view.answerJsonLength(), StandardCharsets.UTF_8));
+        }
+        if (view.problem() != null && view.state() != Outbox.State.ANSWERED) {
+            field(json.append(','), "problem", view.problem());
+        }
+        if (view.callbackState() != null) {
+            field(json.append(','), "callback", view.callbackState());
+        }
+        return json.append('}').toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** {@code GET /v2/outbox}: the outbox's size and what became of the entries so far. */
+    private Mono<ServerResponse> status(ServerRequest request) {
+        return Mono.fromFuture(outbox.stats()).flatMap(stats -> {
+            long oldest = stats.entries() == 0 ? 0 : (System.currentTimeMillis() - stats.oldestCreatedMillis()) / 1000;
+            String json = "{\"entries\":" + stats.entries() + ",\"bytes\":" + stats.bytes()
+                    + ",\"oldest_age_seconds\":" + oldest + ",\"replayed\":" + outbox.replayed.get()
+                    + ",\"expired\":" + outbox.expired.get() + ",\"dropped\":" + outbox.dropped.get()
+                    + ",\"refused\":" + outbox.refused.get() + ",\"rejected\":" + outbox.rejected.get() + "}";
+            return ServerResponse.ok().contentType(MediaType.APPLICATION_JSON).bodyValue(json.getBytes(StandardCharsets.UTF_8));
         });
     }
 

@@ -64,8 +64,12 @@ final class Outbox implements AutoCloseable {
     }
 
     /** An entry as {@code GET /v2/escalations/{id}} shows it. */
+    /**
+     * @param callbackState null (no callback), {@code waiting} (not answered yet), {@code due},
+     *                      {@code delivered} or {@code failed}
+     */
     record View(Entry entry, State state, long finishedMillis, byte[] answer, int answerJsonLength, String answerLabel,
-                Boolean agreed, String problem) {
+                Boolean agreed, String problem, String callbackState, int callbackAttempts) {
     }
 
     /** The outbox's size now. */
@@ -78,8 +82,12 @@ final class Outbox implements AutoCloseable {
     private final int maxEntries;
     private final long maxBytes;
     private final Duration retention;
+    /** Waiting entries dropped to make room. */
     final AtomicLong dropped = new AtomicLong();
+    /** New entries not kept because the outbox was full and the route refuses new ones. */
     final AtomicLong refused = new AtomicLong();
+    /** Entries the gateway refused as requests (400, 404, 413): they can never be answered. */
+    final AtomicLong rejected = new AtomicLong();
     final AtomicLong expired = new AtomicLong();
     final AtomicLong replayed = new AtomicLong();
 
@@ -124,7 +132,10 @@ final class Outbox implements AutoCloseable {
                           answer_json_length INTEGER,
                           answer_label TEXT,
                           agreed INTEGER,
-                          problem TEXT)""");
+                          problem TEXT,
+                          callback_state TEXT,
+                          callback_attempts INTEGER NOT NULL DEFAULT 0,
+                          callback_next_ms INTEGER)""");
                 s.execute("CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, priority DESC, created_ms)");
             }
             db.setAutoCommit(false);
@@ -161,8 +172,8 @@ final class Outbox implements AutoCloseable {
             String id = UUID.randomUUID().toString();
             try (PreparedStatement insert = db.prepareStatement("""
                     INSERT INTO outbox (id, key, route, request_id, reason, edge_label, edge_confidence, body, json_length,
-                      edge_answer, priority, created_ms, expires_ms, next_attempt_ms, callback_url, state)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')""")) {
+                      edge_answer, priority, created_ms, expires_ms, next_attempt_ms, callback_url, state, callback_state)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)""")) {
                 insert.setString(1, id);
                 insert.setString(2, key);
                 insert.setString(3, route);
@@ -178,6 +189,7 @@ final class Outbox implements AutoCloseable {
                 insert.setLong(13, now + defer.ttl().toMillis());
                 insert.setLong(14, now);
                 insert.setString(15, callbackUrl);
+                insert.setString(16, callbackUrl == null ? null : "waiting");
                 insert.executeUpdate();
             }
             db.commit();
@@ -212,7 +224,9 @@ final class Outbox implements AutoCloseable {
         return run(() -> {
             try (PreparedStatement u = db.prepareStatement("""
                     UPDATE outbox SET state = 'answered', finished_ms = ?, answer = ?, answer_json_length = ?,
-                      answer_label = ?, agreed = ?, body = x'' WHERE id = ? AND state = 'pending'""")) {
+                      answer_label = ?, agreed = ?, body = x'',
+                      callback_state = CASE WHEN callback_url IS NULL THEN NULL ELSE 'due' END, callback_next_ms = 0
+                    WHERE id = ? AND state = 'pending'""")) {
                 u.setLong(1, clock.millis());
                 u.setBytes(2, answer);
                 u.setInt(3, jsonLength);
@@ -251,7 +265,7 @@ final class Outbox implements AutoCloseable {
     CompletableFuture<Void> drop(String id, String problem) {
         return run(() -> {
             finish(id, State.DROPPED, problem);
-            dropped.incrementAndGet();
+            rejected.incrementAndGet();
             db.commit();
             return null;
         });
@@ -265,11 +279,57 @@ final class Outbox implements AutoCloseable {
                     if (!r.next()) {
                         return Optional.<View>empty();
                     }
-                    Object agreed = r.getObject("agreed");
-                    return Optional.of(new View(entry(r), State.valueOf(r.getString("state").toUpperCase(java.util.Locale.ROOT)),
-                            r.getLong("finished_ms"), r.getBytes("answer"), r.getInt("answer_json_length"),
-                            r.getString("answer_label"), agreed == null ? null : ((Number) agreed).intValue() == 1,
-                            r.getString("problem")));
+                    return Optional.of(view(r));
+                }
+            }
+        });
+    }
+
+    /** Answered entries whose callback is due now (oldest first). */
+    CompletableFuture<List<View>> callbacksDue(int limit) {
+        return run(() -> {
+            List<View> out = new ArrayList<>();
+            try (PreparedStatement q = db.prepareStatement("""
+                    SELECT * FROM outbox WHERE callback_state = 'due' AND callback_next_ms <= ?
+                    ORDER BY finished_ms LIMIT ?""")) {
+                q.setLong(1, clock.millis());
+                q.setInt(2, limit);
+                try (ResultSet r = q.executeQuery()) {
+                    while (r.next()) {
+                        out.add(view(r));
+                    }
+                }
+            }
+            return out;
+        });
+    }
+
+    /**
+     * A callback attempt's outcome: delivered, or tried again after {@code backoff} until the
+     * entry's time to live has passed, then given up.
+     */
+    CompletableFuture<Boolean> callbackTried(String id, boolean delivered, Duration backoff, String problem) {
+        return run(() -> {
+            long now = clock.millis();
+            String sql = delivered ? "UPDATE outbox SET callback_state = 'delivered' WHERE id = ?" : """
+                    UPDATE outbox SET callback_attempts = callback_attempts + 1, callback_next_ms = ?, problem = ?,
+                      callback_state = CASE WHEN expires_ms <= ? THEN 'failed' ELSE 'due' END WHERE id = ?""";
+            try (PreparedStatement u = db.prepareStatement(sql)) {
+                if (delivered) {
+                    u.setString(1, id);
+                } else {
+                    u.setLong(1, now + backoff.toMillis());
+                    u.setString(2, "callback: " + problem);
+                    u.setLong(3, now);
+                    u.setString(4, id);
+                }
+                u.executeUpdate();
+            }
+            db.commit();
+            try (PreparedStatement q = db.prepareStatement("SELECT callback_state FROM outbox WHERE id = ?")) {
+                q.setString(1, id);
+                try (ResultSet r = q.executeQuery()) {
+                    return r.next() && !"due".equals(r.getString(1));
                 }
             }
         });
@@ -314,7 +374,8 @@ final class Outbox implements AutoCloseable {
 
     private void expireDue(long now) throws SQLException {
         try (PreparedStatement u = db.prepareStatement("""
-                UPDATE outbox SET state = 'expired', finished_ms = ?, body = x'', problem = 'not answered within its time to live'
+                UPDATE outbox SET state = 'expired', finished_ms = ?, body = x'', problem = 'not answered within its time to live',
+                  callback_state = CASE WHEN callback_url IS NULL THEN NULL ELSE 'failed' END
                 WHERE state = 'pending' AND expires_ms <= ?""")) {
             u.setLong(1, now);
             u.setLong(2, now);
@@ -346,6 +407,14 @@ final class Outbox implements AutoCloseable {
             u.setString(4, id);
             u.executeUpdate();
         }
+    }
+
+    private static View view(ResultSet r) throws SQLException {
+        Object agreed = r.getObject("agreed");
+        return new View(entry(r), State.valueOf(r.getString("state").toUpperCase(java.util.Locale.ROOT)),
+                r.getLong("finished_ms"), r.getBytes("answer"), r.getInt("answer_json_length"),
+                r.getString("answer_label"), agreed == null ? null : ((Number) agreed).intValue() == 1,
+                r.getString("problem"), r.getString("callback_state"), r.getInt("callback_attempts"));
     }
 
     private static Entry entry(ResultSet r) throws SQLException {

@@ -16,9 +16,11 @@ final class OutboxDeferrer implements Deferrer {
     private static final Logger log = LoggerFactory.getLogger(OutboxDeferrer.class);
 
     private final Outbox outbox;
+    private final Callbacks callbacks;
 
-    OutboxDeferrer(Outbox outbox) {
+    OutboxDeferrer(Outbox outbox, Callbacks callbacks) {
         this.outbox = outbox;
+        this.callbacks = callbacks;
     }
 
     @Override
@@ -28,7 +30,8 @@ final class OutboxDeferrer implements Deferrer {
                         call.reason() == null ? null : call.reason().code(),
                         call.edge() == null ? null : call.edge().label(),
                         call.edge() == null ? Double.NaN : call.edge().confidence(),
-                        deferral.body(), deferral.jsonLength(), deferral.answer().body(), deferral.route().defer(), null)
+                        deferral.body(), deferral.jsonLength(), deferral.answer().body(), deferral.route().defer(),
+                        callbacks.accepted(deferral.parameters().get(dev.hybridge.oip.RoutingParameters.CALLBACK_URL)))
                 .exceptionally(e -> {
                     log.warn("Could not keep an escalation of route {} in the outbox: {}", deferral.route().name(),
                             e.getMessage());

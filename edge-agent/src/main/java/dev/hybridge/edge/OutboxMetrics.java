@@ -9,7 +9,7 @@ import io.micrometer.core.instrument.MeterRegistry;
  * {@code hybridge.outbox.oldest.age} (seconds; 0 when empty), and the counts
  * {@code hybridge.outbox.replayed}, {@code hybridge.outbox.expired} and
  * {@code hybridge.outbox.dropped} (reason {@code overflow}: dropped to make room or refused when
- * full; {@code refused}: the gateway refused the request itself). The gauges follow the
+ * full; {@code rejected}: the gateway refused the request itself). The gauges follow the
  * outbox's size as of its last refresh (every 10 s), not a query per scrape.
  */
 final class OutboxMetrics {
@@ -31,7 +31,10 @@ final class OutboxMetrics {
         FunctionCounter.builder("hybridge.outbox.expired", outbox, o -> o.expired.get())
                 .description("Kept escalations not answered within their time to live").register(registry);
         FunctionCounter.builder("hybridge.outbox.dropped", outbox, o -> o.dropped.get() + o.refused.get())
-                .tag("reason", "overflow").description("Escalations dropped or not kept because the outbox was full")
+                .tag("reason", "overflow").description("Escalations dropped, or not kept, because the outbox was full")
+                .register(registry);
+        FunctionCounter.builder("hybridge.outbox.dropped", outbox, o -> o.rejected.get())
+                .tag("reason", "rejected").description("Kept escalations the gateway refused as requests")
                 .register(registry);
     }
 

@@ -45,7 +45,8 @@ class EdgePoliciesTest {
                         new EdgeProperties.Breaker(10, 4, 50, Duration.ofSeconds(2), 80, Duration.ofSeconds(2)),
                         new EdgeProperties.Probe(Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofSeconds(30))),
                 new EdgeProperties.Outbox(true, 100, org.springframework.util.unit.DataSize.ofMegabytes(1), Duration.ofDays(1),
-                        true, 20, 2, 8, Duration.ofSeconds(1), Duration.ofSeconds(60)));
+                        true, 20, 2, 8, Duration.ofSeconds(1), Duration.ofSeconds(60), java.util.List.of(),
+                        Duration.ofMillis(100)));
     }
 
     private static PolicyEngine engine() {

@@ -37,7 +37,9 @@ import org.springframework.test.web.reactive.server.WebTestClient;
         "hybridge.edge.uplink.breaker.sliding-window-size=2",
         "hybridge.edge.uplink.breaker.minimum-number-of-calls=2",
         "hybridge.edge.uplink.breaker.wait-in-open-state=1h",
-        "hybridge.edge.uplink.policy-refresh=1h"})
+        "hybridge.edge.uplink.policy-refresh=1h",
+        // the test drains the outbox itself, pass by pass
+        "hybridge.edge.outbox.replay-interval=1h"})
 class EdgeRoutesTest {
 
     static final StandInGateway GATEWAY = new StandInGateway();
@@ -56,6 +58,9 @@ class EdgeRoutesTest {
     @Autowired
     Outbox outbox;
 
+    @Autowired
+    Callbacks callbacks;
+
     WebTestClient client;
 
     @DynamicPropertySource
@@ -64,6 +69,7 @@ class EdgeRoutesTest {
         registry.add("hybridge.edge.policy-folder", POLICIES::toString);
         registry.add("hybridge.edge.state-dir", () -> POLICIES.resolveSibling(POLICIES.getFileName() + "-state").toString());
         registry.add("hybridge.edge.uplink.url", GATEWAY::url);
+        registry.add("hybridge.edge.outbox.callback-hosts", () -> GATEWAY.url().substring("http://".length()));
     }
 
     static Path policies() {
@@ -257,5 +263,41 @@ class EdgeRoutesTest {
         }
         client.get().uri("/v2/escalations/nothing-like-it").exchange().expectStatus().isNotFound()
                 .expectBody().jsonPath("$.error").isNotEmpty();
+    }
+
+    @Test
+    void aLateAnswerIsPushedToTheCallersAddressWhenItsHostIsAllowed() {
+        GATEWAY.failWith(503);
+        uplink.breaker().transitionToOpenState();
+        byte[] withCallback = CODEC.encodeRequest(new InferRequest("cb-1", Map.of(RoutingParameters.CALLBACK_URL,
+                GATEWAY.url() + "/callback"), List.of(new Tensor("audio", Datatype.FP32, new long[] {1, 8000},
+                TestModels.audio(3))), List.of()), false).body();
+        byte[] elsewhere = CODEC.encodeRequest(new InferRequest("cb-2", Map.of(RoutingParameters.CALLBACK_URL,
+                "http://example.com/hook"), List.of(new Tensor("audio", Datatype.FP32, new long[] {1, 8000},
+                TestModels.audio(3))), List.of()), false).body();
+        String id = idOf(client.post().uri("/v2/models/always/infer").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(withCallback).exchange().expectStatus().isOk().expectBody().returnResult().getResponseBody());
+        String other = idOf(client.post().uri("/v2/models/always/infer").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue(elsewhere).exchange().expectStatus().isOk().expectBody().returnResult().getResponseBody());
+        assertThat(escalationState(id)).contains("\"callback\":\"waiting\"");
+        assertThat(escalationState(other)).doesNotContain("\"callback\"");
+
+        GATEWAY.failWith(0);
+        uplink.probe();
+        for (int pass = 0; pass < 100 && outbox.get(id).join().orElseThrow().state() != Outbox.State.ANSWERED; pass++) {
+            replayer.drain().join();
+        }
+        for (int pass = 0; pass < 20 && GATEWAY.callbacks().stream().noneMatch(c -> c.contains(id)); pass++) {
+            callbacks.deliver().join();
+        }
+        assertThat(GATEWAY.callbacks()).anySatisfy(body -> assertThat(body).contains("\"id\":\"" + id + "\"")
+                .contains("\"state\":\"answered\"").contains("\"label\":\"3\""));
+        assertThat(escalationState(id)).contains("\"callback\":\"delivered\"");
+        assertThat(GATEWAY.callbacks()).noneSatisfy(body -> assertThat(body).contains(other));
+    }
+
+    private static String idOf(byte[] answer) {
+        return com.jayway.jsonpath.JsonPath.read(new String(answer, java.nio.charset.StandardCharsets.UTF_8),
+                "$.parameters['hybridge.escalation_id']");
     }
 }

@@ -36,6 +36,7 @@ final class StandInGateway implements AutoCloseable {
     private final DisposableServer server;
     private final List<Received> escalations = new CopyOnWriteArrayList<>();
     private final AtomicInteger policyCalls = new AtomicInteger();
+    private final List<String> callbacks = new CopyOnWriteArrayList<>();
     private volatile int failStatus;
     private volatile PolicyBundle policies = new PolicyBundle(Map.of());
 
@@ -79,6 +80,11 @@ final class StandInGateway implements AutoCloseable {
                         .get("/v2/health/live", (request, response) -> failStatus != 0
                                 ? response.status(failStatus).send()
                                 : response.sendString(Mono.just("{\"live\":true}")))
+                        .post("/callback", (request, response) -> request.receive().aggregate().asString()
+                                .flatMap(text -> {
+                                    callbacks.add(text);
+                                    return response.status(204).send().then();
+                                }))
                         .get("/hybridge/policies", (request, response) -> {
                             policyCalls.incrementAndGet();
                             PolicyBundle set = policies;
@@ -98,6 +104,11 @@ final class StandInGateway implements AutoCloseable {
 
     List<Received> escalations() {
         return escalations;
+    }
+
+    /** Bodies POSTed to {@code /callback}: late answers the agent pushed. */
+    List<String> callbacks() {
+        return callbacks;
     }
 
     int policyCalls() {

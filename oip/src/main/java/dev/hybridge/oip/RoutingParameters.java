@@ -17,6 +17,11 @@ public final class RoutingParameters {
     public static final String DEVICE = "hybridge.device";
     /** True on a request an edge agent already answered and sends on for the cloud. */
     public static final String ESCALATION = "hybridge.escalation";
+    /**
+     * On a request to an edge agent: where to POST the cloud's late answer to an escalation the
+     * agent had to keep (its host must be one the agent allows).
+     */
+    public static final String CALLBACK_URL = "hybridge.callback_url";
     /** On an escalation: the label the edge stage gave. */
     public static final String EDGE_LABEL = "hybridge.edge_label";
     /** On an escalation: how sure the edge stage was (its top probability). */

@@ -14,7 +14,8 @@ import java.util.function.Function;
  * @param jsonLength the binary extension's JSON length of {@code body}, or -1
  * @param answer     the answer the caller gets when the escalation is not kept
  * @param withId     the same answer naming the kept escalation ({@code hybridge.escalation_id})
+ * @param parameters the caller's request parameters (a callback address, for one)
  */
 public record Deferral(RoutePolicy route, TierCall call, byte[] body, int jsonLength, RouteAnswer answer,
-                       Function<String, RouteAnswer> withId) {
+                       Function<String, RouteAnswer> withId, java.util.Map<String, Object> parameters) {
 }

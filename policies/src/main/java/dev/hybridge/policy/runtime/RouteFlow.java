@@ -237,7 +237,8 @@ final class RouteFlow {
         TierCall escalation = new TierCall(call.route(), call.request().id(), call.key(), call.tenant(),
                 call.facts().device(), why, edge);
         return new Next(state, new Step.Finish(plain, null,
-                new Deferral(call.policy(), escalation, request.body(), request.jsonLength(), plain, withId)));
+                new Deferral(call.policy(), escalation, request.body(), request.jsonLength(), plain, withId,
+                        call.request().parameters())));
     }
 
     private RouteAnswer answer(RouteCall call, CallState state, InferResponse response, Tier tier, Reason reason,
