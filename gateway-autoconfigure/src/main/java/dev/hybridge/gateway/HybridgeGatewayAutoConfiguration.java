@@ -7,6 +7,7 @@ import dev.hybridge.policy.PolicyEngine;
 import dev.hybridge.policy.SpendLedger;
 import dev.hybridge.policy.Tier;
 import dev.hybridge.policy.runtime.DeadlineTimer;
+import dev.hybridge.policy.runtime.Deduplicator;
 import dev.hybridge.policy.runtime.RouteRuntime;
 import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
 import io.micrometer.core.instrument.Gauge;
@@ -146,22 +147,33 @@ public class HybridgeGatewayAutoConfiguration {
     /** The route runtime the Hybridge filter runs, with the two worker pools as its tiers. */
     @Bean
     RouteRuntime routeRuntime(PolicyEngine engine, WorkerPool edgePool, WorkerPool cloudPool, OipCodec codec,
-                              GatewayMetrics metrics, DeadlineTimer deadlines, EscalationRecord escalations) {
+                              GatewayMetrics metrics, DeadlineTimer deadlines, Deduplicator escalations) {
         return new RouteRuntime(engine, new PoolTier(edgePool), new PoolTier(cloudPool), codec, System::nanoTime,
                 deadlines, metrics, null, escalations);
     }
 
-    /** Escalations answered, by idempotency key: a replay gets its answer again, not a second run. */
+    /**
+     * Escalations answered, by idempotency key: a replay gets its answer again, not a second run.
+     * Kept where the budgets are: in this gateway's memory, or in Redis when replicas share budgets.
+     */
     @Bean
-    EscalationRecord escalationRecord(GatewayProperties properties, MeterRegistry registry) {
+    Deduplicator escalationRecord(GatewayProperties properties, MeterRegistry registry, OipCodec codec,
+                                  ObjectProvider<org.springframework.data.redis.core.ReactiveStringRedisTemplate> redis) {
+        if (properties.budgetStore() == GatewayProperties.BudgetStore.REDIS) {
+            return new RedisEscalationRecord(redis.getObject(), properties.escalations().recordTtl(), Duration.ofSeconds(30),
+                    codec, registry);
+        }
         return new EscalationRecord(Clock.systemUTC(), properties.escalations().recordTtl(),
                 properties.escalations().maxKeys(), registry);
     }
 
     @Bean(destroyMethod = "dispose")
-    Disposable escalationExpiry(EscalationRecord record) {
+    Disposable escalationExpiry(Deduplicator record) {
+        if (!(record instanceof EscalationRecord inMemory)) {
+            return reactor.core.Disposables.disposed();
+        }
         return Flux.interval(Duration.ofMinutes(1), Duration.ofMinutes(1), Schedulers.boundedElastic())
-                .subscribe(tick -> record.expire());
+                .subscribe(tick -> inMemory.expire());
     }
 
     @Bean(destroyMethod = "close")

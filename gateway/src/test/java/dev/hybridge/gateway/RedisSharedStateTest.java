@@ -3,6 +3,16 @@ package dev.hybridge.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assumptions.assumeThat;
 
+import dev.hybridge.oip.Datatype;
+import dev.hybridge.oip.InferRequest;
+import dev.hybridge.oip.InferResponse;
+import dev.hybridge.oip.OipCodec;
+import dev.hybridge.oip.Tensor;
+import dev.hybridge.policy.Reason;
+import dev.hybridge.policy.Tier;
+import dev.hybridge.policy.runtime.RouteAnswer;
+import dev.hybridge.policy.runtime.RouteOutcome;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
@@ -14,7 +24,11 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -23,10 +37,11 @@ import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactor
 import org.springframework.data.redis.core.ReactiveStringRedisTemplate;
 
 /**
- * Budgets shared by gateway replicas through a real Redis server (Debian's redis-server, started
- * on a free loopback port; {@code .ci/run} installs it). Two ledgers stand for two replicas.
+ * What gateway replicas share through a real Redis server (Debian's redis-server, started on a
+ * free loopback port; {@code .ci/run} installs it): budgets and the record of answered
+ * escalations. Two ledgers, or two records, stand for two replicas.
  */
-class RedisSpendLedgerTest {
+class RedisSharedStateTest {
 
     static final Duration HOUR = Duration.ofHours(1);
 
@@ -202,6 +217,59 @@ class RedisSpendLedgerTest {
         int port = ((org.springframework.boot.web.server.context.WebServerApplicationContext) context).getWebServer().getPort();
         return org.springframework.test.web.reactive.server.WebTestClient.bindToServer()
                 .baseUrl("http://127.0.0.1:" + port).build();
+    }
+
+    // ------------------------------------------------------------------ escalation record
+
+    static RouteAnswer answer(String route, String label) {
+        OipCodec codec = new OipCodec();
+        byte[] body = codec.encodeResponse(new InferResponse(route, null, "r", Map.of("hybridge.label", label),
+                List.of(new Tensor("probs", Datatype.FP32, new long[] {1, 2}, new float[] {0.1f, 0.9f}))),
+                new InferRequest("r", Map.of(), List.of(), List.of())).body();
+        return new RouteAnswer(new RouteOutcome(route, Tier.CLOUD, Reason.LOW_CONFIDENCE, 0.9, 0.0004, false, 200), body, -1);
+    }
+
+    @Test
+    void anEscalationAnsweredOnOneReplicaIsAnsweredFromTheRecordOnTheOther() {
+        RedisEscalationRecord a = new RedisEscalationRecord(template, Duration.ofHours(1), Duration.ofSeconds(30),
+                new OipCodec(), new SimpleMeterRegistry());
+        RedisEscalationRecord b = new RedisEscalationRecord(template, Duration.ofHours(1), Duration.ofSeconds(30),
+                new OipCodec(), new SimpleMeterRegistry());
+        AtomicInteger runs = new AtomicInteger();
+        RouteAnswer first = a.once("t|digits|dev/1", () -> {
+            runs.incrementAndGet();
+            return CompletableFuture.completedFuture(answer("digits", "3"));
+        }).join();
+        RouteAnswer again = b.once("t|digits|dev/1", () -> {
+            runs.incrementAndGet();
+            return CompletableFuture.completedFuture(answer("digits", "5"));
+        }).join();
+        assertThat(runs).hasValue(1);
+        assertThat(again.body()).isEqualTo(first.body());
+        assertThat(again.outcome()).isEqualTo(first.outcome());
+        assertThat(template.getExpire("hybridge:escalation:t|digits|dev/1").block())
+                .isBetween(Duration.ofMinutes(59), Duration.ofHours(1));
+    }
+
+    @Test
+    void aSendingWhileTheFirstStillRunsIsTold409AndAFailedRunFreesTheKey() {
+        RedisEscalationRecord a = new RedisEscalationRecord(template, Duration.ofHours(1), Duration.ofSeconds(30),
+                new OipCodec(), new SimpleMeterRegistry());
+        CompletableFuture<RouteAnswer> running = new CompletableFuture<>();
+        CompletableFuture<RouteAnswer> first = a.once("t|digits|dev/2", () -> running);
+        RouteAnswer meanwhile = a.once("t|digits|dev/2", () -> CompletableFuture.completedFuture(answer("digits", "1")))
+                .join();
+        assertThat(meanwhile.outcome().status()).isEqualTo(409);
+        running.complete(new RouteAnswer(new RouteOutcome("digits", null, Reason.CLOUD_UNAVAILABLE, null, 0, false, 503),
+                new OipCodec().encodeError("no worker"), -1));
+        assertThat(first.join().outcome().status()).isEqualTo(503);
+        AtomicInteger runs = new AtomicInteger();
+        RouteAnswer retried = a.once("t|digits|dev/2", () -> {
+            runs.incrementAndGet();
+            return CompletableFuture.completedFuture(answer("digits", "1"));
+        }).join();
+        assertThat(runs).as("the failed run left the key free").hasValue(1);
+        assertThat(retried.outcome().status()).isEqualTo(200);
     }
 
     private static boolean accepts(int port) {
