@@ -137,7 +137,7 @@ public class EdgeConfiguration {
         });
         OutboxMetrics metrics = new OutboxMetrics(outbox, registry);
         long every = Math.max(10, properties.outbox().replayInterval().toMillis());
-        work.scheduleWithFixedDelay(replayer::drain, every, every, TimeUnit.MILLISECONDS);
+        work.scheduleWithFixedDelay(replayer::drainAll, every, every, TimeUnit.MILLISECONDS);
         work.scheduleWithFixedDelay(() -> callbacks.deliver().join(), 5 * every, 5 * every, TimeUnit.MILLISECONDS);
         work.scheduleWithFixedDelay(() -> {
             outbox.purge().exceptionally(e -> null).join();

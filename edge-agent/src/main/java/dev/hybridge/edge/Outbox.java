@@ -118,6 +118,7 @@ final class Outbox implements AutoCloseable {
                           edge_label TEXT,
                           edge_confidence REAL,
                           body BLOB NOT NULL,
+                          body_length INTEGER NOT NULL,
                           json_length INTEGER NOT NULL,
                           edge_answer BLOB,
                           priority INTEGER NOT NULL,
@@ -172,8 +173,9 @@ final class Outbox implements AutoCloseable {
             String id = UUID.randomUUID().toString();
             try (PreparedStatement insert = db.prepareStatement("""
                     INSERT INTO outbox (id, key, route, request_id, reason, edge_label, edge_confidence, body, json_length,
-                      edge_answer, priority, created_ms, expires_ms, next_attempt_ms, callback_url, state, callback_state)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)""")) {
+                      edge_answer, priority, created_ms, expires_ms, next_attempt_ms, callback_url, state, callback_state,
+                      body_length)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)""")) {
                 insert.setString(1, id);
                 insert.setString(2, key);
                 insert.setString(3, route);
@@ -190,6 +192,7 @@ final class Outbox implements AutoCloseable {
                 insert.setLong(14, now);
                 insert.setString(15, callbackUrl);
                 insert.setString(16, callbackUrl == null ? null : "waiting");
+                insert.setInt(17, body.length);
                 insert.executeUpdate();
             }
             db.commit();
@@ -356,7 +359,8 @@ final class Outbox implements AutoCloseable {
 
     private Stats statsNow() throws SQLException {
         try (Statement s = db.createStatement();
-             ResultSet r = s.executeQuery("SELECT count(*), coalesce(sum(length(body)), 0), coalesce(min(created_ms), 0)"
+             // body_length, not length(body): the sizes without reading every waiting request from disk
+             ResultSet r = s.executeQuery("SELECT count(*), coalesce(sum(body_length), 0), coalesce(min(created_ms), 0)"
                      + " FROM outbox WHERE state = 'pending'")) {
             r.next();
             return new Stats(r.getLong(1), r.getLong(2), r.getLong(3));

@@ -60,13 +60,23 @@ final class Replayer {
     }
 
     /**
-     * One pass: sends what is due and allowed now. Called on a schedule; never throws. Completes
-     * when the sends of this pass have ended.
+     * Passes one after another while each finds something to send and the rate allows: a backlog
+     * drains at the configured rate, not one pass per scheduling interval. Called on a schedule.
      */
-    synchronized CompletableFuture<Void> drain() {
+    void drainAll() {
+        while (drain().join() > 0) {
+            // the next pass at once
+        }
+    }
+
+    /**
+     * One pass: sends what is due and allowed now. Never throws. Completes, when the sends of this
+     * pass have ended, with how many it sent.
+     */
+    synchronized CompletableFuture<Integer> drain() {
         try {
             if (!uplink.configured() || uplink.open()) {
-                return CompletableFuture.completedFuture(null);
+                return CompletableFuture.completedFuture(0);
             }
             long now = System.nanoTime();
             if (now - windowStart >= 1_000_000_000L) {
@@ -79,7 +89,7 @@ final class Replayer {
                 room = Math.min(room, 1 - sending.size());
             }
             if (room <= 0) {
-                return CompletableFuture.completedFuture(null);
+                return CompletableFuture.completedFuture(0);
             }
             List<CompletableFuture<Void>> sends = new java.util.ArrayList<>();
             for (Outbox.Entry entry : outbox.due(room + sending.size()).join()) {
@@ -89,10 +99,11 @@ final class Replayer {
                 sentInWindow++;
                 sends.add(send(entry).whenComplete((done, e) -> sending.remove(entry.id())));
             }
-            return CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new));
+            int sent = sends.size();
+            return CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new)).thenApply(done -> sent);
         } catch (RuntimeException e) {
             log.warn("Outbox replay pass failed: {}", e.toString());
-            return CompletableFuture.completedFuture(null);
+            return CompletableFuture.completedFuture(0);
         }
     }
 
