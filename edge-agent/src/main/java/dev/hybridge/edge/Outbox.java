@@ -117,10 +117,8 @@ final class Outbox implements AutoCloseable {
                           reason TEXT,
                           edge_label TEXT,
                           edge_confidence REAL,
-                          body BLOB NOT NULL,
                           body_length INTEGER NOT NULL,
                           json_length INTEGER NOT NULL,
-                          edge_answer BLOB,
                           priority INTEGER NOT NULL,
                           created_ms INTEGER NOT NULL,
                           expires_ms INTEGER NOT NULL,
@@ -129,15 +127,19 @@ final class Outbox implements AutoCloseable {
                           callback_url TEXT,
                           state TEXT NOT NULL,
                           finished_ms INTEGER,
-                          answer BLOB,
                           answer_json_length INTEGER,
                           answer_label TEXT,
                           agreed INTEGER,
                           problem TEXT,
                           callback_state TEXT,
                           callback_attempts INTEGER NOT NULL DEFAULT 0,
-                          callback_next_ms INTEGER)""");
+                          callback_next_ms INTEGER,
+                          -- the large values last: a column after a blob is read through the blob's pages
+                          body BLOB NOT NULL,
+                          edge_answer BLOB,
+                          answer BLOB)""");
                 s.execute("CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, priority DESC, created_ms)");
+                s.execute("CREATE INDEX IF NOT EXISTS outbox_expiry ON outbox (state, expires_ms)");
             }
             db.setAutoCommit(false);
         } catch (Exception e) {
