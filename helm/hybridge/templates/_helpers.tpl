@@ -241,13 +241,23 @@ Usage: include "hybridge.env" (dict "env" (include "hybridge.servingEnv" ...) "e
 
 {{/*
 The edge agent's link to the gateway (hybridge.edge.*): the gateway's URL, the device (the
-node's name), its group, the API key from a Secret, and where the agent keeps its state.
+node's name), its group, the API key from a Secret, where the agent keeps its state, and its
+outbox's bounds.
 Usage: include "hybridge.edgeUplinkEnv" $
 */}}
 {{- define "hybridge.edgeUplinkEnv" -}}
 {{- $uplink := .Values.edgeAgent.uplink }}
+{{- $outbox := .Values.edgeAgent.outbox }}
 - name: HYBRIDGE_EDGE_STATEDIR
   value: /var/lib/hybridge
+- name: HYBRIDGE_EDGE_OUTBOX_ENABLED
+  value: {{ $outbox.enabled | quote }}
+- name: HYBRIDGE_EDGE_OUTBOX_MAXENTRIES
+  value: {{ $outbox.maxEntries | int | quote }}
+- name: HYBRIDGE_EDGE_OUTBOX_MAXBYTES
+  value: {{ $outbox.maxBytes | quote }}
+- name: HYBRIDGE_EDGE_OUTBOX_CALLBACKHOSTS
+  value: {{ join "," $outbox.callbackHosts | quote }}
 {{- if $uplink.enabled }}
 - name: HYBRIDGE_EDGE_UPLINK_URL
   value: {{ default (printf "http://%s.%s.svc.%s:%d" (include "hybridge.componentName" (dict "root" . "suffix" "-gateway")) .Release.Namespace .Values.clusterDomain (int .Values.gateway.service.port)) $uplink.url | quote }}
