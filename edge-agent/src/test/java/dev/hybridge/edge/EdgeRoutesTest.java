@@ -134,6 +134,8 @@ class EdgeRoutesTest {
                 .jsonPath("$.parameters['hybridge.tier']").isEqualTo("cloud")
                 .jsonPath("$.parameters['hybridge.label']").isEqualTo("3")
                 .jsonPath("$.parameters['hybridge.degraded']").isEqualTo(false)
+                .jsonPath("$.parameters['hybridge.idempotency_key']").doesNotExist()
+                .jsonPath("$.parameters['hybridge.escalation']").doesNotExist()
                 .jsonPath("$.outputs[0].name").isEqualTo("probs");
 
         assertThat(GATEWAY.escalations()).hasSize(1);

@@ -55,7 +55,8 @@ final class StandInGateway implements AutoCloseable {
                                         return response.status(failStatus).header("Content-Type", "application/json")
                                                 .sendString(Mono.just("{\"error\":\"stand-in failing\"}")).then();
                                     }
-                                    Map<String, Object> parameters = new LinkedHashMap<>();
+                                    // as a serving program does, the request's parameters come back with the answer
+                                    Map<String, Object> parameters = new LinkedHashMap<>(decoded.parameters());
                                     parameters.put("hybridge.label", "3");
                                     parameters.put("hybridge.confidence", 0.97);
                                     parameters.put("hybridge.tier", "cloud");

@@ -36,6 +36,11 @@ import java.util.function.LongSupplier;
  */
 final class RouteFlow {
 
+    /** Request parameters an edge agent adds to an escalation; answers never carry them. */
+    private static final java.util.Set<String> ESCALATION_ONLY = java.util.Set.of(
+            dev.hybridge.oip.RoutingParameters.ESCALATION, dev.hybridge.oip.RoutingParameters.EDGE_LABEL,
+            dev.hybridge.oip.RoutingParameters.EDGE_CONFIDENCE, dev.hybridge.oip.RoutingParameters.IDEMPOTENCY_KEY);
+
     /** A step to take, and the state it leaves the request in. */
     record Next(CallState state, Step step) {
     }
@@ -246,6 +251,8 @@ final class RouteFlow {
         RouteOutcome outcome = new RouteOutcome(call.route(), tier, reason, confidence, state.costUsd(), degraded, 200,
                 escalationId);
         Map<String, Object> parameters = new LinkedHashMap<>(response.parameters());
+        // what an edge agent told the gateway with an escalation, echoed by the model: not the client's business
+        parameters.keySet().removeAll(ESCALATION_ONLY);
         outcome.writeParameters(parameters);
         List<Tensor> outputs = response.outputs();
         RouteSignatures.Signature signature = call.signature();
