@@ -29,7 +29,9 @@ import org.junit.jupiter.api.TestMethodOrder;
  * gateway (SIGSTOP: connections hang, as over a dead link). While it is cut every request is
  * answered at the edge and the escalations are kept; once it is back each kept escalation is
  * answered, and the cloud ran each exactly once, although the gateway also received the live
- * attempts that had given up, and the agent was killed with escalations waiting.
+ * attempts that had given up, and the agent was killed with escalations waiting. An agent with a
+ * small outbox drops its oldest entries when full, counts them, and pushes the late answers of the
+ * rest to the caller's callback address.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class StoreAndForwardIT {
@@ -194,5 +196,79 @@ class StoreAndForwardIT {
         awaitAnswered(restarted, kept, Duration.ofSeconds(90));
         assertThat(cloudRuns() - runsBefore).isEqualTo(kept.size());
         assertThat(gatewayCount("answered") - answeredBefore).isEqualTo(kept.size());
+    }
+
+    @Test
+    @Order(3)
+    void aFullOutboxDropsItsOldestAndTheKeptAnswersReachTheCallersAddress() throws Exception {
+        java.util.List<String> received = new java.util.concurrent.CopyOnWriteArrayList<>();
+        com.sun.net.httpserver.HttpServer receiver = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+        receiver.createContext("/late", exchange -> {
+            received.add(new String(exchange.getRequestBody().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
+            exchange.sendResponseHeaders(204, -1);
+            exchange.close();
+        });
+        receiver.start();
+        Path smallState = Files.createTempDirectory("hybridge-e2e-saf-small");
+        String hook = "http://127.0.0.1:" + receiver.getAddress().getPort() + "/late";
+        try (ProgramProcess small = ProgramProcess.start(E2e.EDGE, E2e.logDir(), EdgeLaunch.OPTIONS, List.of(
+                "--hybridge.serving.model-repository=" + DEMO.resolve("edge"),
+                "--hybridge.edge.uplink.url=" + gateway.baseUri(),
+                "--hybridge.edge.device-id=saf-small",
+                "--hybridge.edge.state-dir=" + smallState,
+                "--hybridge.edge.outbox.max-entries=5",
+                "--hybridge.edge.outbox.callback-hosts=127.0.0.1:" + receiver.getAddress().getPort(),
+                "--hybridge.edge.uplink.breaker.wait-in-open-state=300ms",
+                "--hybridge.edge.uplink.probe.first-backoff=200ms",
+                "--hybridge.edge.uplink.probe.max-backoff=500ms"))) {
+            small.awaitReady(E2e.START_TIMEOUT);
+            EdgeRoutesIT.awaitRoute(new OipClient(small.baseUri()), "digits", Duration.ofSeconds(30));
+            OipClient client = new OipClient(small.baseUri());
+            List<String> kept = new ArrayList<>();
+            gateway.freeze();
+            try {
+                for (int i = 120; i < 200 && kept.size() < 12; i++) {
+                    OipClient.Answer answer = client.infer("digits", new InferRequest("small-" + i,
+                            Map.of("hybridge.callback_url", hook), List.of(new Tensor("audio", Datatype.FP32,
+                            new long[] {1, Fsdd.SAMPLES}, clips.get(i).audio())), List.of()), true);
+                    assertThat(answer.status()).isEqualTo(200);
+                    Object id = client.codec().decodeResponse(answer.body(), answer.jsonLength()).parameters()
+                            .get("hybridge.escalation_id");
+                    if (id != null) {
+                        kept.add(id.toString());
+                    }
+                }
+            } finally {
+                gateway.thaw();
+            }
+            assertThat(kept).hasSize(12);
+            // the bound held: the 7 oldest were dropped to make room, and counted
+            for (String dropped : kept.subList(0, 7)) {
+                assertThat(client.get("/v2/escalations/" + dropped).text()).contains("\"state\":\"dropped\"");
+            }
+            assertThat(client.get("/v2/outbox").text()).contains("\"dropped\":7");
+            assertThat(client.get("/actuator/prometheus").text())
+                    .containsPattern("hybridge_outbox_dropped_total\\{reason=\"overflow\"} 7.0");
+            List<String> answered = kept.subList(7, 12);
+            awaitAnswered(client, answered, Duration.ofSeconds(90));
+            long until = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (received.size() < answered.size()) {
+                assertThat(System.nanoTime()).as("callbacks delivered: %s", received).isLessThan(until);
+                Thread.sleep(100);
+            }
+            for (String id : answered) {
+                assertThat(received).anySatisfy(body -> assertThat(body).contains("\"id\":\"" + id + "\"")
+                        .contains("\"state\":\"answered\""));
+            }
+            assertThat(received).hasSize(5); // none for the dropped ones, none twice
+        } finally {
+            receiver.stop(0);
+            try (var paths = Files.walk(smallState)) {
+                for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
     }
 }
