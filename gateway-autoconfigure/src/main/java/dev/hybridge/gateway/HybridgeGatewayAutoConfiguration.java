@@ -47,7 +47,7 @@ public class HybridgeGatewayAutoConfiguration {
     SpendLedger spendLedger(GatewayProperties properties,
                             ObjectProvider<org.springframework.data.redis.core.ReactiveStringRedisTemplate> redis) {
         return properties.budgetStore() == GatewayProperties.BudgetStore.REDIS
-                ? new RedisSpendLedger(redis.getObject(), Clock.systemUTC())
+                ? new RedisSpendLedger(redis.getObject(), Clock.systemUTC(), properties.escalations().recordTtl())
                 : SpendLedger.inMemory(Clock.systemUTC());
     }
 

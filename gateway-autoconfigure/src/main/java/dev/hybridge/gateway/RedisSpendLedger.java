@@ -38,6 +38,7 @@ final class RedisSpendLedger implements SpendLedger {
 
     private final ReactiveStringRedisTemplate redis;
     private final Clock clock;
+    private final Duration onceTtl;
     private final Map<String, Tenant> tenants = new ConcurrentHashMap<>();
     private final AtomicLong failures = new AtomicLong();
     private volatile long lastWarning;
@@ -58,8 +59,14 @@ final class RedisSpendLedger implements SpendLedger {
     }
 
     RedisSpendLedger(ReactiveStringRedisTemplate redis, Clock clock) {
+        this(redis, clock, Duration.ofHours(48));
+    }
+
+    /** @param onceTtl how long a once-only charge's key is kept (at least the escalation record's time to live) */
+    RedisSpendLedger(ReactiveStringRedisTemplate redis, Clock clock, Duration onceTtl) {
         this.redis = redis;
         this.clock = clock;
+        this.onceTtl = onceTtl;
     }
 
     /**
@@ -75,6 +82,51 @@ final class RedisSpendLedger implements SpendLedger {
     @Override
     public void charge(String tenant, Duration window, double usd) {
         chargeInRedis(tenant, window, usd).subscribe(total -> { }, e -> { });
+    }
+
+    /**
+     * Counts a charge once per key: the key is set (NX, for the record's time to live) and the
+     * spending raised in one script, so a charge sent again after a replica died between charging
+     * and recording an escalation's answer is not counted twice. Answers the total, or minus one
+     * minus the total when the key was already charged.
+     */
+    private static final org.springframework.data.redis.core.script.RedisScript<Long> CHARGE_ONCE =
+            org.springframework.data.redis.core.script.RedisScript.of("""
+                    if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then
+                      local total = redis.call('INCRBY', KEYS[1], ARGV[1])
+                      if total == tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+                      return total
+                    end
+                    return -1 - tonumber(redis.call('GET', KEYS[1]) or '0')
+                    """, Long.class);
+
+    @Override
+    public void charge(String tenant, Duration window, double usd, String once) {
+        if (once == null) {
+            charge(tenant, window, usd);
+        } else {
+            chargeOnceInRedis(tenant, window, usd, once).subscribe(total -> { }, e -> { });
+        }
+    }
+
+    /** {@link #charge(String, Duration, double, String)}, completing when Redis has answered. */
+    Mono<Long> chargeOnceInRedis(String tenant, Duration window, double usd, String once) {
+        long nanos = Math.round(usd * NANOS_PER_USD);
+        if (nanos <= 0) {
+            return Mono.empty();
+        }
+        Tenant t = current(tenant, window);
+        t.pending.addAndGet(nanos);
+        String key = key(tenant, t.windowStart);
+        return redis.execute(CHARGE_ONCE, List.of(key, "hybridge:charged:" + once),
+                        List.of(Long.toString(nanos), Long.toString(onceTtl.toSeconds()),
+                                Long.toString(t.window.multipliedBy(2).toSeconds())))
+                .next()
+                .doOnNext(answer -> {
+                    t.pending.addAndGet(-nanos);
+                    t.shared.accumulate(answer >= 0 ? answer : -1 - answer);
+                })
+                .doOnError(this::failed);
     }
 
     /** {@link #charge}, completing when Redis has counted it (or failed to). */

@@ -193,8 +193,13 @@ public final class RouteEngine {
 
     /** Charges the tenant for an answer from {@code tier}; returns the cost in USD. */
     public double charge(String tenant, Tier tier, long inputBytes) {
+        return charge(tenant, tier, inputBytes, null);
+    }
+
+    /** {@link #charge}, counted once per {@code once} where the ledger keeps such keys ({@link SpendLedger#charge(String, Duration, double, String)}). */
+    public double charge(String tenant, Tier tier, long inputBytes, String once) {
         double cost = cost(tier, inputBytes);
-        ledger.charge(tenant, tenants.window(), cost);
+        ledger.charge(tenant, tenants.window(), cost, once);
         return cost;
     }
 

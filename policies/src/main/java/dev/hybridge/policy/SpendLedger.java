@@ -16,6 +16,18 @@ public interface SpendLedger {
     /** Adds what an answer cost to the tenant's spending in the current window. */
     void charge(String tenant, Duration window, double usd);
 
+    /**
+     * {@link #charge}, once per {@code once}: a second charge under the same key is not counted
+     * (an escalation sent again after a gateway died between charging it and recording its
+     * answer). A store that outlives the process keeps the keys; this default, for one that does
+     * not, charges every time (its spending is lost with the process anyway).
+     *
+     * @param once a key, or null for an ordinary charge
+     */
+    default void charge(String tenant, Duration window, double usd, String once) {
+        charge(tenant, window, usd);
+    }
+
     /** Spending kept in this process's memory: each replica of a program enforces budgets on its own. */
     static SpendLedger inMemory(Clock clock) {
         return new dev.hybridge.policy.internal.BudgetLedger(clock);

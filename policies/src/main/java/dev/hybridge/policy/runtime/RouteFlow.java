@@ -36,6 +36,16 @@ import java.util.function.LongSupplier;
  */
 final class RouteFlow {
 
+    /**
+     * An escalation's charge is counted once per tenant, route and idempotency key, however often
+     * it is sent; any other request's each time (null).
+     */
+    private static String chargeKey(RouteCall call) {
+        Object key = call.request().parameters().get(dev.hybridge.oip.RoutingParameters.IDEMPOTENCY_KEY);
+        return key != null && Boolean.TRUE.equals(call.request().parameters().get(dev.hybridge.oip.RoutingParameters.ESCALATION))
+                ? call.tenant() + '|' + call.route() + '|' + key : null;
+    }
+
     /** Request parameters an edge agent adds to an escalation; answers never carry them. */
     private static final java.util.Set<String> ESCALATION_ONLY = java.util.Set.of(
             dev.hybridge.oip.RoutingParameters.ESCALATION, dev.hybridge.oip.RoutingParameters.EDGE_LABEL,
@@ -170,7 +180,7 @@ final class RouteFlow {
             return finish(state, passThrough(call, state, reply, Tier.CLOUD));
         }
         InferResponse response = codec.decodeResponse(reply.body(), reply.jsonLength());
-        state = state.charged(call.engine().charge(call.tenant(), Tier.CLOUD, state.sentBytes()));
+        state = state.charged(call.engine().charge(call.tenant(), Tier.CLOUD, state.sentBytes(), chargeKey(call)));
         return finish(state, answer(call, state, response, Tier.CLOUD, state.reason(),
                 confidenceOf(response.parameters()), false));
     }

@@ -511,4 +511,38 @@ class RouteRuntimeTest {
         assertThat(kept.get(0).call().reason()).isEqualTo(Reason.DEADLINE_TOO_TIGHT);
         assertThat(cloud.calls()).isZero();
     }
+
+    @Test
+    void anEscalationIsChargedUnderItsKeySoThatAStoreThatKeepsKeysCountsItOnce() {
+        List<String> onceKeys = new ArrayList<>();
+        SpendLedger inner = SpendLedger.inMemory(time);
+        SpendLedger recording = new SpendLedger() {
+            @Override
+            public double spentUsd(String tenant, java.time.Duration window) {
+                return inner.spentUsd(tenant, window);
+            }
+
+            @Override
+            public void charge(String tenant, java.time.Duration window, double usd) {
+                onceKeys.add(null);
+                inner.charge(tenant, window, usd);
+            }
+
+            @Override
+            public void charge(String tenant, java.time.Duration window, double usd, String once) {
+                onceKeys.add(once);
+                inner.charge(tenant, window, usd);
+            }
+        };
+        PolicyEngine engine = new PolicyEngine(time, new PolicyLoader(), recording);
+        assertThat(engine.reload(folder).problems()).isEmpty();
+        RouteRuntime gateway = new RouteRuntime(engine, edge, cloud, codec, time, time, RouteRuntime.Listener.NONE);
+        ok(gateway.infer("digits", "acme", codec.encodeRequest(request(Map.of("hybridge.escalation", true,
+                "hybridge.idempotency_key", "dev-1/r-1"), List.of()), false).body(), -1).join());
+        assertThat(onceKeys).containsExactly("acme|digits|dev-1/r-1");
+        onceKeys.clear();
+        ok(gateway.infer("digits", "acme", codec.encodeRequest(request(Map.of("hybridge.route", "cloud"), List.of()), false)
+                .body(), -1).join());
+        assertThat(onceKeys).containsOnlyNulls().isNotEmpty();
+    }
 }
