@@ -73,7 +73,17 @@ public final class ProgramProcess implements AutoCloseable {
     /** Starts a program from another build of its jar (a benchmark comparing builds, say). */
     public static ProgramProcess start(String program, Path jar, Path logDir, List<String> jvmOptions,
                                        List<String> arguments) {
-        int port = freePort();
+        return startOn(freePort(), program, jar, logDir, jvmOptions, arguments);
+    }
+
+    /** Starts a program on a given port: one that takes the place of another (its clients keep the address). */
+    public static ProgramProcess startOn(int port, String program, Path logDir, List<String> jvmOptions,
+                                         List<String> arguments) {
+        return startOn(port, program, jar(program), logDir, jvmOptions, arguments);
+    }
+
+    private static ProgramProcess startOn(int port, String program, Path jar, Path logDir, List<String> jvmOptions,
+                                          List<String> arguments) {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(jvmOptions);
@@ -85,6 +95,9 @@ public final class ProgramProcess implements AutoCloseable {
         try {
             Files.createDirectories(logDir);
             Path log = logDir.resolve(program + "-" + port + ".log");
+            if (Files.exists(log)) {
+                log = logDir.resolve(program + "-" + port + "-" + System.currentTimeMillis() + ".log"); // one restarted on its port
+            }
             Process process = new ProcessBuilder(command).directory(root().toFile())
                     .redirectErrorStream(true).redirectOutput(log.toFile()).start();
             return new ProgramProcess(program, process, port, log);
