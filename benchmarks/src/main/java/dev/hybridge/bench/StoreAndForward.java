@@ -243,40 +243,33 @@ public final class StoreAndForward {
 
     /** Latencies of the answers that were degraded (kept, or would have been) among {@code calls} cascade calls. */
     private static long[] degradedLatencies(URI agent, java.util.function.IntFunction<OipCodec.Encoded> bodies, int offset, int calls) {
-        List<Long> out = new ArrayList<>();
+        return latencies(agent, bodies, offset, calls, true);
+    }
+
+    /** Latencies of {@code calls} cascade calls. */
+    private static long[] liveLatencies(URI agent, java.util.function.IntFunction<OipCodec.Encoded> bodies, int offset, int calls) {
+        return latencies(agent, bodies, offset, calls, false);
+    }
+
+    private static long[] latencies(URI agent, java.util.function.IntFunction<OipCodec.Encoded> bodies, int offset, int calls,
+                                    boolean degradedOnly) {
+        long[] out = new long[calls];
+        int kept = 0;
         try (RawHttp connection = new RawHttp(agent)) {
             for (int i = 0; i < calls; i++) {
-                byte[] post = RawHttp.post(agent, "/v2/models/digits/infer",
-                        bodies.apply(offset + i));
+                byte[] post = RawHttp.post(agent, "/v2/models/digits/infer", bodies.apply(offset + i));
                 long t0 = System.nanoTime();
                 RawHttp.Response r = connection.exchange(post);
                 long took = System.nanoTime() - t0;
                 if (r.status() != 200) {
                     throw new IllegalStateException("answered " + r.status() + ": " + r.text());
                 }
-                if ("true".equals(r.header("Hybridge-Degraded"))) {
-                    out.add(took);
+                if (!degradedOnly || "true".equals(r.header("Hybridge-Degraded"))) {
+                    out[kept++] = took;
                 }
             }
         }
-        return out.stream().mapToLong(Long::longValue).toArray();
-    }
-
-    private static long[] liveLatencies(URI agent, java.util.function.IntFunction<OipCodec.Encoded> bodies, int offset, int calls) {
-        long[] out = new long[calls];
-        try (RawHttp connection = new RawHttp(agent)) {
-            for (int i = 0; i < calls; i++) {
-                byte[] post = RawHttp.post(agent, "/v2/models/digits/infer",
-                        bodies.apply(offset + i));
-                long t0 = System.nanoTime();
-                RawHttp.Response r = connection.exchange(post);
-                out[i] = System.nanoTime() - t0;
-                if (r.status() != 200) {
-                    throw new IllegalStateException("answered " + r.status() + ": " + r.text());
-                }
-            }
-        }
-        return out;
+        return java.util.Arrays.copyOf(out, kept);
     }
 
     private static void call(URI agent, OipCodec.Encoded body) {

@@ -171,4 +171,83 @@ final class E2e {
             process.close();
         }
     }
+
+    // ------------------------------------------------------------ systems with an edge agent
+
+    /** The demo models (models/demo/repository). */
+    static final Path DEMO = ProgramProcess.root().resolve("models/demo/repository");
+
+    /** A temporary copy of the shipped policies (config/policies) whose tenants.yaml lets everyone ask for any tier. */
+    static Path shippedPolicies(String prefix) throws java.io.IOException {
+        Path folder = java.nio.file.Files.createTempDirectory(prefix);
+        try (var shipped = java.nio.file.Files.list(ProgramProcess.root().resolve("config/policies"))) {
+            for (Path f : shipped.toList()) {
+                java.nio.file.Files.copy(f, folder.resolve(f.getFileName()));
+            }
+        }
+        java.nio.file.Files.writeString(folder.resolve("tenants.yaml"), "version: 1\ndefault: {allow: [auto, edge, cloud]}\n");
+        return folder;
+    }
+
+    /** Deletes folders with what is in them; null ones are skipped. */
+    static void deleteTrees(Path... folders) throws java.io.IOException {
+        for (Path folder : folders) {
+            if (folder != null && java.nio.file.Files.exists(folder)) {
+                try (var paths = java.nio.file.Files.walk(folder)) {
+                    for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                        java.nio.file.Files.deleteIfExists(p);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * An edge agent as it is launched ({@link EdgeLaunch#OPTIONS}: small heap, C1 only, lazy
+     * initialization) on the demo edge model, with its uplink to {@code gateway}: ready, and
+     * holding the gateway's route {@code digits}.
+     */
+    static ProgramProcess startAgent(java.net.URI gateway, String device, Path state, String... settings) {
+        List<String> args = new ArrayList<>(List.of(
+                "--hybridge.serving.model-repository=" + DEMO.resolve("edge"),
+                "--hybridge.edge.uplink.url=" + gateway,
+                "--hybridge.edge.device-id=" + device,
+                "--hybridge.edge.state-dir=" + state));
+        args.addAll(List.of(settings));
+        ProgramProcess agent = ProgramProcess.start(EDGE, logDir(), EdgeLaunch.OPTIONS, args);
+        agent.awaitReady(START_TIMEOUT);
+        awaitRoute(new OipClient(agent.baseUri()), "digits", Duration.ofSeconds(30));
+        return agent;
+    }
+
+    /** Waits, a bounded time, until an agent serves a route: its policies come from the gateway. */
+    static void awaitRoute(OipClient on, String route, Duration timeout) {
+        long until = System.nanoTime() + timeout.toNanos();
+        while (!on.get("/v2").text().contains("\"" + route + "\"")) {
+            if (System.nanoTime() > until) {
+                throw new AssertionError("the agent did not get route " + route + " in " + timeout + ": " + on.get("/v2").text());
+            }
+            try {
+                Thread.sleep(50); // polling another process: there is nothing to be notified by
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError(e);
+            }
+        }
+    }
+
+    /** One recording as an OIP request for the demo models. */
+    static InferRequest clip(dev.hybridge.models.Fsdd.Clip clip, String id, Map<String, Object> parameters) {
+        return new InferRequest(id, parameters, List.of(new Tensor("audio", Datatype.FP32,
+                new long[] {1, dev.hybridge.models.Fsdd.SAMPLES}, clip.audio())), List.of());
+    }
+
+    /** Every fifth clip: of the test split, 50 clips of all digits and speakers. */
+    static List<dev.hybridge.models.Fsdd.Clip> everyFifth(List<dev.hybridge.models.Fsdd.Clip> clips) {
+        List<dev.hybridge.models.Fsdd.Clip> out = new ArrayList<>();
+        for (int i = 0; i < clips.size(); i += 5) {
+            out.add(clips.get(i));
+        }
+        return out;
+    }
 }

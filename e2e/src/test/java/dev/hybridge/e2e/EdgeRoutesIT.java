@@ -3,7 +3,6 @@ package dev.hybridge.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.hybridge.models.Fsdd;
-import dev.hybridge.oip.Datatype;
 import dev.hybridge.oip.InferRequest;
 import dev.hybridge.oip.InferResponse;
 import dev.hybridge.oip.Tensor;
@@ -33,7 +32,6 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class EdgeRoutesIT {
 
-    static final Path DEMO = ProgramProcess.root().resolve("models/demo/repository");
     /** The shipped cascade's deadline (config/policies/digits.yaml). */
     static final long DEADLINE_MS = 500;
 
@@ -48,16 +46,10 @@ class EdgeRoutesIT {
 
     @BeforeAll
     static void start() throws IOException {
-        policies = Files.createTempDirectory("hybridge-e2e-edge-policies");
-        try (var shipped = Files.list(ProgramProcess.root().resolve("config/policies"))) {
-            for (Path f : shipped.toList()) {
-                Files.copy(f, policies.resolve(f.getFileName()));
-            }
-        }
-        Files.writeString(policies.resolve("tenants.yaml"), "version: 1\ndefault: {allow: [auto, edge, cloud]}\n");
+        policies = E2e.shippedPolicies("hybridge-e2e-edge-policies");
         state = Files.createTempDirectory("hybridge-e2e-edge-state");
-        cloudA = E2e.start(E2e.CLOUD, DEMO.resolve("cloud"));
-        cloudB = E2e.start(E2e.CLOUD, DEMO.resolve("cloud"));
+        cloudA = E2e.start(E2e.CLOUD, E2e.DEMO.resolve("cloud"));
+        cloudB = E2e.start(E2e.CLOUD, E2e.DEMO.resolve("cloud"));
         cloudA.awaitReady(E2e.START_TIMEOUT);
         cloudB.awaitReady(E2e.START_TIMEOUT);
         gateway = ProgramProcess.start("gateway", E2e.logDir(), List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"),
@@ -70,17 +62,12 @@ class EdgeRoutesIT {
         agent.awaitReady(E2e.START_TIMEOUT);
         client = new OipClient(agent.baseUri());
         clips = Fsdd.testSplit(Fsdd.recordings(ProgramProcess.root()));
-        awaitRoute(client, "digits", Duration.ofSeconds(30));
+        E2e.awaitRoute(client, "digits", Duration.ofSeconds(30));
     }
 
-    /** The agent as it is launched ({@link EdgeLaunch#OPTIONS}: small heap, C1 only, lazy initialization). */
+    /** The agent as it is launched, its routes from the gateway. */
     static ProgramProcess startAgent() {
-        return ProgramProcess.start(E2e.EDGE, E2e.logDir(), EdgeLaunch.OPTIONS, List.of(
-                "--hybridge.serving.model-repository=" + DEMO.resolve("edge"),
-                "--hybridge.edge.uplink.url=" + gateway.baseUri(),
-                "--hybridge.edge.device-id=e2e-device",
-                "--hybridge.edge.state-dir=" + state,
-                "--hybridge.edge.uplink.policy-refresh=500ms"));
+        return E2e.startAgent(gateway.baseUri(), "e2e-device", state, "--hybridge.edge.uplink.policy-refresh=500ms");
     }
 
     @AfterAll
@@ -90,37 +77,11 @@ class EdgeRoutesIT {
                 p.close();
             }
         }
-        for (Path folder : new Path[] {policies, state}) {
-            if (folder != null) {
-                try (var paths = Files.walk(folder)) {
-                    for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                        Files.deleteIfExists(p);
-                    }
-                }
-            }
-        }
-    }
-
-    /** Waits, a bounded time, until the agent serves a route: its policies come from the gateway. */
-    static void awaitRoute(OipClient on, String route, Duration timeout) {
-        long until = System.nanoTime() + timeout.toNanos();
-        while (!on.get("/v2").text().contains("\"" + route + "\"")) {
-            if (System.nanoTime() > until) {
-                throw new AssertionError("the agent did not get route " + route + " in " + timeout + ": " + on.get("/v2").text());
-            }
-            Thread.onSpinWait();
-            try {
-                Thread.sleep(50);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new AssertionError(e);
-            }
-        }
+        E2e.deleteTrees(policies, state);
     }
 
     static InferRequest clip(Fsdd.Clip clip) {
-        return new InferRequest(clip.file(), Map.of(),
-                List.of(new Tensor("audio", Datatype.FP32, new long[] {1, Fsdd.SAMPLES}, clip.audio())), List.of());
+        return E2e.clip(clip, clip.file(), Map.of());
     }
 
     static InferResponse ok(OipClient.Answer answer) {
@@ -128,13 +89,8 @@ class EdgeRoutesIT {
         return client.codec().decodeResponse(answer.body(), answer.jsonLength());
     }
 
-    /** Every fifth clip of the test split: 50 clips, all digits and speakers. */
     static List<Fsdd.Clip> sample() {
-        List<Fsdd.Clip> out = new ArrayList<>();
-        for (int i = 0; i < clips.size(); i += 5) {
-            out.add(clips.get(i));
-        }
-        return out;
+        return E2e.everyFifth(clips);
     }
 
     // -------------------------------------------------------------------------------------------
@@ -178,7 +134,7 @@ class EdgeRoutesIT {
                 kind: edge-only
                 edge: {model: digits-edge}
                 """);
-        awaitRoute(client, "digits-local", Duration.ofSeconds(15));
+        E2e.awaitRoute(client, "digits-local", Duration.ofSeconds(15));
         InferResponse response = ok(client.infer("digits-local", clip(clips.get(0)), true));
         assertThat(response.parameters()).containsEntry("hybridge.tier", "edge").containsEntry("hybridge.reason", "edge_only");
     }

@@ -30,8 +30,6 @@ import org.junit.jupiter.api.Test;
  */
 class GatewayCrashIT {
 
-    static final Path DEMO = ProgramProcess.root().resolve("models/demo/repository");
-
     static Process redis;
     static int redisPort;
     static ProgramProcess cloud;
@@ -55,29 +53,17 @@ class GatewayCrashIT {
             assertThat(System.nanoTime()).as("redis-server did not start").isLessThan(until);
             Thread.sleep(20); // polling another process: there is nothing to be notified by
         }
-        policies = Files.createTempDirectory("hybridge-e2e-crash-policies");
-        try (var shipped = Files.list(ProgramProcess.root().resolve("config/policies"))) {
-            for (Path f : shipped.toList()) {
-                Files.copy(f, policies.resolve(f.getFileName()));
-            }
-        }
-        Files.writeString(policies.resolve("tenants.yaml"), "version: 1\ndefault: {allow: [auto, edge, cloud]}\n");
+        policies = E2e.shippedPolicies("hybridge-e2e-crash-policies");
         state = Files.createTempDirectory("hybridge-e2e-crash-state");
-        cloud = E2e.start(E2e.CLOUD, DEMO.resolve("cloud"));
+        cloud = E2e.start(E2e.CLOUD, E2e.DEMO.resolve("cloud"));
         cloud.awaitReady(E2e.START_TIMEOUT);
         gateway = startGateway(0);
-        agent = ProgramProcess.start(E2e.EDGE, E2e.logDir(), EdgeLaunch.OPTIONS, List.of(
-                "--hybridge.serving.model-repository=" + DEMO.resolve("edge"),
-                "--hybridge.edge.uplink.url=" + gateway.baseUri(),
-                "--hybridge.edge.device-id=crash-device",
-                "--hybridge.edge.state-dir=" + state,
+        agent = E2e.startAgent(gateway.baseUri(), "crash-device", state,
                 "--hybridge.edge.uplink.breaker.wait-in-open-state=300ms",
                 "--hybridge.edge.uplink.probe.first-backoff=200ms",
                 "--hybridge.edge.uplink.probe.max-backoff=500ms",
                 "--hybridge.edge.outbox.first-backoff=200ms",
-                "--hybridge.edge.outbox.max-backoff=2s"));
-        agent.awaitReady(E2e.START_TIMEOUT);
-        EdgeRoutesIT.awaitRoute(new OipClient(agent.baseUri()), "digits", Duration.ofSeconds(30));
+                "--hybridge.edge.outbox.max-backoff=2s");
         StoreAndForwardIT.clips = Fsdd.testSplit(Fsdd.recordings(ProgramProcess.root()));
     }
 
@@ -106,15 +92,7 @@ class GatewayCrashIT {
         if (redis != null) {
             redis.destroy();
         }
-        for (Path folder : new Path[] {policies, state}) {
-            if (folder != null) {
-                try (var paths = Files.walk(folder)) {
-                    for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                        Files.deleteIfExists(p);
-                    }
-                }
-            }
-        }
+        E2e.deleteTrees(policies, state);
     }
 
     @Test

@@ -3,7 +3,6 @@ package dev.hybridge.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.hybridge.models.Fsdd;
-import dev.hybridge.oip.Datatype;
 import dev.hybridge.oip.InferRequest;
 import dev.hybridge.oip.InferResponse;
 import dev.hybridge.oip.Tensor;
@@ -34,7 +33,6 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class GatewayIT {
 
-    static final Path DEMO = ProgramProcess.root().resolve("models/demo/repository");
     static final String SMALL_BUDGET_KEY = "key-small-budget";
 
     static ProgramProcess edge;
@@ -47,12 +45,7 @@ class GatewayIT {
 
     @BeforeAll
     static void start() throws IOException {
-        policies = Files.createTempDirectory("hybridge-e2e-policies");
-        try (var shipped = Files.list(ProgramProcess.root().resolve("config/policies"))) {
-            for (Path f : shipped.toList()) {
-                Files.copy(f, policies.resolve(f.getFileName()));
-            }
-        }
+        policies = E2e.shippedPolicies("hybridge-e2e-policies");
         // the shipped routes, with tenants for the test: everyone may ask for any tier; one tenant
         // can pay for a single escalation per hour
         Files.writeString(policies.resolve("tenants.yaml"), """
@@ -61,9 +54,9 @@ class GatewayIT {
                 tenants:
                   small: {budget-usd: 0.0006, when-spent: edge-only, allow: [auto, edge, cloud]}
                 """);
-        edge = E2e.start(E2e.EDGE, DEMO.resolve("edge"));
-        cloudA = E2e.start(E2e.CLOUD, DEMO.resolve("cloud"));
-        cloudB = E2e.start(E2e.CLOUD, DEMO.resolve("cloud"));
+        edge = E2e.start(E2e.EDGE, E2e.DEMO.resolve("edge"));
+        cloudA = E2e.start(E2e.CLOUD, E2e.DEMO.resolve("cloud"));
+        cloudB = E2e.start(E2e.CLOUD, E2e.DEMO.resolve("cloud"));
         edge.awaitReady(E2e.START_TIMEOUT);
         cloudA.awaitReady(E2e.START_TIMEOUT);
         cloudB.awaitReady(E2e.START_TIMEOUT);
@@ -85,18 +78,11 @@ class GatewayIT {
                 p.close();
             }
         }
-        if (policies != null) {
-            try (var paths = Files.walk(policies)) {
-                for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                    Files.deleteIfExists(p);
-                }
-            }
-        }
+        E2e.deleteTrees(policies);
     }
 
     static InferRequest clip(Fsdd.Clip clip, Map<String, Object> parameters) {
-        return new InferRequest(clip.file(), parameters,
-                List.of(new Tensor("audio", Datatype.FP32, new long[] {1, Fsdd.SAMPLES}, clip.audio())), List.of());
+        return E2e.clip(clip, clip.file(), parameters);
     }
 
     static InferResponse ok(OipClient.Answer answer) {
@@ -106,11 +92,7 @@ class GatewayIT {
 
     /** Every fifth clip of the test split: 50 clips, all digits and speakers. */
     static List<Fsdd.Clip> sample() {
-        List<Fsdd.Clip> out = new ArrayList<>();
-        for (int i = 0; i < clips.size(); i += 5) {
-            out.add(clips.get(i));
-        }
-        return out;
+        return E2e.everyFifth(clips);
     }
 
     // -------------------------------------------------------------------------------------------

@@ -36,7 +36,6 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class StoreAndForwardIT {
 
-    static final Path DEMO = ProgramProcess.root().resolve("models/demo/repository");
     static final long DEADLINE_MS = 500;
 
     static ProgramProcess agent;
@@ -48,15 +47,9 @@ class StoreAndForwardIT {
 
     @BeforeAll
     static void start() throws IOException {
-        policies = Files.createTempDirectory("hybridge-e2e-saf-policies");
-        try (var shipped = Files.list(ProgramProcess.root().resolve("config/policies"))) {
-            for (Path f : shipped.toList()) {
-                Files.copy(f, policies.resolve(f.getFileName()));
-            }
-        }
-        Files.writeString(policies.resolve("tenants.yaml"), "version: 1\ndefault: {allow: [auto, edge, cloud]}\n");
+        policies = E2e.shippedPolicies("hybridge-e2e-saf-policies");
         state = Files.createTempDirectory("hybridge-e2e-saf-state");
-        cloud = E2e.start(E2e.CLOUD, DEMO.resolve("cloud"));
+        cloud = E2e.start(E2e.CLOUD, E2e.DEMO.resolve("cloud"));
         cloud.awaitReady(E2e.START_TIMEOUT);
         gateway = ProgramProcess.start("gateway", E2e.logDir(), List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"),
                 List.of("--hybridge.gateway.policy-folder=" + policies,
@@ -68,18 +61,11 @@ class StoreAndForwardIT {
     }
 
     static ProgramProcess startAgent() {
-        ProgramProcess started = ProgramProcess.start(E2e.EDGE, E2e.logDir(), EdgeLaunch.OPTIONS, List.of(
-                "--hybridge.serving.model-repository=" + DEMO.resolve("edge"),
-                "--hybridge.edge.uplink.url=" + gateway.baseUri(),
-                "--hybridge.edge.device-id=saf-device",
-                "--hybridge.edge.state-dir=" + state,
+        return E2e.startAgent(gateway.baseUri(), "saf-device", state,
                 "--hybridge.edge.uplink.policy-refresh=500ms",
                 "--hybridge.edge.uplink.breaker.wait-in-open-state=300ms",
                 "--hybridge.edge.uplink.probe.first-backoff=200ms",
-                "--hybridge.edge.uplink.probe.max-backoff=500ms"));
-        started.awaitReady(E2e.START_TIMEOUT);
-        EdgeRoutesIT.awaitRoute(new OipClient(started.baseUri()), "digits", Duration.ofSeconds(30));
-        return started;
+                "--hybridge.edge.uplink.probe.max-backoff=500ms");
     }
 
     @AfterAll
@@ -89,20 +75,11 @@ class StoreAndForwardIT {
                 p.close();
             }
         }
-        for (Path folder : new Path[] {policies, state}) {
-            if (folder != null) {
-                try (var paths = Files.walk(folder)) {
-                    for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                        Files.deleteIfExists(p);
-                    }
-                }
-            }
-        }
+        E2e.deleteTrees(policies, state);
     }
 
     static InferRequest clip(Fsdd.Clip clip, String id) {
-        return new InferRequest(id, Map.of(),
-                List.of(new Tensor("audio", Datatype.FP32, new long[] {1, Fsdd.SAMPLES}, clip.audio())), List.of());
+        return E2e.clip(clip, id, Map.of());
     }
 
     /** Sends clips while the link is cut; returns the ids of the escalations the agent kept. */
@@ -213,7 +190,7 @@ class StoreAndForwardIT {
         Path smallState = Files.createTempDirectory("hybridge-e2e-saf-small");
         String hook = "http://127.0.0.1:" + receiver.getAddress().getPort() + "/late";
         try (ProgramProcess small = ProgramProcess.start(E2e.EDGE, E2e.logDir(), EdgeLaunch.OPTIONS, List.of(
-                "--hybridge.serving.model-repository=" + DEMO.resolve("edge"),
+                "--hybridge.serving.model-repository=" + E2e.DEMO.resolve("edge"),
                 "--hybridge.edge.uplink.url=" + gateway.baseUri(),
                 "--hybridge.edge.device-id=saf-small",
                 "--hybridge.edge.state-dir=" + smallState,
@@ -223,7 +200,7 @@ class StoreAndForwardIT {
                 "--hybridge.edge.uplink.probe.first-backoff=200ms",
                 "--hybridge.edge.uplink.probe.max-backoff=500ms"))) {
             small.awaitReady(E2e.START_TIMEOUT);
-            EdgeRoutesIT.awaitRoute(new OipClient(small.baseUri()), "digits", Duration.ofSeconds(30));
+            E2e.awaitRoute(new OipClient(small.baseUri()), "digits", Duration.ofSeconds(30));
             OipClient client = new OipClient(small.baseUri());
             List<String> kept = new ArrayList<>();
             gateway.freeze();
@@ -264,11 +241,7 @@ class StoreAndForwardIT {
             assertThat(received).hasSize(5); // none for the dropped ones, none twice
         } finally {
             receiver.stop(0);
-            try (var paths = Files.walk(smallState)) {
-                for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                    Files.deleteIfExists(p);
-                }
-            }
+            E2e.deleteTrees(smallState);
         }
     }
 }

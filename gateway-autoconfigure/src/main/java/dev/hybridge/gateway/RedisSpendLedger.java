@@ -102,35 +102,19 @@ final class RedisSpendLedger implements SpendLedger {
 
     @Override
     public void charge(String tenant, Duration window, double usd, String once) {
-        if (once == null) {
-            charge(tenant, window, usd);
-        } else {
-            chargeOnceInRedis(tenant, window, usd, once).subscribe(total -> { }, e -> { });
-        }
-    }
-
-    /** {@link #charge(String, Duration, double, String)}, completing when Redis has answered. */
-    Mono<Long> chargeOnceInRedis(String tenant, Duration window, double usd, String once) {
-        long nanos = Math.round(usd * NANOS_PER_USD);
-        if (nanos <= 0) {
-            return Mono.empty();
-        }
-        Tenant t = current(tenant, window);
-        t.pending.addAndGet(nanos);
-        String key = key(tenant, t.windowStart);
-        return redis.execute(CHARGE_ONCE, List.of(key, "hybridge:charged:" + once),
-                        List.of(Long.toString(nanos), Long.toString(onceTtl.toSeconds()),
-                                Long.toString(t.window.multipliedBy(2).toSeconds())))
-                .next()
-                .doOnNext(answer -> {
-                    t.pending.addAndGet(-nanos);
-                    t.shared.accumulate(answer >= 0 ? answer : -1 - answer);
-                })
-                .doOnError(this::failed);
+        chargeInRedis(tenant, window, usd, once).subscribe(total -> { }, e -> { });
     }
 
     /** {@link #charge}, completing when Redis has counted it (or failed to). */
     Mono<Long> chargeInRedis(String tenant, Duration window, double usd) {
+        return chargeInRedis(tenant, window, usd, null);
+    }
+
+    /**
+     * {@link #charge(String, Duration, double, String)}, completing when Redis has answered with
+     * the tenant's total (every replica's charges so far, this one's included when it counted).
+     */
+    Mono<Long> chargeInRedis(String tenant, Duration window, double usd, String once) {
         long nanos = Math.round(usd * NANOS_PER_USD);
         if (nanos <= 0) {
             return Mono.empty();
@@ -138,13 +122,18 @@ final class RedisSpendLedger implements SpendLedger {
         Tenant t = current(tenant, window);
         t.pending.addAndGet(nanos);
         String key = key(tenant, t.windowStart);
-        return redis.opsForValue().increment(key, nanos)
-                .flatMap(total -> total == nanos ? redis.expire(key, t.window.multipliedBy(2)).thenReturn(total)
-                        : Mono.just(total))
-                .doOnNext(total -> {
-                    // the total includes this charge (and every other replica's so far)
+        Mono<Long> total = once == null
+                ? redis.opsForValue().increment(key, nanos)
+                        .flatMap(sum -> sum == nanos ? redis.expire(key, t.window.multipliedBy(2)).thenReturn(sum)
+                                : Mono.just(sum))
+                : redis.execute(CHARGE_ONCE, List.of(key, "hybridge:charged:" + once),
+                                List.of(Long.toString(nanos), Long.toString(onceTtl.toSeconds()),
+                                        Long.toString(t.window.multipliedBy(2).toSeconds())))
+                        .next().map(answer -> answer >= 0 ? answer : -1 - answer);
+        return total
+                .doOnNext(sum -> {
                     t.pending.addAndGet(-nanos);
-                    t.shared.accumulate(total);
+                    t.shared.accumulate(sum);
                 })
                 .doOnError(this::failed);
     }

@@ -225,10 +225,10 @@ class RedisSharedStateTest {
         RedisSpendLedger a = new RedisSpendLedger(template, clock, Duration.ofHours(48));
         RedisSpendLedger b = new RedisSpendLedger(template, clock, Duration.ofHours(48));
         // a replica charged the escalation, then died before recording its answer; the replay's run charges again
-        a.chargeOnceInRedis("once-tenant", HOUR, 0.25, "once-tenant|digits|dev/7").block();
-        b.chargeOnceInRedis("once-tenant", HOUR, 0.25, "once-tenant|digits|dev/7").block();
+        a.chargeInRedis("once-tenant", HOUR, 0.25, "once-tenant|digits|dev/7").block();
+        b.chargeInRedis("once-tenant", HOUR, 0.25, "once-tenant|digits|dev/7").block();
         assertThat(b.spentUsd("once-tenant", HOUR)).isEqualTo(0.25);
-        b.chargeOnceInRedis("once-tenant", HOUR, 0.25, "once-tenant|digits|dev/8").block();
+        b.chargeInRedis("once-tenant", HOUR, 0.25, "once-tenant|digits|dev/8").block();
         assertThat(b.spentUsd("once-tenant", HOUR)).isEqualTo(0.5);
         assertThat(template.getExpire("hybridge:charged:once-tenant|digits|dev/7").block())
                 .isBetween(Duration.ofHours(47), Duration.ofHours(48));
