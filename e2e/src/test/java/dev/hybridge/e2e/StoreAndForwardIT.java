@@ -157,6 +157,13 @@ class StoreAndForwardIT {
     @Order(2)
     void anAgentKilledWithEscalationsWaitingDeliversThemAllOnceAfterItsRestart() throws Exception {
         OipClient client = new OipClient(agent.baseUri());
+        // nothing left over from before: every count below is this test's own
+        long until = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+        String outbox;
+        while (!(outbox = client.get("/v2/outbox").text()).contains("\"entries\":0,")) {
+            assertThat(System.nanoTime()).as("outbox emptied: %s", outbox).isLessThan(until);
+            Thread.sleep(100);
+        }
         double runsBefore = cloudRuns();
         double answeredBefore = gatewayCount("answered");
         gateway.freeze();

@@ -194,14 +194,7 @@ final class RouteFlow {
         }
         state = state.withCloudFailure(failure);
         return switch (state.phase()) {
-            case CLOUD_AFTER_EDGE -> {
-                CallState at = state;
-                EdgeAnswer edge = state.edgeAnswer();
-                yield deferred(call, at, at.reason(), edge.outcome(),
-                        () -> handOff(call).cloudRequestAfterEdge(call, edge.response(), codec),
-                        id -> answer(call, at, edge.response(), Tier.EDGE, Reason.CLOUD_UNAVAILABLE,
-                                edge.outcome().confidence(), true, id));
-            }
+            case CLOUD_AFTER_EDGE -> edgeAnswerStands(call, state);
             case CLOUD_INSTEAD -> finish(state, error(call, state, 503, Reason.CLOUD_UNAVAILABLE,
                     "both tiers are unavailable: edge: " + state.edgeFailure().describe() + "; cloud: "
                             + failure.describe()));
@@ -214,13 +207,31 @@ final class RouteFlow {
         };
     }
 
-    // -------------------------------------------------------------------------------- answers
-
-    /** The answer when the request is still unanswered at its deadline, standing where {@code state} says. */
-    RouteAnswer deadlinePassed(RouteCall call, CallState state) {
-        return error(call, state, 504, Reason.DEADLINE_TOO_TIGHT,
-                "no answer within the deadline of " + call.deadlineMillis() + " ms");
+    /** The cloud, asked after the edge, did not answer: the edge's answer stands, degraded (and is kept for later). */
+    private Next edgeAnswerStands(RouteCall call, CallState state) {
+        EdgeAnswer edge = state.edgeAnswer();
+        return deferred(call, state, state.reason(), edge.outcome(),
+                () -> handOff(call).cloudRequestAfterEdge(call, edge.response(), codec),
+                id -> answer(call, state, edge.response(), Tier.EDGE, Reason.CLOUD_UNAVAILABLE,
+                        edge.outcome().confidence(), true, id));
     }
+
+    /**
+     * The step when the request is still unanswered at its deadline, standing where {@code state}
+     * says: with the edge's answer in hand (the cloud still asked after it) that answer stands, as
+     * when the cloud fails; otherwise 504. Not a latency sample: the call in flight may have been
+     * on time and this program late.
+     */
+    Next deadlinePassed(RouteCall call, CallState state) {
+        if (state.phase() == Phase.CLOUD_AFTER_EDGE && state.edgeAnswer() != null) {
+            return edgeAnswerStands(call, state.withCloudFailure(new TierFailure(TierFailure.Kind.TIMEOUT,
+                    "no answer within the deadline of " + call.deadlineMillis() + " ms")));
+        }
+        return finish(state, error(call, state, 504, Reason.DEADLINE_TOO_TIGHT,
+                "no answer within the deadline of " + call.deadlineMillis() + " ms"));
+    }
+
+    // -------------------------------------------------------------------------------- answers
 
     private RouteAnswer cloudUnavailable(RouteCall call, CallState state, TierFailure failure) {
         return error(call, state, failure.kind() == TierFailure.Kind.TIMEOUT ? 504 : 503, Reason.CLOUD_UNAVAILABLE,

@@ -174,62 +174,96 @@ public final class RouteRuntime {
     }
 
     private CompletableFuture<RouteAnswer> run(RouteCall call, boolean escalation) {
-        CompletableFuture<RouteAnswer> answer = new CompletableFuture<>();
-        AtomicReference<CallState> latest = new AtomicReference<>(CallState.start());
-        Cancellable guard = timer.at(call.deadlineNanos() + GRACE_MILLIS * 1_000_000,
-                () -> answer.complete(flow.deadlinePassed(call, latest.get())));
-        take(call, escalation ? flow.startEscalation(call) : flow.start(call), latest, answer);
-        return answer.whenComplete((done, failure) -> {
-            guard.cancel();
+        Run run = new Run(call);
+        run.guard(call.deadlineNanos() + GRACE_MILLIS * 1_000_000);
+        run.take(escalation ? flow.startEscalation(call) : flow.start(call));
+        return run.answer.whenComplete((done, failure) -> {
+            run.guard.get().cancel();
             if (done != null) {
                 listener.answered(done.outcome(), nanoTime.getAsLong() - call.startNanos());
             }
         });
     }
 
-    /** Takes one step: answers, or makes the call it asks for and goes on when that call ends. */
-    private void take(RouteCall call, RouteFlow.Next next, AtomicReference<CallState> latest,
-                      CompletableFuture<RouteAnswer> answer) {
-        latest.set(next.state());
-        Step step = next.step();
-        if (step instanceof Step.Finish finish) {
-            if (finish.deferral() != null && deferrer != null) {
-                // kept before the caller hears of it; an escalation that cannot be kept leaves the plain answer
-                deferrer.defer(finish.deferral()).handle((id, failure) -> id == null ? finish.answer()
-                        : finish.deferral().withId().apply(id)).thenAccept(answer::complete);
+    /**
+     * One request's run: the steps it takes, and its deadline guard. A step is taken by whoever
+     * claims the request's state first: the reply of the call in flight, or the guard once the
+     * deadline has passed (a late reply then finds the state moved on and changes nothing). The
+     * guard never cuts into a step being taken or an escalation being kept: it looks again a
+     * grace later.
+     */
+    private final class Run {
+        /** The state while a step is being taken or an escalation kept: no one else may move it. */
+        private static final CallState TAKING = CallState.start();
+
+        final RouteCall call;
+        final CompletableFuture<RouteAnswer> answer = new CompletableFuture<>();
+        final AtomicReference<CallState> state = new AtomicReference<>(TAKING);
+        final AtomicReference<Cancellable> guard = new AtomicReference<>();
+
+        Run(RouteCall call) {
+            this.call = call;
+        }
+
+        void guard(long nanos) {
+            guard.set(timer.at(nanos, this::deadlinePassed));
+        }
+
+        private void deadlinePassed() {
+            if (answer.isDone()) {
                 return;
             }
-            if (answer.complete(finish.answer()) && finish.shadowOf() != null) {
-                shadow(call, finish.shadowOf());
+            CallState at = state.get();
+            if (at == TAKING || !state.compareAndSet(at, TAKING)) {
+                guard(nanoTime.getAsLong() + GRACE_MILLIS * 1_000_000);
+                return;
             }
-            return;
+            step(() -> flow.deadlinePassed(call, at));
         }
-        CallState state = next.state();
-        TierCall purpose = new TierCall(call.route(), call.request().id(), call.key(), call.tenant(), call.facts().device(),
-                state.reason(), state.edgeAnswer() == null ? null : state.edgeAnswer().outcome());
-        CompletableFuture<TierReply> reply = step instanceof Step.CallEdge e
-                ? edge.infer(call.policy().edge(), e.body(), e.jsonLength(), call.deadlineNanos(), purpose)
-                : cloud.infer(call.policy().cloud(), ((Step.CallCloud) step).body(),
-                ((Step.CallCloud) step).jsonLength(), call.deadlineNanos(), purpose);
-        reply.whenComplete((replied, error) -> {
-            if (answer.isDone()) {
-                return; // the deadline passed while the tier was asked
+
+        /** Takes one step: answers, or makes the call it asks for and goes on when that call ends. */
+        void take(RouteFlow.Next next) {
+            Step step = next.step();
+            if (step instanceof Step.Finish finish) {
+                if (finish.deferral() != null && deferrer != null) {
+                    // kept before the caller hears of it; an escalation that cannot be kept leaves the plain answer
+                    deferrer.defer(finish.deferral()).handle((id, failure) -> id == null ? finish.answer()
+                            : finish.deferral().withId().apply(id)).thenAccept(answer::complete);
+                    return;
+                }
+                if (answer.complete(finish.answer()) && finish.shadowOf() != null) {
+                    shadow(call, finish.shadowOf());
+                }
+                return;
             }
-            try {
-                Event event;
-                if (error == null) {
-                    event = new Event.Replied(replied);
-                } else if (unwrap(error) instanceof TierFailure failure) {
-                    event = new Event.Failed(failure);
-                } else {
+            CallState at = next.state();
+            TierCall purpose = new TierCall(call.route(), call.request().id(), call.key(), call.tenant(),
+                    call.facts().device(), at.reason(), at.edgeAnswer() == null ? null : at.edgeAnswer().outcome());
+            state.set(at);
+            CompletableFuture<TierReply> reply = step instanceof Step.CallEdge e
+                    ? edge.infer(call.policy().edge(), e.body(), e.jsonLength(), call.deadlineNanos(), purpose)
+                    : cloud.infer(call.policy().cloud(), ((Step.CallCloud) step).body(),
+                    ((Step.CallCloud) step).jsonLength(), call.deadlineNanos(), purpose);
+            reply.whenComplete((replied, error) -> {
+                if (!state.compareAndSet(at, TAKING)) {
+                    return; // the deadline passed while the tier was asked
+                }
+                if (error != null && !(unwrap(error) instanceof TierFailure)) {
                     answer.completeExceptionally(unwrap(error)); // a fault of this program
                     return;
                 }
-                take(call, flow.next(call, next.state(), event), latest, answer);
+                Event event = error == null ? new Event.Replied(replied) : new Event.Failed((TierFailure) unwrap(error));
+                step(() -> flow.next(call, at, event));
+            });
+        }
+
+        private void step(java.util.function.Supplier<RouteFlow.Next> next) {
+            try {
+                take(next.get());
             } catch (RuntimeException e) {
                 answer.completeExceptionally(e);
             }
-        });
+        }
     }
 
     /** Sends a sampled request to the cloud in the background and counts whether it agrees with the edge. */

@@ -297,19 +297,75 @@ class RouteRuntimeTest {
     }
 
     @Test
-    void aRequestStillUnansweredAtItsDeadlineGets504WithWhatItCostSoFar() {
-        edge.answering(0.3, "1");
-        cloud.hanging();
+    void aRequestWithNoAnswerInHandAtItsDeadlineGets504() {
+        edge.hanging();
         CompletableFuture<RouteAnswer> pending = send("digits", "acme", Map.of(), List.of());
         assertThat(pending).isNotDone();
         time.advance(Duration.ofMillis(549));
         assertThat(pending).isNotDone();
         time.advance(Duration.ofMillis(2));
         RouteAnswer answer = pending.join();
-        assertThat(answer.outcome()).isEqualTo(outcome("digits", null, Reason.DEADLINE_TOO_TIGHT, null, 0.0001, false, 504));
+        assertThat(answer.outcome()).isEqualTo(outcome("digits", null, Reason.DEADLINE_TOO_TIGHT, null, 0, false, 504));
         assertThat(error(answer)).isEqualTo("no answer within the deadline of 500 ms");
+        edge.release(); // the late reply changes nothing
+        assertThat(answered).hasSize(1);
+        assertThat(cloud.calls()).isZero();
+    }
+
+    @Test
+    void aCloudStillAskedAtTheDeadlineLeavesTheEdgesAnswerStandingDegraded() {
+        edge.answering(0.3, "1");
+        cloud.hanging();
+        CompletableFuture<RouteAnswer> pending = send("digits", "acme", Map.of(), List.of());
+        time.advance(Duration.ofMillis(549));
+        assertThat(pending).isNotDone();
+        time.advance(Duration.ofMillis(2));
+        RouteAnswer answer = pending.join();
+        assertThat(answer.outcome()).isEqualTo(outcome("digits", Tier.EDGE, Reason.CLOUD_UNAVAILABLE, 0.3, 0.0001, true,
+                200));
+        assertThat(ok(answer).parameters()).containsEntry("hybridge.label", "1");
+        // this program's own lateness may have been the cause: not a sample of the cloud's latency
+        assertThat(policies.route("digits").cloudLatencyEstimateMillis()).isEqualTo(50);
         cloud.release(); // the late reply changes nothing
         assertThat(answered).hasSize(1);
+    }
+
+    @Test
+    void anEscalationStillBeingKeptAtTheDeadlineIsWaitedForAndNamed() {
+        CompletableFuture<String> keeping = new CompletableFuture<>();
+        List<Deferral> kept = new ArrayList<>();
+        RouteRuntime slowOutbox = new RouteRuntime(policies, edge, cloud, codec, time, time, RouteRuntime.Listener.NONE,
+                deferral -> {
+                    kept.add(deferral);
+                    return keeping;
+                });
+        edge.answering(0.3, "4");
+        cloud.failing(TierFailure.Kind.UNREACHABLE);
+        CompletableFuture<RouteAnswer> pending = slowOutbox.infer("digits", "acme",
+                codec.encodeRequest(request(Map.of(), List.of()), false).body(), -1);
+        assertThat(kept).hasSize(1);
+        time.advance(Duration.ofMillis(700)); // past the deadline and its grace, twice over
+        assertThat(pending).isNotDone();
+        keeping.complete("esc-9");
+        assertThat(ok(pending.join()).parameters()).containsEntry("hybridge.escalation_id", "esc-9")
+                .containsEntry("hybridge.degraded", true);
+        assertThat(kept).hasSize(1);
+        assertThat(time.pendingTimers()).isZero();
+    }
+
+    @Test
+    void aCloudStillAskedAtTheDeadlineOnAnAgentKeepsTheEscalation() {
+        List<Deferral> kept = new ArrayList<>();
+        edge.answering(0.3, "4");
+        cloud.hanging();
+        CompletableFuture<RouteAnswer> pending = deferring(kept, false).infer("digits", "acme",
+                codec.encodeRequest(request(Map.of(), List.of()), false).body(), -1);
+        time.advance(Duration.ofMillis(551));
+        assertThat(ok(pending.join()).parameters()).containsEntry("hybridge.escalation_id", "esc-1")
+                .containsEntry("hybridge.reason", "cloud_unavailable");
+        assertThat(kept).singleElement().satisfies(d -> assertThat(d.call().reason()).isEqualTo(Reason.LOW_CONFIDENCE));
+        cloud.release();
+        assertThat(kept).hasSize(1);
     }
 
     @Test
