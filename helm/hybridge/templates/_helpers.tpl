@@ -414,6 +414,10 @@ The gateway's environment (hybridge.gateway.*) before extraEnv.
   value: {{ .Values.gateway.config.anonymousTenant | quote }}
 - name: HYBRIDGE_GATEWAY_BUDGETSTORE
   value: {{ .Values.gateway.config.budgetStore | quote }}
+- name: HYBRIDGE_GATEWAY_ESCALATIONS_RECORDTTL
+  value: {{ .Values.gateway.config.escalations.recordTtl | quote }}
+- name: HYBRIDGE_GATEWAY_ESCALATIONS_MAXKEYS
+  value: {{ .Values.gateway.config.escalations.maxKeys | quote }}
 {{- if eq .Values.gateway.config.budgetStore "redis" }}
 - name: HYBRIDGE_GATEWAY_BUDGETREFRESH
   value: {{ .Values.gateway.config.budgetRefresh | quote }}

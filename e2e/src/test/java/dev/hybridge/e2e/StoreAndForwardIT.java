@@ -29,9 +29,9 @@ import org.junit.jupiter.api.TestMethodOrder;
  * gateway (SIGSTOP: connections hang, as over a dead link). While it is cut every request is
  * answered at the edge and the escalations are kept; once it is back each kept escalation is
  * answered, and the cloud ran each exactly once, although the gateway also received the live
- * attempts that had given up, and the agent was killed with escalations waiting. An agent with a
- * small outbox drops its oldest entries when full, counts them, and pushes the late answers of the
- * rest to the caller's callback address.
+ * attempts that had given up, and the agent was killed with escalations waiting and again while
+ * replaying them. An agent with a small outbox drops its oldest entries when full, counts them,
+ * and pushes the late answers of the rest to the caller's callback address.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class StoreAndForwardIT {
@@ -60,12 +60,19 @@ class StoreAndForwardIT {
         clips = Fsdd.testSplit(Fsdd.recordings(ProgramProcess.root()));
     }
 
-    static ProgramProcess startAgent() {
-        return E2e.startAgent(gateway.baseUri(), "saf-device", state,
+    static ProgramProcess startAgent(String... more) {
+        List<String> settings = new ArrayList<>(List.of(
                 "--hybridge.edge.uplink.policy-refresh=500ms",
                 "--hybridge.edge.uplink.breaker.wait-in-open-state=300ms",
                 "--hybridge.edge.uplink.probe.first-backoff=200ms",
-                "--hybridge.edge.uplink.probe.max-backoff=500ms");
+                "--hybridge.edge.uplink.probe.max-backoff=500ms"));
+        settings.addAll(List.of(more));
+        return E2e.startAgent(gateway.baseUri(), "saf-device", state, settings.toArray(String[]::new));
+    }
+
+    static long outboxCount(OipClient client, String field) {
+        Matcher m = Pattern.compile("\"" + field + "\":([0-9]+)").matcher(client.get("/v2/outbox").text());
+        return m.find() ? Long.parseLong(m.group(1)) : -1;
     }
 
     @AfterAll
@@ -155,10 +162,10 @@ class StoreAndForwardIT {
 
     @Test
     @Order(2)
-    void anAgentKilledWithEscalationsWaitingDeliversThemAllOnceAfterItsRestart() throws Exception {
+    void anAgentKilledWithEscalationsWaitingAndAgainMidReplayDeliversThemAllOnce() throws Exception {
         OipClient client = new OipClient(agent.baseUri());
         // nothing left over from before: every count below is this test's own
-        long until = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+        long until = System.nanoTime() + Duration.ofSeconds(180).toNanos();
         String outbox;
         while (!(outbox = client.get("/v2/outbox").text()).contains("\"entries\":0,")) {
             assertThat(System.nanoTime()).as("outbox emptied: %s", outbox).isLessThan(until);
@@ -175,6 +182,15 @@ class StoreAndForwardIT {
         } finally {
             gateway.thaw();
         }
+        // started again on its state folder, draining slowly; killed again once a few are answered, mid-replay
+        agent = startAgent("--hybridge.edge.outbox.replay-rate=4", "--hybridge.edge.outbox.replay-concurrent=2");
+        OipClient draining = new OipClient(agent.baseUri());
+        while (outboxCount(draining, "replayed") < 3) {
+            assertThat(System.nanoTime()).as("replay started").isLessThan(until);
+            Thread.sleep(20);
+        }
+        assertThat(outboxCount(draining, "entries")).as("entries still waiting at the kill").isPositive();
+        agent.kill();
         agent = startAgent();
         OipClient restarted = new OipClient(agent.baseUri());
         awaitAnswered(restarted, kept, Duration.ofSeconds(90));

@@ -91,6 +91,14 @@ final class Outbox implements AutoCloseable {
     final AtomicLong expired = new AtomicLong();
     final AtomicLong replayed = new AtomicLong();
 
+    // kept by the worker thread, so that a put (on a request's path) reads nothing it need not
+    /** The waiting entries' size while only puts have changed it; null: read it again. */
+    private Stats size;
+    /** No waiting entry expires before this (Long.MIN_VALUE: unknown, look). */
+    private long nextExpiry = Long.MIN_VALUE;
+    private PreparedStatement insert;
+    private PreparedStatement keyLookup;
+
     Outbox(Path file, int maxEntries, long maxBytes, Duration retention, boolean synchronousFull, Clock clock) {
         this.clock = clock;
         this.maxEntries = maxEntries;
@@ -162,42 +170,46 @@ final class Outbox implements AutoCloseable {
                 return existing;
             }
             expireDue(now);
-            Stats size = statsNow();
-            while (size.entries() + 1 > maxEntries || size.bytes() + body.length > maxBytes) {
-                if (defer.overflow() == RoutePolicy.Overflow.REFUSE_NEW || size.entries() == 0) {
+            Stats waiting = size();
+            while (waiting.entries() + 1 > maxEntries || waiting.bytes() + body.length > maxBytes) {
+                if (defer.overflow() == RoutePolicy.Overflow.REFUSE_NEW || waiting.entries() == 0) {
                     db.commit();
                     refused.incrementAndGet();
                     return null;
                 }
                 dropOldest(now);
-                size = statsNow();
+                waiting = size();
             }
             String id = UUID.randomUUID().toString();
-            try (PreparedStatement insert = db.prepareStatement("""
-                    INSERT INTO outbox (id, key, route, request_id, reason, edge_label, edge_confidence, body, json_length,
-                      edge_answer, priority, created_ms, expires_ms, next_attempt_ms, callback_url, state, callback_state,
-                      body_length)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)""")) {
-                insert.setString(1, id);
-                insert.setString(2, key);
-                insert.setString(3, route);
-                insert.setString(4, requestId);
-                insert.setString(5, reason);
-                insert.setString(6, edgeLabel);
-                insert.setDouble(7, edgeConfidence);
-                insert.setBytes(8, body);
-                insert.setInt(9, jsonLength);
-                insert.setBytes(10, edgeAnswer);
-                insert.setInt(11, defer.priority());
-                insert.setLong(12, now);
-                insert.setLong(13, now + defer.ttl().toMillis());
-                insert.setLong(14, now);
-                insert.setString(15, callbackUrl);
-                insert.setString(16, callbackUrl == null ? null : "waiting");
-                insert.setInt(17, body.length);
-                insert.executeUpdate();
+            if (insert == null) {
+                insert = db.prepareStatement("""
+                        INSERT INTO outbox (id, key, route, request_id, reason, edge_label, edge_confidence, body, json_length,
+                          edge_answer, priority, created_ms, expires_ms, next_attempt_ms, callback_url, state, callback_state,
+                          body_length)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)""");
             }
+            insert.setString(1, id);
+            insert.setString(2, key);
+            insert.setString(3, route);
+            insert.setString(4, requestId);
+            insert.setString(5, reason);
+            insert.setString(6, edgeLabel);
+            insert.setDouble(7, edgeConfidence);
+            insert.setBytes(8, body);
+            insert.setInt(9, jsonLength);
+            insert.setBytes(10, edgeAnswer);
+            insert.setInt(11, defer.priority());
+            insert.setLong(12, now);
+            insert.setLong(13, now + defer.ttl().toMillis());
+            insert.setLong(14, now);
+            insert.setString(15, callbackUrl);
+            insert.setString(16, callbackUrl == null ? null : "waiting");
+            insert.setInt(17, body.length);
+            insert.executeUpdate();
             db.commit();
+            nextExpiry = Math.min(nextExpiry, now + defer.ttl().toMillis());
+            size = new Stats(waiting.entries() + 1, waiting.bytes() + body.length,
+                    waiting.entries() == 0 ? now : waiting.oldestCreatedMillis());
             return id;
         });
     }
@@ -244,6 +256,7 @@ final class Outbox implements AutoCloseable {
                 u.setString(6, id);
                 if (u.executeUpdate() == 1) {
                     replayed.incrementAndGet();
+                    size = null;
                 }
             }
             db.commit();
@@ -369,16 +382,29 @@ final class Outbox implements AutoCloseable {
         }
     }
 
+    /** The waiting entries' size, read again only after something other than a put changed it. */
+    private Stats size() throws SQLException {
+        if (size == null) {
+            size = statsNow();
+        }
+        return size;
+    }
+
     private String idOfKey(String key) throws SQLException {
-        try (PreparedStatement q = db.prepareStatement("SELECT id FROM outbox WHERE key = ?")) {
-            q.setString(1, key);
-            try (ResultSet r = q.executeQuery()) {
-                return r.next() ? r.getString(1) : null;
-            }
+        if (keyLookup == null) {
+            keyLookup = db.prepareStatement("SELECT id FROM outbox WHERE key = ?");
+        }
+        keyLookup.setString(1, key);
+        try (ResultSet r = keyLookup.executeQuery()) {
+            return r.next() ? r.getString(1) : null;
         }
     }
 
+    /** Expires the waiting entries whose time to live has passed; reads nothing while none can have. */
     private void expireDue(long now) throws SQLException {
+        if (now < nextExpiry) {
+            return;
+        }
         try (PreparedStatement u = db.prepareStatement("""
                 UPDATE outbox SET state = 'expired', finished_ms = ?, body = x'', problem = 'not answered within its time to live',
                   callback_state = CASE WHEN callback_url IS NULL THEN NULL ELSE 'failed' END
@@ -388,8 +414,14 @@ final class Outbox implements AutoCloseable {
             int n = u.executeUpdate();
             if (n > 0) {
                 expired.addAndGet(n);
+                size = null;
                 log.info("{} outbox entries expired unanswered", n);
             }
+        }
+        try (Statement q = db.createStatement();
+             ResultSet r = q.executeQuery("SELECT min(expires_ms) FROM outbox WHERE state = 'pending'")) {
+            long min = r.next() ? r.getLong(1) : 0;
+            nextExpiry = r.wasNull() ? Long.MAX_VALUE : min;
         }
     }
 
@@ -411,7 +443,9 @@ final class Outbox implements AutoCloseable {
             u.setLong(2, clock.millis());
             u.setString(3, problem);
             u.setString(4, id);
-            u.executeUpdate();
+            if (u.executeUpdate() > 0) {
+                size = null;
+            }
         }
     }
 
@@ -435,6 +469,8 @@ final class Outbox implements AutoCloseable {
             try {
                 return work.call();
             } catch (Exception e) {
+                size = null; // what was read or counted may have been undone
+                nextExpiry = Long.MIN_VALUE;
                 try {
                     db.rollback();
                 } catch (SQLException ignored) {
@@ -450,7 +486,7 @@ final class Outbox implements AutoCloseable {
         worker.shutdown();
         try {
             worker.awaitTermination(5, TimeUnit.SECONDS);
-            db.close();
+            db.close(); // closes its statements too
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (SQLException e) {

@@ -152,4 +152,26 @@ class OutboxTest {
             assertThat(outbox.replayed.get()).isEqualTo(1);
         }
     }
+
+    @Test
+    void theBoundCountsOnlyWaitingEntriesWhateverFinishedTheOthers() {
+        try (Outbox outbox = open(2, 1_000_000)) {
+            String a = put(outbox, "a", 10, DROP_OLDEST);
+            put(outbox, "b", 10, DROP_OLDEST);
+            outbox.answered(a, "{}".getBytes(), -1, "7", true).join();
+            put(outbox, "c", 10, DROP_OLDEST); // a's place is free: nothing dropped
+            assertThat(outbox.dropped.get()).isZero();
+            clock.advance(Duration.ofHours(1)); // b and c expire
+            put(outbox, "d", 10, DROP_OLDEST);
+            put(outbox, "e", 10, DROP_OLDEST);
+            assertThat(outbox.dropped.get()).isZero();
+            assertThat(outbox.expired.get()).isEqualTo(2);
+            put(outbox, "f", 10, DROP_OLDEST); // full again: d goes
+            assertThat(outbox.dropped.get()).isEqualTo(1);
+            assertThat(dueKeys(outbox)).containsExactly("e", "f");
+            Outbox.Stats stats = outbox.stats().join();
+            assertThat(stats.entries()).isEqualTo(2);
+            assertThat(stats.bytes()).isEqualTo(20);
+        }
+    }
 }
