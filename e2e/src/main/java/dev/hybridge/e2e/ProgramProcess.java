@@ -92,6 +92,11 @@ public final class ProgramProcess implements AutoCloseable {
         command.add("--server.port=" + port);
         command.add("--server.address=127.0.0.1");
         command.addAll(arguments);
+        if (program.equals("edge-agent") && arguments.stream().noneMatch(a -> a.startsWith("--hybridge.edge.state-dir="))) {
+            // an agent keeps state (its outbox); one not given a folder keeps it beside its log, not in the working tree
+            command.add("--hybridge.edge.state-dir=" + logDir.toAbsolutePath().resolve("edge-state-" + port + "-"
+                    + System.currentTimeMillis()));
+        }
         try {
             Files.createDirectories(logDir);
             Path log = logDir.resolve(program + "-" + port + ".log");

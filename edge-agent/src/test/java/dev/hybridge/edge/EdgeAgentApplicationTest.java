@@ -17,8 +17,10 @@ class EdgeAgentApplicationTest {
     @DynamicPropertySource
     static void repository(DynamicPropertyRegistry registry) {
         registry.add("hybridge.serving.model-repository", () -> TestModels.repository().toString());
+        // its state (the outbox) in the build folder, not the working tree
+        registry.add("hybridge.edge.state-dir", () -> java.nio.file.Path.of("target", "edge-state-app-test")
+                .toAbsolutePath().toString());
     }
-
 
     @LocalServerPort
     int port;
