@@ -8,9 +8,15 @@ public interface Condition {
 
     /**
      * @param outcome   the edge's outcome, or {@code null} for conditions evaluated before the edge runs
-     * @param threshold the route's current confidence threshold
+     * @param threshold the route's current threshold
+     * @param score     the route's score of the outcome (its {@code score:}, by default the confidence)
      */
-    boolean test(RequestFacts facts, EdgeOutcome outcome, double threshold);
+    boolean test(RequestFacts facts, EdgeOutcome outcome, double threshold, double score);
+
+    /** {@link #test(RequestFacts, EdgeOutcome, double, double)} with the confidence as the score. */
+    default boolean test(RequestFacts facts, EdgeOutcome outcome, double threshold) {
+        return test(facts, outcome, threshold, outcome == null ? Double.NaN : outcome.confidence());
+    }
 
     /** The expression as written in the policy file. */
     String source();

@@ -86,7 +86,7 @@ public final class PolicyLoader {
         if (root == null) {
             return null;
         }
-        root.allowOnly(Set.of("version", "route", "kind", "edge", "cloud", "hard-when", "escalate-when", "threshold",
+        root.allowOnly(Set.of("version", "route", "kind", "edge", "cloud", "hard-when", "escalate-when", "score", "threshold",
                 "deadline", "cloud-latency", "cost", "shadow", "defer"));
         checkVersion(root);
         String defaultName = fileName.replaceFirst("\\.ya?ml$", "");
@@ -110,8 +110,13 @@ public final class PolicyLoader {
         }
         Condition hardWhen = condition(root, "hard-when", false);
         Condition escalateWhen = condition(root, "escalate-when", true);
-        if (escalateWhen != null && escalateWhen.source().replaceAll("\\s+", "").equals("confidence<threshold")) {
+        Score score = score(root);
+        if (escalateWhen != null && escalateWhen.source().replaceAll("\\s+", "").equals(
+                score == null ? "confidence<threshold" : "score<threshold")) {
             escalateWhen = null; // the default, decided without evaluating an expression
+        }
+        if (kind != null && score != null && !kind.gatedByConfidence()) {
+            root.problem("score", "only applies to cascade and split-early-exit routes, not " + kind.wire());
         }
         if (kind != null && hardWhen != null && !(kind.usesEdge() && kind.usesCloud())) {
             root.problem("hard-when", "only applies to routes with both an edge and a cloud stage, not " + kind.wire());
@@ -119,7 +124,7 @@ public final class PolicyLoader {
         if (kind != null && escalateWhen != null && !kind.gatedByConfidence()) {
             root.problem("escalate-when", "only applies to cascade and split-early-exit routes, not " + kind.wire());
         }
-        ThresholdSpec threshold = threshold(root);
+        ThresholdSpec threshold = threshold(root, score != null);
         Duration deadline = root.duration("deadline", Duration.ofSeconds(1), Duration.ofMillis(1), MAX_DEADLINE);
         LatencySpec latency = latency(root);
         TierCost edgeCost = TierCost.FREE;
@@ -145,7 +150,7 @@ public final class PolicyLoader {
         if (problems.size() > before) {
             return null;
         }
-        return new RoutePolicy(name, file, kind, edge, cloud, hardWhen, escalateWhen, threshold, deadline, latency,
+        return new RoutePolicy(name, file, kind, edge, cloud, hardWhen, escalateWhen, score, threshold, deadline, latency,
                 edgeCost, cloudCost, shadowRate, defer);
     }
 
@@ -270,13 +275,32 @@ public final class PolicyLoader {
         }
     }
 
-    private static ThresholdSpec threshold(YamlNode root) {
+    private Score score(YamlNode root) {
+        String expression = root.has("score") ? root.string("score", true) : null;
+        if (expression == null) {
+            return null;
+        }
+        try {
+            return conditions.compileScore(expression);
+        } catch (IllegalArgumentException e) {
+            root.problem("score", "not a valid score: " + e.getMessage());
+            return null;
+        }
+    }
+
+    /**
+     * {@code threshold:}: on the confidence (0 to 1), or on the route's own score (any range:
+     * a learned score may be a log-odds, say).
+     */
+    private static ThresholdSpec threshold(YamlNode root, boolean ownScore) {
+        double low = ownScore ? -1e6 : 0;
+        double high = ownScore ? 1e6 : 1;
         YamlNode node = root.mapping("threshold", false);
         if (node == null) {
             return ThresholdSpec.fixed(0.5);
         }
         node.allowOnly(Set.of("value", "calibrate"));
-        double value = node.number("value", 0.5, 0, 1);
+        double value = node.number("value", 0.5, low, high);
         YamlNode calibrate = node.mapping("calibrate", false);
         if (calibrate == null) {
             return ThresholdSpec.fixed(value);
@@ -291,8 +315,12 @@ public final class PolicyLoader {
         if (minSamples > window) {
             calibrate.problem("min-samples", "must be at most window (" + window + ") but was " + minSamples);
         }
-        double min = calibrate.number("min", 0, 0, 1);
-        double max = calibrate.number("max", 1, 0, 1);
+        if (ownScore && !(calibrate.has("min") && calibrate.has("max"))) {
+            calibrate.problem("min", "min and max are required with a score of the route's own: the range the"
+                    + " calibrated threshold moves in");
+        }
+        double min = calibrate.number("min", 0, low, high);
+        double max = calibrate.number("max", 1, low, high);
         if (min > max) {
             calibrate.problem("min", "must be at most max (" + max + ") but was " + min);
         }

@@ -127,11 +127,13 @@ public final class RouteEngine {
             }
             case CASCADE, SPLIT_EARLY_EXIT -> {
                 double threshold = threshold();
-                if (calibrated != null) {
-                    calibrated.record(outcome.confidence());
+                double score = policy.score() == null ? outcome.confidence() : policy.score().of(facts, outcome);
+                if (calibrated != null && !Double.isNaN(score)) {
+                    calibrated.record(score);
                 }
-                boolean escalate = policy.escalateWhen() == null ? outcome.confidence() < threshold
-                        : policy.escalateWhen().test(facts, outcome, threshold);
+                // a score that could not be worked out escalates: the edge's answer is not known to be good
+                boolean escalate = policy.escalateWhen() == null ? !(score >= threshold)
+                        : policy.escalateWhen().test(facts, outcome, threshold, score);
                 return escalate ? escalateIfFits(tenant, facts, elapsedMillis, Reason.LOW_CONFIDENCE)
                         : Decision.of(Action.ANSWER_AT_EDGE, Reason.CONFIDENT);
             }

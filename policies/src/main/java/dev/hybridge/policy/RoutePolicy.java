@@ -14,8 +14,9 @@ import java.time.Duration;
  * @param edge         the edge stage, or {@code null} on cloud-only routes
  * @param cloud        the cloud stage, or {@code null} on edge-only routes
  * @param hardWhen     marks a request hard before the edge runs (it then goes to the cloud), or {@code null}
- * @param escalateWhen after the edge ran: escalate when it holds; {@code null} means {@code confidence < threshold}
- * @param threshold    the confidence threshold
+ * @param escalateWhen after the edge ran: escalate when it holds; {@code null} means {@code score < threshold}
+ * @param score        how sure the edge is of an answer, what the threshold applies to; {@code null} means its confidence
+ * @param threshold    the threshold on the score
  * @param deadline     the route's deadline, which a request may shorten or lengthen with {@code hybridge.deadline_ms}
  * @param cloudLatency how the cloud's latency is estimated
  * @param edgeCost     what an edge answer costs
@@ -24,7 +25,7 @@ import java.time.Duration;
  * @param defer        on an edge agent: whether an escalation that cannot be sent now is kept and sent later
  */
 public record RoutePolicy(String name, Path source, RouteKind kind, Stage edge, Stage cloud, Condition hardWhen,
-                          Condition escalateWhen, ThresholdSpec threshold, Duration deadline,
+                          Condition escalateWhen, Score score, ThresholdSpec threshold, Duration deadline,
                           LatencySpec cloudLatency, TierCost edgeCost, TierCost cloudCost, double shadowRate,
                           Defer defer) {
 

@@ -113,6 +113,10 @@ class PolicyLoaderTest {
             not boolean             | `version: 1\nkind: cascade\nedge: {model: a}\ncloud: {model: b}\nescalate-when: confidence + 1.0`  | r.yaml: escalate-when: not a valid condition
             syntax error            | `version: 1\nkind: cascade\nedge: {model: a}\ncloud: {model: b}\nescalate-when: "confidence <"`    | r.yaml: escalate-when: not a valid condition
             condition on wrong kind | `version: 1\nkind: split\nedge: {model: a, output: e}\ncloud: {model: b, input: e}\nescalate-when: confidence < 0.5` | r.yaml: escalate-when: only applies to cascade and split-early-exit routes, not split
+            score not a number      | `version: 1\nkind: cascade\nedge: {model: a}\ncloud: {model: b}\nscore: confidence > 0.5`       | r.yaml: score: not a valid score
+            score reads threshold   | `version: 1\nkind: cascade\nedge: {model: a}\ncloud: {model: b}\nscore: margin - threshold`    | it cannot use the threshold or itself
+            score on wrong kind     | `version: 1\nkind: split\nedge: {model: a, output: e}\ncloud: {model: b, input: e}\nscore: margin` | r.yaml: score: only applies to cascade and split-early-exit routes, not split
+            own score, no range     | `version: 1\nkind: cascade\nedge: {model: a}\ncloud: {model: b}\nscore: 2.0 * margin\nthreshold: {value: 0.5, calibrate: {target-escalation-rate: 0.2}}` | r.yaml: threshold.calibrate.min: min and max are required with a score
             shadow without rate     | `version: 1\nkind: shadow\nedge: {model: a}\ncloud: {model: b}`                                    | r.yaml: shadow: is required on shadow routes
             negative cost           | `version: 1\nkind: cloud-only\ncloud: {model: b}\ncost: {cloud: {per-request-usd: -1}}`            | r.yaml: cost.cloud.per-request-usd: must be between 0 and 1000 but was -1
             bad route name          | `version: 1\nroute: "a b"\nkind: edge-only\nedge: {model: a}`                                      | r.yaml: route: must be a model name

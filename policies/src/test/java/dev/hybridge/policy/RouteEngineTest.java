@@ -96,6 +96,51 @@ class RouteEngineTest {
         assertThat(decide(route, auto(), new EdgeOutcome(0.3, 0.2, 1, "2"), 5).reason()).isEqualTo(Reason.CONFIDENT);
     }
 
+    @Test
+    void aRoutesScoreIsWhatTheThresholdAppliesTo() throws Exception {
+        // a learned reliability: log-odds that the edge is right, any range
+        RouteEngine route = load("digits", CASCADE.replace("threshold: {value: 0.55}\n", "")
+                + "score: '-4.0 + 3.0 * confidence + 6.0 * margin - 0.5 * entropy'\nthreshold: {value: 0.0}\n", null);
+        // confidence 0.55 but margin 0.5: sure enough (score 0.65)
+        assertThat(decide(route, auto(), new EdgeOutcome(0.55, 0.5, 0.9, "3"), 5).reason()).isEqualTo(Reason.CONFIDENT);
+        // confidence 0.9 but margin 0.05 (two digits close): not (score -1.7)
+        assertThat(decide(route, auto(), new EdgeOutcome(0.9, 0.05, 0.4, "3"), 5).reason())
+                .isEqualTo(Reason.LOW_CONFIDENCE);
+        RouteEngine custom = load("digits", CASCADE + "score: margin\nescalate-when: 'score < 0.2 || label == \"7\"'\n", null);
+        assertThat(decide(custom, auto(), new EdgeOutcome(0.9, 0.1, 0.4, "3"), 5).reason()).isEqualTo(Reason.LOW_CONFIDENCE);
+        assertThat(decide(custom, auto(), new EdgeOutcome(0.5, 0.3, 0.4, "3"), 5).reason()).isEqualTo(Reason.CONFIDENT);
+    }
+
+    @Test
+    void aScoreThatCannotBeWorkedOutEscalatesAndIsCounted() throws Exception {
+        RouteEngine route = load("digits", CASCADE + "score: 'parameters[\"missing\"] == 1 ? 1.0 : 0.0'\n", null);
+        assertThat(decide(route, auto(), SURE, 5).reason()).isEqualTo(Reason.LOW_CONFIDENCE);
+        assertThat(route.policy().score().errors()).isEqualTo(1);
+    }
+
+    @Test
+    void aCalibratedThresholdFollowsTheRoutesScoreInItsRange() throws Exception {
+        RouteEngine route = load("early", """
+                version: 1
+                kind: cascade
+                edge: {model: small}
+                cloud: {model: big}
+                score: '10.0 * margin - 5.0'
+                threshold:
+                  value: 0.0
+                  calibrate: {target-escalation-rate: 0.2, window: 500, min-samples: 100, min: -5, max: 5}
+                """, null);
+        java.util.Random random = new java.util.Random(3);
+        int escalated = 0;
+        for (int i = 0; i < 1000; i++) {
+            double margin = random.nextDouble(); // scores uniform over [-5, 5]
+            Decision d = decide(route, auto(), new EdgeOutcome(Math.max(margin, 0.1), margin, 1, "x"), 1);
+            escalated += i >= 500 && d.action() == Action.ESCALATE ? 1 : 0;
+        }
+        assertThat(escalated / 500.0).isCloseTo(0.2, org.assertj.core.data.Offset.offset(0.05));
+        assertThat(route.threshold()).isCloseTo(-3.0, org.assertj.core.data.Offset.offset(0.5));
+    }
+
     // ------------------------------------------------------------------------------- deadlines
 
     @Test

@@ -15,6 +15,7 @@ import dev.cel.runtime.CelVariableResolver;
 import dev.hybridge.policy.Condition;
 import dev.hybridge.policy.EdgeOutcome;
 import dev.hybridge.policy.RequestFacts;
+import dev.hybridge.policy.Score;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,8 +28,9 @@ import java.util.Optional;
  * <p>Variables: {@code tenant}, {@code device} (strings), {@code parameters} (the request's OIP
  * parameters, a map of string to any), {@code inputs} (input name to shape, a map of string to
  * list of int), {@code input_bytes}, {@code deadline_ms} (ints); after the edge ran also
- * {@code confidence}, {@code margin}, {@code entropy}, {@code threshold} (doubles) and
- * {@code label} (string). A condition must be boolean; a condition that uses an edge variable
+ * {@code confidence}, {@code margin}, {@code entropy}, {@code threshold}, {@code score} (doubles)
+ * and {@code label} (string). A route's score ({@link #compileScore}) is a double over the edge's
+ * outcome and the request facts. A condition must be boolean; a condition that uses an edge variable
  * before the edge runs, or any undeclared name, is refused at load with the position.
  *
  * <p>Evaluation errors (a missing map key, say) count as "false": a condition that cannot be
@@ -46,18 +48,21 @@ public final class CelConditions {
 
     private final CelCompiler beforeEdge;
     private final CelCompiler afterEdge;
+    private final CelCompiler scores;
     private final CelRuntime runtime;
 
     public CelConditions() {
-        beforeEdge = compiler(false);
-        afterEdge = compiler(true);
+        beforeEdge = compiler(false, SimpleType.BOOL);
+        afterEdge = compiler(true, SimpleType.BOOL);
+        scores = compiler(true, SimpleType.DOUBLE);
         runtime = CelRuntimeFactory.standardCelRuntimeBuilder().setOptions(OPTIONS).build();
     }
 
-    private static CelCompiler compiler(boolean withEdge) {
+    /** @param result BOOL for a condition; DOUBLE for a score, which knows neither the threshold nor itself */
+    private static CelCompiler compiler(boolean withEdge, dev.cel.common.types.CelType result) {
         var builder = CelCompilerFactory.standardCelCompilerBuilder()
                 .setOptions(OPTIONS)
-                .setResultType(SimpleType.BOOL)
+                .setResultType(result)
                 .addVar("tenant", SimpleType.STRING)
                 .addVar("device", SimpleType.STRING)
                 .addVar("parameters", MapType.create(SimpleType.STRING, SimpleType.DYN))
@@ -68,8 +73,10 @@ public final class CelConditions {
             builder.addVar("confidence", SimpleType.DOUBLE)
                     .addVar("margin", SimpleType.DOUBLE)
                     .addVar("entropy", SimpleType.DOUBLE)
-                    .addVar("threshold", SimpleType.DOUBLE)
                     .addVar("label", SimpleType.STRING);
+            if (result == SimpleType.BOOL) {
+                builder.addVar("threshold", SimpleType.DOUBLE).addVar("score", SimpleType.DOUBLE);
+            }
         }
         return builder.build();
     }
@@ -98,6 +105,69 @@ public final class CelConditions {
         }
     }
 
+    /**
+     * A route's score: a double from the edge's outcome ({@code confidence}, {@code margin},
+     * {@code entropy}, {@code label}) and the request facts.
+     *
+     * @throws IllegalArgumentException with CEL's message (line, column, what is wrong)
+     */
+    public Score compileScore(String expression) {
+        CelAbstractSyntaxTree ast;
+        try {
+            ast = scores.compile(expression).getAst();
+        } catch (CelValidationException e) {
+            String message = e.getMessage().replace("<input>:", "");
+            if (message.contains("'threshold'") || message.contains("'score'")) {
+                message += "\n(a score is what the threshold is compared with: it cannot use the threshold or itself)";
+            }
+            throw new IllegalArgumentException(message.strip());
+        }
+        try {
+            return new CelScore(expression, runtime.createProgram(ast));
+        } catch (dev.cel.common.CelException e) {
+            throw new IllegalArgumentException(e.getMessage());
+        }
+    }
+
+    private static final class CelScore implements Score {
+        private final String source;
+        private final CelRuntime.Program program;
+        private final java.util.concurrent.atomic.LongAdder errors = new java.util.concurrent.atomic.LongAdder();
+
+        CelScore(String source, CelRuntime.Program program) {
+            this.source = source;
+            this.program = program;
+        }
+
+        @Override
+        public double of(RequestFacts facts, EdgeOutcome outcome) {
+            CelVariableResolver variables = name -> Optional.ofNullable(variable(name, facts, outcome, Double.NaN,
+                    Double.NaN));
+            try {
+                Object value = program.eval(variables);
+                return value instanceof Number n ? n.doubleValue() : Double.NaN;
+            } catch (CelEvaluationException e) {
+                errors.increment();
+                return Double.NaN;
+            }
+        }
+
+        @Override
+        public String source() {
+            return source;
+        }
+
+        @Override
+        public long errors() {
+            return errors.sum();
+        }
+
+        @Override
+        public String toString() {
+            return source;
+        }
+    }
+
     private static final class CelCondition implements Condition {
         private final String source;
         private final CelRuntime.Program program;
@@ -109,8 +179,8 @@ public final class CelConditions {
         }
 
         @Override
-        public boolean test(RequestFacts facts, EdgeOutcome outcome, double threshold) {
-            CelVariableResolver variables = name -> Optional.ofNullable(variable(name, facts, outcome, threshold));
+        public boolean test(RequestFacts facts, EdgeOutcome outcome, double threshold, double score) {
+            CelVariableResolver variables = name -> Optional.ofNullable(variable(name, facts, outcome, threshold, score));
             try {
                 return Boolean.TRUE.equals(program.eval(variables));
             } catch (CelEvaluationException e) {
@@ -135,7 +205,8 @@ public final class CelConditions {
         }
     }
 
-    private static Object variable(String name, RequestFacts facts, EdgeOutcome outcome, double threshold) {
+    private static Object variable(String name, RequestFacts facts, EdgeOutcome outcome, double threshold,
+                                   double score) {
         return switch (name) {
             case "tenant" -> facts.tenant();
             case "device" -> facts.device();
@@ -148,6 +219,7 @@ public final class CelConditions {
             case "entropy" -> outcome == null ? null : outcome.entropy();
             case "label" -> outcome == null ? null : outcome.label();
             case "threshold" -> threshold;
+            case "score" -> score;
             default -> null;
         };
     }

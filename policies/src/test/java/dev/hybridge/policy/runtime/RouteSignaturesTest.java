@@ -17,7 +17,7 @@ class RouteSignaturesTest {
     static RoutePolicy route(RouteKind kind) {
         return new RoutePolicy("digits", Path.of("digits.yaml"), kind,
                 new RoutePolicy.Stage("digits-edge", null, kind.split() ? "embedding" : null),
-                new RoutePolicy.Stage("digits-cloud", null, kind.split() ? "embedding" : null), null, null,
+                new RoutePolicy.Stage("digits-cloud", null, kind.split() ? "embedding" : null), null, null, null,
                 RoutePolicy.ThresholdSpec.fixed(0.5), Duration.ofMillis(500), RoutePolicy.LatencySpec.DEFAULT,
                 RoutePolicy.TierCost.FREE, RoutePolicy.TierCost.FREE, 0, RoutePolicy.Defer.defaultFor(kind));
     }
