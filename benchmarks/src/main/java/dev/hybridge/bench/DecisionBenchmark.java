@@ -52,6 +52,8 @@ public class DecisionBenchmark {
     private RouteEngine cascade;
     private RouteEngine calibratedSplit;
     private RouteEngine customCondition;
+    private RouteEngine learnedScore;
+    private Decision runEdgeLearned;
     private RequestFacts facts;
     private Decision runEdge;
     private Decision runEdgeSplit;
@@ -70,8 +72,19 @@ public class DecisionBenchmark {
         }
         // the cascade with a custom condition that reads a parameter and an input shape
         Files.writeString(folder.resolve("digits-custom.yaml"), Files.readString(folder.resolve("digits.yaml"))
-                .replace("escalate-when: 'confidence < threshold'",
-                        "escalate-when: 'confidence < threshold || (margin < 0.05 && inputs[\"audio\"][1] > 4000)'"));
+                .replace("escalate-when: 'score < threshold'",
+                        "escalate-when: 'score < threshold || (confidence < 0.3 && inputs[\"audio\"][1] > 4000)'"));
+        // the cascade escalating on a learned score (a linear log-odds over the edge's outcome), calibrated
+        Files.writeString(folder.resolve("digits-learned.yaml"), """
+                version: 1
+                kind: cascade
+                edge: {model: digits-edge}
+                cloud: {model: digits-cloud}
+                score: '-4.1 + 3.2 * confidence + 6.0 * margin - 0.4 * entropy'
+                threshold:
+                  value: 0.0
+                  calibrate: {target-escalation-rate: 0.15, min: -5, max: 5}
+                """);
         PolicyEngine engine = new PolicyEngine(Clock.systemUTC());
         PolicyEngine.Reload reload = engine.reload(folder);
         if (!reload.applied()) {
@@ -80,6 +93,7 @@ public class DecisionBenchmark {
         cascade = engine.route("digits");
         calibratedSplit = engine.route("digits-split");
         customCondition = engine.route("digits-custom");
+        learnedScore = engine.route("digits-learned");
         facts = new RequestFacts("demo", "device-1", Map.of("hybridge.deadline_ms", 400L),
                 Map.of("audio", new long[] {1, 8000}), 32_000, RequestedRoute.AUTO, 0);
         java.util.Random random = new java.util.Random(1);
@@ -90,10 +104,12 @@ public class DecisionBenchmark {
         runEdge = cascade.beforeEdge(facts);
         runEdgeSplit = calibratedSplit.beforeEdge(facts);
         runEdgeCustom = customCondition.beforeEdge(facts);
+        runEdgeLearned = learnedScore.beforeEdge(facts);
         for (int i = 0; i < 50; i++) {
             cascade.recordCloudLatency(40 + i);
             calibratedSplit.recordCloudLatency(40 + i);
             customCondition.recordCloudLatency(40 + i);
+            learnedScore.recordCloudLatency(40 + i);
         }
     }
 
@@ -108,7 +124,7 @@ public class DecisionBenchmark {
         return cascade.beforeEdge(facts);
     }
 
-    /** After the edge: the default condition (confidence < threshold), deadline and budget checks. */
+    /** After the edge: the shipped score (the margin) under its calibrated threshold, deadline and budget checks. */
     @Benchmark
     public Decision cascadeAfterEdge() {
         return cascade.afterEdge(facts, runEdge, outcome(), 5);
@@ -133,6 +149,12 @@ public class DecisionBenchmark {
         return customCondition.afterEdge(facts, runEdgeCustom, outcome(), 5);
     }
 
+    /** After the edge, with a learned score (a CEL expression) and a threshold calibrated on it. */
+    @Benchmark
+    public Decision learnedScoreAfterEdge() {
+        return learnedScore.afterEdge(facts, runEdgeLearned, outcome(), 5);
+    }
+
     /** Runs the benchmarks with the GC profiler and writes the markdown result. */
     public static void main(String[] args) throws Exception {
         Bench bench = new Bench("DecisionBenchmark", DecisionBenchmark.class, args);
@@ -150,8 +172,10 @@ public class DecisionBenchmark {
         bench.text("JMH, average time per call, " + (longer ? 3 : 1) + " fork(s) with -Xms256m -Xmx256m, "
                 + (longer ? 5 : 3) + " x 2 s warm-up, " + (longer ? 10 : 5) + " x 2 s measurement, one thread;"
                 + " allocation from JMH's GC profiler (`gc.alloc.rate.norm`). Policies: the shipped"
-                + " `config/policies` (digits: cascade with a CEL hard-when rule; digits-split: split with early exit"
-                + " and a calibrated threshold), plus the digits cascade with a custom CEL escalation condition."
+                + " `config/policies` (digits: cascade with a CEL hard-when rule, the margin as its score and a calibrated"
+                + " threshold; digits-split: split with early exit, the same score and calibration), plus the digits cascade with a custom CEL escalation condition and"
+                + " with a learned score (a linear CEL expression over confidence, margin and entropy) under a"
+                + " calibrated threshold."
                 + " Target: a decision costs at most 2 µs and allocates little.");
         List<List<String>> rows = new ArrayList<>();
         for (RunResult result : results) {

@@ -28,8 +28,12 @@ public final class DemoEvaluation {
     public static final double[] THRESHOLDS = {0.0, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9,
         0.925, 0.95, 0.975, 0.99, 0.995, 0.999, 1.01};
 
-    /** Per test clip: the truth, each model's answer, and the edge model's confidence. */
-    public record Answers(int[] truth, int[] edge, double[] edgeConfidence, int[] cloud, int[] head) {
+    /**
+     * Per test clip: the truth, each model's answer, and how sure the edge model was (its
+     * confidence, the margin between its two most probable digits, the entropy of its probabilities).
+     */
+    public record Answers(int[] truth, int[] edge, double[] edgeConfidence, double[] edgeMargin, double[] edgeEntropy,
+                          int[] cloud, int[] head) {
         public int size() {
             return truth.length;
         }
@@ -64,13 +68,17 @@ public final class DemoEvaluation {
             float[] edgeProbs = (float[]) edge.output("probs").data();
             int[] edgeTop = new int[clips.size()];
             double[] edgeConfidence = new double[clips.size()];
+            double[] edgeMargin = new double[clips.size()];
+            double[] edgeEntropy = new double[clips.size()];
             for (int i = 0; i < clips.size(); i++) {
                 Confidence c = Confidence.of(edgeProbs, i * 10, 10, false);
                 edgeTop[i] = c.topIndex();
                 edgeConfidence[i] = c.probability();
+                edgeMargin[i] = c.margin();
+                edgeEntropy[i] = c.entropy();
             }
-            return new Answers(truth, edgeTop, edgeConfidence, argmax((float[]) cloud.output("probs").data()),
-                    argmax((float[]) head.output("probs").data()));
+            return new Answers(truth, edgeTop, edgeConfidence, edgeMargin, edgeEntropy,
+                    argmax((float[]) cloud.output("probs").data()), argmax((float[]) head.output("probs").data()));
         }
     }
 

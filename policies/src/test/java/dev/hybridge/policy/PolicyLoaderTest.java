@@ -35,7 +35,9 @@ class PolicyLoaderTest {
         assertThat(digits.kind()).isEqualTo(RouteKind.CASCADE);
         assertThat(digits.edge().model()).isEqualTo("digits-edge");
         assertThat(digits.cloud().model()).isEqualTo("digits-cloud");
-        assertThat(digits.threshold()).isEqualTo(RoutePolicy.ThresholdSpec.fixed(0.55));
+        assertThat(digits.score().source()).isEqualTo("margin");
+        assertThat(digits.escalateWhen()).as("the default, decided without an expression").isNull();
+        assertThat(digits.threshold()).isEqualTo(new RoutePolicy.ThresholdSpec(0.2, true, 0.12, 1000, 100, 0.05, 0.6));
         assertThat(digits.deadline()).isEqualTo(Duration.ofMillis(500));
         assertThat(digits.hardWhen().source()).contains("16000");
         assertThat(digits.cloudCost().of(1_000_000)).isEqualTo(0.0024, org.assertj.core.data.Offset.offset(1e-12));
@@ -45,7 +47,8 @@ class PolicyLoaderTest {
         assertThat(split.edge().tensor()).isEqualTo("embedding");
         assertThat(split.cloud().tensor()).isEqualTo("embedding");
         assertThat(split.threshold().calibrated()).isTrue();
-        assertThat(split.threshold().targetRate()).isEqualTo(0.3);
+        assertThat(split.threshold().targetRate()).isEqualTo(0.12);
+        assertThat(split.score().source()).isEqualTo("margin");
 
         assertThat(set.route("digits-shadow").shadowRate()).isEqualTo(0.1);
         assertThat(set.tenants().of("demo").budgetUsd()).isEqualTo(5.0);

@@ -1,0 +1,112 @@
+package dev.hybridge.models;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * The committed leave-one-speaker-out folds ({@code models/demo/loso/}), each run through the
+ * project's own model host on every recording of the speaker it never heard, and the shipped
+ * routes decided by the real policy engine, against the model cards.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class SpeakerFoldsTest {
+
+    private Path root;
+    private List<SpeakerFolds.Fold> folds;
+    private Map<String, String> measured;
+    private Properties card;
+
+    @BeforeAll
+    void measure() throws IOException {
+        root = DemoModelsTest.root();
+        folds = SpeakerFolds.evaluate(SpeakerFolds.folder(root), Fsdd.load(Fsdd.recordings(root)));
+        assertThat(folds).extracting(SpeakerFolds.Fold::speaker).containsExactlyElementsOf(SpeakerFolds.SPEAKERS);
+        assertThat(folds).allSatisfy(f -> assertThat(f.answers().size()).isEqualTo(500));
+        measured = DemoReport.measureFolds(root, folds);
+        card = new Properties();
+        try (Reader in = Files.newBufferedReader(root.resolve("models/demo/measured.properties"))) {
+            card.load(in);
+        }
+    }
+
+    @Test
+    void everyFoldMatchesTheModelCards() {
+        assertThat(measured).isNotEmpty();
+        for (Map.Entry<String, String> e : measured.entrySet()) {
+            assertThat(card.getProperty(e.getKey())).as(e.getKey() + " in measured.properties").isNotNull();
+            assertThat(Double.parseDouble(e.getValue())).as(e.getKey())
+                    .isCloseTo(Double.parseDouble(card.getProperty(e.getKey())), within(1.0 / 500 + 1e-9));
+        }
+    }
+
+    @Test
+    void aLearnedReliabilityIsFittedWithoutTheSpeakerItIsUsedFor() {
+        // fitted on four folds' held-out clips, the weights say what a deployment would ship
+        double[] w = SpeakerFolds.fitReliability(folds.subList(1, 5).stream().map(SpeakerFolds.Fold::answers).toList());
+        assertThat(w).hasSize(4);
+        assertThat(w[2]).as("a wider margin means surer").isPositive();
+    }
+
+    @Test
+    void theShippedCascadeKeepsTheCloudsAccuracyOnNewVoicesEscalatingAtMost15Percent() {
+        for (SpeakerFolds.Fold f : folds) {
+            assertThat(figure(f, "digits.escalated")).as(f.speaker()).isLessThanOrEqualTo(0.15);
+        }
+        assertThat(mean("digits.accuracy")).isGreaterThanOrEqualTo(0.99 * mean("accuracy.cloud"));
+    }
+
+    @Test
+    void theCalibratedThresholdHoldsItsTargetForEveryNewVoice() {
+        // digits.yaml: 12% of requests, the first hundred decided on the starting value
+        for (SpeakerFolds.Fold f : folds) {
+            assertThat(figure(f, "digits.escalated")).as(f.speaker()).isBetween(0.09, 0.15);
+            assertThat(figure(f, "digits-split.escalated")).as(f.speaker()).isBetween(0.09, 0.15);
+        }
+        assertThat(mean("digits.escalated")).isCloseTo(0.12, within(0.01));
+    }
+
+    @Test
+    void theMarginRanksTheEdgesErrorsOnNewVoices() {
+        double overall = 0;
+        double surest = 0;
+        for (SpeakerFolds.Fold f : folds) {
+            DemoEvaluation.Answers a = f.answers();
+            overall += DemoEvaluation.accuracy(a.edge(), a.truth()) / folds.size();
+            // the edge's accuracy on what it answers when the least sure 15% go to the cloud
+            SpeakerFolds.Routed r = SpeakerFolds.atShare(a, SpeakerFolds.MARGIN, 0.15);
+            int kept = 0;
+            int right = 0;
+            Integer[] order = new Integer[a.size()];
+            for (int i = 0; i < order.length; i++) {
+                order[i] = i;
+            }
+            java.util.Arrays.sort(order, java.util.Comparator.comparingDouble(i -> -a.edgeMargin()[i]));
+            for (int k = 0; k < a.size() - Math.round(0.15 * a.size()); k++) {
+                kept++;
+                right += a.edge()[order[k]] == a.truth()[order[k]] ? 1 : 0;
+            }
+            surest += (double) right / kept / folds.size();
+            assertThat(r.escalated()).isCloseTo(0.15, within(0.002));
+        }
+        assertThat(surest - overall).isGreaterThanOrEqualTo(0.05);
+    }
+
+    private double figure(SpeakerFolds.Fold f, String figure) {
+        return Double.parseDouble(measured.get("loso." + f.speaker() + "." + figure));
+    }
+
+    private double mean(String figure) {
+        return folds.stream().mapToDouble(f -> figure(f, figure)).average().orElseThrow();
+    }
+}
