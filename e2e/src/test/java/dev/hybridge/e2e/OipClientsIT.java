@@ -42,12 +42,7 @@ class OipClientsIT {
 
     @BeforeAll
     static void start() throws IOException {
-        policies = Files.createTempDirectory("hybridge-e2e-clients");
-        try (var shipped = Files.list(ProgramProcess.root().resolve("config/policies"))) {
-            for (Path f : shipped.toList()) {
-                Files.copy(f, policies.resolve(f.getFileName()));
-            }
-        }
+        policies = E2e.shippedPolicies("hybridge-e2e-clients");
         edge = E2e.start(E2e.EDGE, DEMO.resolve("edge"));
         cloud = E2e.start(E2e.CLOUD, DEMO.resolve("cloud"));
         edge.awaitReady(E2e.START_TIMEOUT);

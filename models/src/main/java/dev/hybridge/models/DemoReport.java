@@ -111,6 +111,7 @@ public final class DemoReport {
                 training.path("parameters").path("head").asLong(), repository, measured.get("accuracy.head"),
                 "Trained on the frozen edge model's embeddings against the cloud model's soft labels.");
         md.append("## Cascade trade-off\n\n")
+                .append("On the official test split (voices the models were trained with). ")
                 .append("Escalate when the edge model's confidence (max softmax probability) is below the threshold. ")
                 .append("*Cascade*: the cloud model answers the escalated clips; *split with early exit*: the cloud ")
                 .append("head answers them from the edge embedding (the audio never leaves the device). Cloud-only ")
@@ -124,7 +125,8 @@ public final class DemoReport {
         }
         md.append("\n");
         if (best != null) {
-            md.append("**Threshold ").append(fmt(best.threshold())).append("** keeps at least 99% of cloud-only accuracy (")
+            md.append(best.threshold() == 0 ? "**Never escalating**" : "**Threshold " + fmt(best.threshold()) + "**")
+                    .append(" keeps at least 99% of cloud-only accuracy (")
                     .append(pct(best.cascadeAccuracy())).append(" against ").append(pct(cloudAccuracy))
                     .append(") with the fewest escalations: ").append(pct(best.escalated())).append(" of requests go to ")
                     .append("the cloud.\n");
