@@ -280,6 +280,27 @@ public final class PolicyLoader {
         if (expression == null) {
             return null;
         }
+        java.util.function.ToDoubleFunction<EdgeOutcome> field = switch (expression.strip()) {
+            case "confidence" -> EdgeOutcome::confidence;
+            case "margin" -> EdgeOutcome::margin;
+            case "entropy" -> EdgeOutcome::entropy;
+            default -> null;
+        };
+        if (field != null) {
+            // one of the outcome's own figures: read, not evaluated (no CEL on the request's path)
+            String source = expression.strip();
+            return new Score() {
+                @Override
+                public double of(RequestFacts facts, EdgeOutcome outcome) {
+                    return field.applyAsDouble(outcome);
+                }
+
+                @Override
+                public String source() {
+                    return source;
+                }
+            };
+        }
         try {
             return conditions.compileScore(expression);
         } catch (IllegalArgumentException e) {
