@@ -129,35 +129,32 @@ public final class CelConditions {
         }
     }
 
-    private static final class CelScore implements Score {
+    /** A compiled expression: its source, its program, and how many evaluations failed. */
+    private abstract static class CelExpression {
         private final String source;
         private final CelRuntime.Program program;
         private final java.util.concurrent.atomic.LongAdder errors = new java.util.concurrent.atomic.LongAdder();
 
-        CelScore(String source, CelRuntime.Program program) {
+        CelExpression(String source, CelRuntime.Program program) {
             this.source = source;
             this.program = program;
         }
 
-        @Override
-        public double of(RequestFacts facts, EdgeOutcome outcome) {
-            CelVariableResolver variables = name -> Optional.ofNullable(variable(name, facts, outcome, Double.NaN,
-                    Double.NaN));
+        /** The value, or null when the evaluation failed (counted). */
+        final Object eval(RequestFacts facts, EdgeOutcome outcome, double threshold, double score) {
+            CelVariableResolver variables = name -> Optional.ofNullable(variable(name, facts, outcome, threshold, score));
             try {
-                Object value = program.eval(variables);
-                return value instanceof Number n ? n.doubleValue() : Double.NaN;
+                return program.eval(variables);
             } catch (CelEvaluationException e) {
                 errors.increment();
-                return Double.NaN;
+                return null;
             }
         }
 
-        @Override
         public String source() {
             return source;
         }
 
-        @Override
         public long errors() {
             return errors.sum();
         }
@@ -168,40 +165,25 @@ public final class CelConditions {
         }
     }
 
-    private static final class CelCondition implements Condition {
-        private final String source;
-        private final CelRuntime.Program program;
-        private final java.util.concurrent.atomic.LongAdder errors = new java.util.concurrent.atomic.LongAdder();
+    private static final class CelScore extends CelExpression implements Score {
+        CelScore(String source, CelRuntime.Program program) {
+            super(source, program);
+        }
 
+        @Override
+        public double of(RequestFacts facts, EdgeOutcome outcome) {
+            return eval(facts, outcome, Double.NaN, Double.NaN) instanceof Number n ? n.doubleValue() : Double.NaN;
+        }
+    }
+
+    private static final class CelCondition extends CelExpression implements Condition {
         CelCondition(String source, CelRuntime.Program program) {
-            this.source = source;
-            this.program = program;
+            super(source, program);
         }
 
         @Override
         public boolean test(RequestFacts facts, EdgeOutcome outcome, double threshold, double score) {
-            CelVariableResolver variables = name -> Optional.ofNullable(variable(name, facts, outcome, threshold, score));
-            try {
-                return Boolean.TRUE.equals(program.eval(variables));
-            } catch (CelEvaluationException e) {
-                errors.increment();
-                return false;
-            }
-        }
-
-        @Override
-        public String source() {
-            return source;
-        }
-
-        @Override
-        public long errors() {
-            return errors.sum();
-        }
-
-        @Override
-        public String toString() {
-            return source;
+            return Boolean.TRUE.equals(eval(facts, outcome, threshold, score));
         }
     }
 
