@@ -42,6 +42,7 @@ RECIPE = {"band-normalisation": True, "speed-perturbation": True, "spec-augment"
 FLOOR = 11.5
 SPEED_RANGE = 0.08  # speed perturbation: resampled by 1 +- this
 EDGE_SIZE = "wide"  # or "small" (the first recipe's)
+CLOUD_SIZE = "standard"  # or "wide" (about twice the channels)
 
 
 # ----------------------------------------------------------------------------------- data
@@ -175,11 +176,12 @@ class CloudModel(nn.Module):
     def __init__(self):
         super().__init__()
         self.front = LogMel()
+        w = [24, 48, 96, 128] if CLOUD_SIZE == "wide" else [16, 32, 64, 96]
         self.body = nn.Sequential(
-            block(1, 16), block(16, 16), nn.MaxPool2d(2),
-            block(16, 32), block(32, 32), nn.MaxPool2d(2),
-            block(32, 64), block(64, 64), nn.MaxPool2d(2),
-            block(64, 96), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3), nn.Linear(96, 10))
+            block(1, w[0]), block(w[0], w[0]), nn.MaxPool2d(2),
+            block(w[0], w[1]), block(w[1], w[1]), nn.MaxPool2d(2),
+            block(w[1], w[2]), block(w[2], w[2]), nn.MaxPool2d(2),
+            block(w[2], w[3]), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3), nn.Linear(w[3], 10))
 
     def logits(self, audio, mask=None):
         features = self.front(audio)
@@ -340,7 +342,7 @@ def run(data, holdout, out, epochs):
         "split": "official" if holdout is None else "leave-one-speaker-out",
         "held_out_speaker": holdout,
         "epochs": epochs,
-        "recipe": dict(RECIPE, speed_range=SPEED_RANGE, edge=EDGE_SIZE),
+        "recipe": dict(RECIPE, speed_range=SPEED_RANGE, edge=EDGE_SIZE, cloud=CLOUD_SIZE),
         "train_seconds": round(time.time() - started),
         "cloud": accuracy(cloud, test_x, test_y),
         "edge": accuracy(lambda x: edge(x)[0], test_x, test_y),
@@ -357,7 +359,7 @@ def run(data, holdout, out, epochs):
 
 
 def main():
-    global SPEED_RANGE, EDGE_SIZE
+    global SPEED_RANGE, EDGE_SIZE, CLOUD_SIZE
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=os.path.join(here, "..", "..", "..", "shared", "datasets", "fsdd", "recordings"))
@@ -373,9 +375,11 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--speed-range", type=float, default=SPEED_RANGE)
     parser.add_argument("--edge", choices=["small", "wide"], default=EDGE_SIZE)
+    parser.add_argument("--cloud", choices=["standard", "wide"], default=CLOUD_SIZE)
     args = parser.parse_args()
     SPEED_RANGE = args.speed_range
     EDGE_SIZE = args.edge
+    CLOUD_SIZE = args.cloud
     for part in args.without:
         RECIPE[part] = False
     torch.set_num_threads(args.threads)
