@@ -138,17 +138,7 @@ public final class StoreAndForward {
                 for (int cycle = 1; cycle <= cycles; cycle++) {
                     long[] before = liveFor(full.baseUri(), bodies, offset, onlineSeconds);
                     offset += before.length;
-                    gateway.freeze();
-                    try {
-                        openBreaker(full.baseUri(), bodies, offset);
-                        offset += 50;
-                        while (entries(full.baseUri()) < backlog) {
-                            degradedLatencies(full.baseUri(), bodies, offset, 100);
-                            offset += 100;
-                        }
-                    } finally {
-                        gateway.thaw();
-                    }
+                    offset = keepBacklog(gateway, full.baseUri(), bodies, offset, backlog);
                     // the link back: the agent's probe finds it, then the drain starts
                     while (fetch(full.baseUri(), "/v2/health/ready").contains("offline")) {
                         Thread.sleep(20);
@@ -192,17 +182,7 @@ public final class StoreAndForward {
                 ProgramProcess fast = startAgent(gateway, "normal", List.of("--hybridge.edge.outbox.synchronous-full=false",
                         "--hybridge.edge.outbox.replay-rate=" + fastRate, "--hybridge.edge.outbox.replay-concurrent=4"));
                 agents.put("outbox, synchronous NORMAL", fast);
-                gateway.freeze();
-                try {
-                    openBreaker(fast.baseUri(), bodies, offset);
-                    offset += 50;
-                    while (entries(fast.baseUri()) < backlog) {
-                        degradedLatencies(fast.baseUri(), bodies, offset, 200);
-                        offset += 200;
-                    }
-                } finally {
-                    gateway.thaw();
-                }
+                offset = keepBacklog(gateway, fast.baseUri(), bodies, offset, backlog);
                 long fastWaiting = entries(fast.baseUri());
                 long t0 = System.nanoTime();
                 while (entries(fast.baseUri()) > 0 && System.nanoTime() - t0 < Duration.ofMinutes(5).toNanos()) {
@@ -246,6 +226,26 @@ public final class StoreAndForward {
         agent.awaitReady(Duration.ofSeconds(120));
         EdgeRoutesAwait.routes(agent.baseUri());
         return agent;
+    }
+
+    /**
+     * Cuts the link (the gateway frozen), opens the agent's breaker and sends cascade calls until
+     * {@code backlog} escalations wait in its outbox, then restores the link; returns the next body offset.
+     */
+    private static int keepBacklog(ProgramProcess gateway, URI agent, java.util.function.IntFunction<OipCodec.Encoded> bodies,
+                                   int offset, int backlog) {
+        gateway.freeze();
+        try {
+            openBreaker(agent, bodies, offset);
+            offset += 50;
+            while (entries(agent) < backlog) {
+                degradedLatencies(agent, bodies, offset, 100);
+                offset += 100;
+            }
+            return offset;
+        } finally {
+            gateway.thaw();
+        }
     }
 
     /** Cascade calls until the agent reports its link offline. */

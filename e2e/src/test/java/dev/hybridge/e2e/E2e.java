@@ -177,6 +177,14 @@ final class E2e {
     /** The demo models (models/demo/repository). */
     static final Path DEMO = ProgramProcess.root().resolve("models/demo/repository");
 
+    /** The JVM options the scenarios start a gateway with (a quick start; these tests measure nothing). */
+    static final List<String> GATEWAY_JVM = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
+
+    /** Starts a gateway with these settings (not awaited). */
+    static ProgramProcess startGateway(String... settings) {
+        return ProgramProcess.start("gateway", logDir(), GATEWAY_JVM, List.of(settings));
+    }
+
     /** The margin under which the scenarios' digits routes escalate (see {@link #shippedPolicies}). */
     static final double MARGIN_THRESHOLD = 0.95;
 

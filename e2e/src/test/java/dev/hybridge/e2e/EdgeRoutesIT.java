@@ -52,11 +52,10 @@ class EdgeRoutesIT {
         cloudB = E2e.start(E2e.CLOUD, E2e.DEMO.resolve("cloud"));
         cloudA.awaitReady(E2e.START_TIMEOUT);
         cloudB.awaitReady(E2e.START_TIMEOUT);
-        gateway = ProgramProcess.start("gateway", E2e.logDir(), List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"),
-                List.of("--hybridge.gateway.policy-folder=" + policies,
-                        "--hybridge.gateway.policy-reload-interval=300ms",
-                        "--hybridge.gateway.cloud.addresses=" + cloudA.baseUri() + "," + cloudB.baseUri(),
-                        "--hybridge.gateway.anonymous-tenant=fleet"));
+        gateway = E2e.startGateway("--hybridge.gateway.policy-folder=" + policies,
+                "--hybridge.gateway.policy-reload-interval=300ms",
+                "--hybridge.gateway.cloud.addresses=" + cloudA.baseUri() + "," + cloudB.baseUri(),
+                "--hybridge.gateway.anonymous-tenant=fleet");
         gateway.awaitReady(E2e.START_TIMEOUT);
         agent = startAgent();
         agent.awaitReady(E2e.START_TIMEOUT);

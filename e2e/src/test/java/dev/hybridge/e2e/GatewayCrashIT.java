@@ -75,9 +75,8 @@ class GatewayCrashIT {
                 "--hybridge.gateway.budget-store=redis",
                 "--spring.data.redis.host=127.0.0.1",
                 "--spring.data.redis.port=" + redisPort);
-        List<String> jvm = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC");
-        ProgramProcess started = port == 0 ? ProgramProcess.start("gateway", E2e.logDir(), jvm, args)
-                : ProgramProcess.startOn(port, "gateway", E2e.logDir(), jvm, args);
+        ProgramProcess started = port == 0 ? E2e.startGateway(args.toArray(String[]::new))
+                : ProgramProcess.startOn(port, "gateway", E2e.logDir(), E2e.GATEWAY_JVM, args);
         started.awaitReady(E2e.START_TIMEOUT);
         return started;
     }

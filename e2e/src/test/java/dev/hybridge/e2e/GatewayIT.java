@@ -60,12 +60,11 @@ class GatewayIT {
         edge.awaitReady(E2e.START_TIMEOUT);
         cloudA.awaitReady(E2e.START_TIMEOUT);
         cloudB.awaitReady(E2e.START_TIMEOUT);
-        gateway = ProgramProcess.start("gateway", E2e.logDir(), List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"),
-                List.of("--hybridge.gateway.policy-folder=" + policies,
-                        "--hybridge.gateway.edge.addresses=" + edge.baseUri(),
-                        "--hybridge.gateway.cloud.addresses=" + cloudA.baseUri() + "," + cloudB.baseUri(),
-                        "--hybridge.gateway.anonymous-tenant=demo",
-                        "--hybridge.gateway.api-keys." + SMALL_BUDGET_KEY + "=small"));
+        gateway = E2e.startGateway("--hybridge.gateway.policy-folder=" + policies,
+                "--hybridge.gateway.edge.addresses=" + edge.baseUri(),
+                "--hybridge.gateway.cloud.addresses=" + cloudA.baseUri() + "," + cloudB.baseUri(),
+                "--hybridge.gateway.anonymous-tenant=demo",
+                "--hybridge.gateway.api-keys." + SMALL_BUDGET_KEY + "=small");
         gateway.awaitReady(E2e.START_TIMEOUT);
         client = new OipClient(gateway.baseUri());
         clips = Fsdd.testSplit(Fsdd.recordings(ProgramProcess.root()));

@@ -47,11 +47,10 @@ class OipClientsIT {
         cloud = E2e.start(E2e.CLOUD, DEMO.resolve("cloud"));
         edge.awaitReady(E2e.START_TIMEOUT);
         cloud.awaitReady(E2e.START_TIMEOUT);
-        gateway = ProgramProcess.start("gateway", E2e.logDir(), List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"),
-                List.of("--hybridge.gateway.policy-folder=" + policies,
-                        "--hybridge.gateway.edge.addresses=" + edge.baseUri(),
-                        "--hybridge.gateway.cloud.addresses=" + cloud.baseUri(),
-                        "--hybridge.gateway.anonymous-tenant=demo"));
+        gateway = E2e.startGateway("--hybridge.gateway.policy-folder=" + policies,
+                "--hybridge.gateway.edge.addresses=" + edge.baseUri(),
+                "--hybridge.gateway.cloud.addresses=" + cloud.baseUri(),
+                "--hybridge.gateway.anonymous-tenant=demo");
         gateway.awaitReady(E2e.START_TIMEOUT);
         clips = Fsdd.testSplit(Fsdd.recordings(ProgramProcess.root()));
     }

@@ -51,10 +51,9 @@ class StoreAndForwardIT {
         state = Files.createTempDirectory("hybridge-e2e-saf-state");
         cloud = E2e.start(E2e.CLOUD, E2e.DEMO.resolve("cloud"));
         cloud.awaitReady(E2e.START_TIMEOUT);
-        gateway = ProgramProcess.start("gateway", E2e.logDir(), List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"),
-                List.of("--hybridge.gateway.policy-folder=" + policies,
-                        "--hybridge.gateway.cloud.addresses=" + cloud.baseUri(),
-                        "--hybridge.gateway.anonymous-tenant=fleet"));
+        gateway = E2e.startGateway("--hybridge.gateway.policy-folder=" + policies,
+                "--hybridge.gateway.cloud.addresses=" + cloud.baseUri(),
+                "--hybridge.gateway.anonymous-tenant=fleet");
         gateway.awaitReady(E2e.START_TIMEOUT);
         agent = startAgent();
         clips = Fsdd.testSplit(Fsdd.recordings(ProgramProcess.root()));

@@ -11,7 +11,6 @@ import dev.hybridge.serving.model.OnnxModel;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -121,17 +120,7 @@ public final class DemoEvaluation {
 
     /** The edge model's accuracy on the {@code share} of clips it is most confident about. */
     public static double edgeAccuracyOnMostConfident(Answers a, double share) {
-        Integer[] order = new Integer[a.size()];
-        for (int i = 0; i < order.length; i++) {
-            order[i] = i;
-        }
-        Arrays.sort(order, (x, y) -> Double.compare(a.edgeConfidence()[y], a.edgeConfidence()[x]));
-        int keep = (int) Math.round(share * a.size());
-        int right = 0;
-        for (int i = 0; i < keep; i++) {
-            right += a.edge()[order[i]] == a.truth()[order[i]] ? 1 : 0;
-        }
-        return (double) right / keep;
+        return SpeakerFolds.edgeAccuracyKeeping(a, SpeakerFolds.CONFIDENCE, 1 - share);
     }
 
     /** Cascade (cloud answers what the edge is unsure of) and split with early exit (the head answers it). */

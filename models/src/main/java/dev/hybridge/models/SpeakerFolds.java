@@ -106,6 +106,21 @@ public final class SpeakerFolds {
         return routed(a, up);
     }
 
+    /** The edge model's accuracy on the clips it keeps when the {@code share} it is least sure of (by the signal) go up. */
+    public static double edgeAccuracyKeeping(DemoEvaluation.Answers a, Signal signal, double share) {
+        Integer[] order = new Integer[a.size()];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        Arrays.sort(order, Comparator.comparingDouble(i -> -signal.score(a, i)));
+        int keep = a.size() - (int) Math.floor(share * a.size() + 1e-9);
+        int right = 0;
+        for (int k = 0; k < keep; k++) {
+            right += a.edge()[order[k]] == a.truth()[order[k]] ? 1 : 0;
+        }
+        return (double) right / keep;
+    }
+
     private static Routed routed(DemoEvaluation.Answers a, boolean[] escalated) {
         int up = 0;
         int cascade = 0;
