@@ -4,9 +4,11 @@ import dev.hybridge.oip.OipCodec;
 import dev.hybridge.policy.PolicyEngine;
 import dev.hybridge.policy.PolicyLoader;
 import dev.hybridge.policy.SpendLedger;
+import dev.hybridge.policy.metrics.RouteMetrics;
 import dev.hybridge.policy.runtime.DeadlineTimer;
 import dev.hybridge.policy.runtime.RouteRuntime;
 import dev.hybridge.serving.model.ModelHost;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.net.InetAddress;
 import java.time.Clock;
@@ -71,9 +73,16 @@ public class EdgeConfiguration {
         return new DeadlineTimer(ForkJoinPool.commonPool());
     }
 
+    /**
+     * The agent's route meters ({@code hybridge.edge.requests}, {@code hybridge.edge.shadow} and the
+     * shared {@code hybridge.route.*} and {@code hybridge.tenant.*}), and the link's state.
+     */
     @Bean
-    EdgeMetrics edgeMetrics(MeterRegistry registry, Uplink uplink) {
-        return new EdgeMetrics(registry, uplink);
+    RouteMetrics edgeMetrics(MeterRegistry registry, PolicyEngine engine, Uplink uplink) {
+        Gauge.builder("hybridge.edge.uplink.state", uplink, u -> u.state().level())
+                .description("The link to the gateway: 2 online, 1 degraded, 0 offline").register(registry);
+        return new RouteMetrics(registry, engine, "hybridge.edge.requests",
+                "Route requests answered by the edge agent, by where and why", "hybridge.edge.shadow");
     }
 
     @Bean
@@ -107,7 +116,7 @@ public class EdgeConfiguration {
 
     @Bean
     RouteRuntime edgeRouteRuntime(PolicyEngine engine, LocalTier local, UplinkTier cloud, OipCodec codec,
-                                  EdgeProperties properties, DeadlineTimer deadlines, EdgeMetrics metrics, Outbox outbox,
+                                  EdgeProperties properties, DeadlineTimer deadlines, RouteMetrics metrics, Outbox outbox,
                                   Callbacks callbacks) {
         return new RouteRuntime(engine, local, cloud, codec, System::nanoTime, deadlines, metrics,
                 properties.outbox().enabled() ? new OutboxDeferrer(outbox, callbacks) : null);

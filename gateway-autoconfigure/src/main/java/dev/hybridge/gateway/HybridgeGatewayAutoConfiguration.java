@@ -6,20 +6,22 @@ import dev.hybridge.oip.web.OipFront;
 import dev.hybridge.policy.PolicyEngine;
 import dev.hybridge.policy.SpendLedger;
 import dev.hybridge.policy.Tier;
+import dev.hybridge.policy.metrics.RouteMetrics;
 import dev.hybridge.policy.runtime.DeadlineTimer;
 import dev.hybridge.policy.runtime.Deduplicator;
 import dev.hybridge.policy.runtime.RouteRuntime;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
 import org.springframework.beans.factory.ObjectProvider;
-import org.springframework.boot.info.BuildProperties;
-import org.springframework.context.annotation.Bean;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.info.BuildProperties;
+import org.springframework.context.annotation.Bean;
 import org.springframework.web.reactive.function.server.RouterFunction;
 import org.springframework.web.reactive.function.server.ServerResponse;
 import org.springframework.web.reactive.function.server.support.RouterFunctionMapping;
@@ -123,7 +125,22 @@ public class HybridgeGatewayAutoConfiguration {
                 .tag("tier", tier.wire()).register(registry);
         Gauge.builder("hybridge.gateway.workers", pool, p -> p.workers().size())
                 .description("Workers known in this pool").tag("tier", tier.wire()).register(registry);
+        pool.breakers().getAllCircuitBreakers().forEach(breaker -> breakerState(tier, breaker, registry));
+        pool.breakers().getEventPublisher()
+                .onEntryAdded(added -> breakerState(tier, added.getAddedEntry(), registry))
+                .onEntryRemoved(removed -> registry.find("hybridge.gateway.breaker.state")
+                        .tag("worker", removed.getRemovedEntry().getName()).meters().forEach(registry::remove));
         return pool;
+    }
+
+    /** A worker's breaker as one number, as the uplink's state: 2 closed, 1 half-open, 0 open. */
+    private static void breakerState(Tier tier, CircuitBreaker breaker, MeterRegistry registry) {
+        Gauge.builder("hybridge.gateway.breaker.state", breaker, b -> switch (b.getState()) {
+                    case OPEN, FORCED_OPEN -> 0;
+                    case HALF_OPEN -> 1;
+                    default -> 2;
+                }).description("The worker's circuit breaker: 2 closed, 1 half-open, 0 open")
+                .tag("tier", tier.wire()).tag("worker", breaker.getName()).register(registry);
     }
 
     @Bean(destroyMethod = "dispose")
@@ -140,14 +157,15 @@ public class HybridgeGatewayAutoConfiguration {
     }
 
     @Bean
-    GatewayMetrics gatewayMetrics(MeterRegistry registry, PolicyEngine engine) {
-        return new GatewayMetrics(registry, route -> engine.route(route) != null);
+    RouteMetrics gatewayMetrics(MeterRegistry registry, PolicyEngine engine) {
+        return new RouteMetrics(registry, engine, "hybridge.gateway.requests",
+                "Requests answered by the gateway, by where and why", "hybridge.gateway.shadow");
     }
 
     /** The route runtime the Hybridge filter runs, with the two worker pools as its tiers. */
     @Bean
     RouteRuntime routeRuntime(PolicyEngine engine, WorkerPool edgePool, WorkerPool cloudPool, OipCodec codec,
-                              GatewayMetrics metrics, DeadlineTimer deadlines, Deduplicator escalations) {
+                              RouteMetrics metrics, DeadlineTimer deadlines, Deduplicator escalations) {
         return new RouteRuntime(engine, new PoolTier(edgePool), new PoolTier(cloudPool), codec, System::nanoTime,
                 deadlines, metrics, null, escalations);
     }
@@ -184,7 +202,7 @@ public class HybridgeGatewayAutoConfiguration {
     /** {@code Hybridge=<route>}: the filter that runs a policy route on a Spring Cloud Gateway route. */
     @Bean
     HybridgeGatewayFilterFactory hybridgeGatewayFilterFactory(RouteRuntime runtime, GatewayProperties properties,
-                                                              ApiKeys apiKeys, OipCodec codec, GatewayMetrics metrics) {
+                                                              ApiKeys apiKeys, OipCodec codec, RouteMetrics metrics) {
         return new HybridgeGatewayFilterFactory(runtime, apiKeys, codec, metrics, properties);
     }
 
@@ -225,7 +243,7 @@ public class HybridgeGatewayAutoConfiguration {
      * gets its OIP 404 or 405 from a mapping consulted after Spring Cloud Gateway's routes.
      */
     @Bean
-    RouterFunctionMapping oipFallbackMapping(RouteBackend backend, OipFront front, GatewayMetrics metrics,
+    RouterFunctionMapping oipFallbackMapping(RouteBackend backend, OipFront front, RouteMetrics metrics,
                                              org.springframework.http.codec.ServerCodecConfigurer codecs) {
         RouterFunctionMapping mapping = new RouterFunctionMapping(
                 RouteBackend.unroutedInfer(backend, front, metrics).and(front.fallback()));

@@ -4,6 +4,7 @@ import dev.hybridge.oip.ContentCoding;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.OipException;
 import dev.hybridge.oip.web.OipErrors;
+import dev.hybridge.policy.metrics.RouteMetrics;
 import dev.hybridge.policy.runtime.RouteAnswer;
 import dev.hybridge.policy.runtime.RouteRuntime;
 import java.time.Duration;
@@ -65,11 +66,11 @@ public final class HybridgeGatewayFilterFactory extends AbstractGatewayFilterFac
     private final RouteRuntime runtime;
     private final ApiKeys apiKeys;
     private final OipCodec codec;
-    private final GatewayMetrics metrics;
+    private final RouteMetrics metrics;
     private final int maxRequestBytes;
     private final Duration linger;
 
-    HybridgeGatewayFilterFactory(RouteRuntime runtime, ApiKeys apiKeys, OipCodec codec, GatewayMetrics metrics,
+    HybridgeGatewayFilterFactory(RouteRuntime runtime, ApiKeys apiKeys, OipCodec codec, RouteMetrics metrics,
                                  GatewayProperties properties) {
         super(Config.class);
         this.runtime = runtime;

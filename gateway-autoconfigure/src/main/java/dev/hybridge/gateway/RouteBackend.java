@@ -11,6 +11,7 @@ import dev.hybridge.oip.web.OipFront;
 import dev.hybridge.policy.PolicyEngine;
 import dev.hybridge.policy.RoutePolicy;
 import dev.hybridge.policy.Tier;
+import dev.hybridge.policy.metrics.RouteMetrics;
 import dev.hybridge.policy.runtime.RouteRuntime;
 import dev.hybridge.policy.runtime.RouteSignatures;
 import java.nio.charset.StandardCharsets;
@@ -119,14 +120,14 @@ final class RouteBackend implements OipBackend {
      * operator's route for it did not accept. Routes run in the {@code Hybridge} filter
      * ({@link HybridgeGatewayFilterFactory}), never here.
      */
-    static RouterFunction<ServerResponse> unroutedInfer(RouteBackend backend, OipFront front, GatewayMetrics metrics) {
+    static RouterFunction<ServerResponse> unroutedInfer(RouteBackend backend, OipFront front, RouteMetrics metrics) {
         return RouterFunctions.route()
                 .POST("/v2/models/{model}/infer", request -> backend.unrouted(request, front, metrics))
                 .POST("/v2/models/{model}/versions/{version}/infer", request -> backend.unrouted(request, front, metrics))
                 .build();
     }
 
-    private Mono<ServerResponse> unrouted(ServerRequest request, OipFront front, GatewayMetrics metrics) {
+    private Mono<ServerResponse> unrouted(ServerRequest request, OipFront front, RouteMetrics metrics) {
         long start = System.nanoTime();
         String name = request.pathVariable("model");
         return Mono.<ServerResponse>defer(() -> {

@@ -22,6 +22,7 @@ public final class PolicyEngine {
     private final PolicyLoader loader;
     private final SpendLedger ledger;
     private volatile Snapshot snapshot;
+    private volatile RouteEngine.Observer observer = RouteEngine.Observer.NONE;
 
     private record Snapshot(PolicySet set, Map<String, RouteEngine> routes) {
     }
@@ -40,6 +41,15 @@ public final class PolicyEngine {
         this.loader = loader;
         this.ledger = Objects.requireNonNull(ledger, "ledger");
         this.snapshot = new Snapshot(new PolicySet(Map.of(), TenantPolicies.UNLIMITED), Map.of());
+    }
+
+    /**
+     * Who sees the routes' judgements of edge answers and every set put in force (a program's
+     * metrics); told of the set in force at once. Routes made from then on report to it.
+     */
+    public synchronized void observe(RouteEngine.Observer observer) {
+        this.observer = Objects.requireNonNull(observer, "observer");
+        apply(snapshot.set());
     }
 
     /** The outcome of a reload: the problems found (none when the new set is in force). */
@@ -70,9 +80,10 @@ public final class PolicyEngine {
             }
             LatencyEstimate latency = previous != null && previous.latency().spec().equals(policy.cloudLatency())
                     ? previous.latency() : new LatencyEstimate(policy.cloudLatency(), clock);
-            routes.put(policy.name(), new RouteEngine(policy, set.tenants(), ledger, calibration, latency));
+            routes.put(policy.name(), new RouteEngine(policy, set.tenants(), ledger, calibration, latency, observer));
         }
         snapshot = new Snapshot(set, Map.copyOf(routes));
+        observer.applied(set);
     }
 
     public PolicySet current() {
@@ -86,5 +97,10 @@ public final class PolicyEngine {
 
     public TenantPolicies tenants() {
         return snapshot.set().tenants();
+    }
+
+    /** What the tenant has spent in the current budget window, across routes. */
+    public double spentUsd(String tenant) {
+        return ledger.spentUsd(tenant, tenants().window());
     }
 }

@@ -16,15 +16,39 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class RouteEngine {
 
+    /**
+     * Sees every judgement of an edge answer (cascade and split-with-early-exit routes): what a
+     * program measures the routes by (confidence distribution, escalation share). Called on the
+     * deciding thread: it must be quick and must not throw.
+     */
+    public interface Observer {
+        Observer NONE = new Observer() {
+        };
+
+        /**
+         * @param confidence the edge's confidence in its answer
+         * @param score      the route's score of it (its {@code score:}, by default the confidence; NaN when unknown)
+         * @param escalate   whether the route asked for the cloud (before the deadline and the budget had their say)
+         */
+        default void judged(String route, double confidence, double score, boolean escalate) {
+        }
+
+        /** A new policy set is in force. */
+        default void applied(PolicySet set) {
+        }
+    }
+
     private final RoutePolicy policy;
     private final TenantPolicies tenants;
     private final SpendLedger ledger;
     private final CalibratedThreshold calibrated;
     private final LatencyEstimate latency;
     private final AtomicLong shadowCount = new AtomicLong();
+    private final Observer observer;
 
     RouteEngine(RoutePolicy policy, TenantPolicies tenants, SpendLedger ledger, CalibratedThreshold calibrated,
-                LatencyEstimate latency) {
+                LatencyEstimate latency, Observer observer) {
+        this.observer = observer;
         this.policy = policy;
         this.tenants = tenants;
         this.ledger = ledger;
@@ -47,6 +71,21 @@ public final class RouteEngine {
     /** The confidence threshold now: fixed, or calibrated from recent confidences. */
     public double threshold() {
         return calibrated != null ? calibrated.current() : policy.threshold().value();
+    }
+
+    /** Evaluation errors of the route's expressions so far (hard-when, escalate-when, score). */
+    public long expressionErrors() {
+        long errors = 0;
+        if (policy.hardWhen() != null) {
+            errors += policy.hardWhen().errors();
+        }
+        if (policy.escalateWhen() != null) {
+            errors += policy.escalateWhen().errors();
+        }
+        if (policy.score() != null) {
+            errors += policy.score().errors();
+        }
+        return errors;
     }
 
     /** The cloud's estimated round trip, in milliseconds. */
@@ -134,6 +173,7 @@ public final class RouteEngine {
                 // a score that could not be worked out escalates: the edge's answer is not known to be good
                 boolean escalate = policy.escalateWhen() == null ? !(score >= threshold)
                         : policy.escalateWhen().test(facts, outcome, threshold, score);
+                observer.judged(policy.name(), outcome.confidence(), score, escalate);
                 return escalate ? escalateIfFits(tenant, facts, elapsedMillis, Reason.LOW_CONFIDENCE)
                         : Decision.of(Action.ANSWER_AT_EDGE, Reason.CONFIDENT);
             }

@@ -11,9 +11,10 @@ import dev.hybridge.serving.batching.DirectRunQueue;
 import dev.hybridge.serving.batching.DynamicBatcher;
 import dev.hybridge.serving.batching.RunQueue;
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.TimeGauge;
 import io.micrometer.core.instrument.Timer;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -115,6 +116,12 @@ public final class ModelHost implements AutoCloseable {
                 failed.put(name, e.getMessage());
                 log.error("Model {} is not served: {}", name, e.getMessage());
             }
+            boolean servedNow = served.containsKey(name);
+            long loadNanos = System.nanoTime() - start;
+            Gauge.builder("hybridge.model.loaded", () -> servedNow ? 1 : 0).tag("model", name)
+                    .description("1 when the model loaded and is served, 0 when it failed to load").register(meters);
+            TimeGauge.builder("hybridge.model.load.duration", () -> loadNanos, TimeUnit.NANOSECONDS).tag("model", name)
+                    .description("How long loading the model took (or failing to)").register(meters);
         }
         models = Collections.unmodifiableMap(served);
         failures = Collections.unmodifiableMap(failed);
