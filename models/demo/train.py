@@ -43,6 +43,11 @@ FLOOR = 11.5
 SPEED_RANGE = 0.08  # speed perturbation: resampled by 1 +- this
 EDGE_SIZE = "wide"  # or "small" (the first recipe's)
 CLOUD_SIZE = "standard"  # or "wide" (about twice the channels)
+TEACHERS = 1  # the cloud model averages this many teachers, each trained from its own seed
+MIXUP = 0.0  # mixup's Beta(a, a) for the teacher's training (0: off)
+STRETCH = 0.0  # tempo perturbation of the teacher's log-mel image: its time axis stretched by up to 1 + this (0: off)
+STUDENT_STRETCH = 0.0  # the same for the edge model and the head, with the teacher labelling the stretched image
+WARP = 0.0  # frequency warping of the teacher's log-mel image by 1 +- this (0: off)
 
 
 # ----------------------------------------------------------------------------------- data
@@ -96,6 +101,43 @@ def augment(x, generator, speed=False):
     noise_level = torch.empty(batch, 1).uniform_(0.0, 0.01, generator=generator)
     noise = torch.randn(out.shape, generator=generator) * noise_level
     return out * gain + noise
+
+
+def resample_rows(image, source):
+    """image [rows, columns] read at fractional row positions source [n] (linear, clamped at the ends)."""
+    source = source.clamp(0, image.shape[0] - 1)
+    low = source.floor().long()
+    high = (low + 1).clamp(max=image.shape[0] - 1)
+    weight = (source - low.float()).view(-1, 1)
+    return image[low] * (1 - weight) + image[high] * weight
+
+
+def stretch(features, generator, amount=None):
+    """Tempo perturbation of the log-mel image [B, 1, mels, frames]: the time axis stretched or
+    squeezed by a factor between 1 / (1 + STRETCH) and 1 + STRETCH (log-uniform), pitch and
+    formants untouched. Speakers differ far more in speaking rate (one says "two" in 190 ms,
+    another in 420 ms) than speed perturbation can cover without moving the formants too far."""
+    batch, _, mels, frames = features.shape
+    spread = math.log(1 + (STRETCH if amount is None else amount))
+    factors = torch.exp(torch.empty(batch).uniform_(-spread, spread, generator=generator))
+    columns = torch.arange(frames, dtype=torch.float32)
+    out = torch.empty_like(features)
+    for i in range(batch):
+        out[i, 0] = resample_rows(features[i, 0].t(), columns / float(factors[i])).t()
+    return out
+
+
+def warp(features, generator):
+    """Frequency warping of the log-mel image [B, 1, mels, frames] (VTLP-style): the mel axis
+    stretched or squeezed by 1 +- WARP about the bottom band, as a longer or shorter vocal tract
+    moves the formants, without changing the duration as speed perturbation does."""
+    batch, _, mels, frames = features.shape
+    factors = torch.empty(batch).uniform_(1 - WARP, 1 + WARP, generator=generator)
+    rows = torch.arange(mels, dtype=torch.float32)
+    out = torch.empty_like(features)
+    for i in range(batch):
+        out[i, 0] = resample_rows(features[i, 0], rows / float(factors[i]))
+    return out
 
 
 def spec_augment(features, generator):
@@ -183,9 +225,8 @@ class CloudModel(nn.Module):
             block(w[1], w[2]), block(w[2], w[2]), nn.MaxPool2d(2),
             block(w[2], w[3]), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3), nn.Linear(w[3], 10))
 
-    def logits(self, audio, mask=None):
-        features = self.front(audio)
-        return self.body(features if mask is None else mask(features))
+    def logits(self, audio):
+        return self.body(self.front(audio))
 
     def forward(self, audio):
         return F.softmax(self.logits(audio), dim=1)
@@ -209,12 +250,11 @@ class EdgeModel(nn.Module):
         self.stem = nn.Sequential(block(1, 12), nn.MaxPool2d(2), block(12, 24), nn.MaxPool2d(2), nn.AvgPool2d(2))
         self.head = nn.Sequential(block(24, 32), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
 
-    def embed(self, audio, mask=None):
-        features = self.front(audio)
-        return self.stem(features if mask is None else mask(features))
+    def embed(self, audio):
+        return self.stem(self.front(audio))
 
-    def logits(self, audio, mask=None):
-        return self.head(self.embed(audio, mask))
+    def logits(self, audio):
+        return self.head(self.embed(audio))
 
     def forward(self, audio):
         features = self.embed(audio)
@@ -274,41 +314,100 @@ def export(model, example, path, input_name, output_names, config):
         f.write(config)
 
 
+class Teachers(nn.Module):
+    """The cloud model: the average of its teachers' probabilities, over one shared front end."""
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def probabilities(self, audio):
+        return self.from_features(self.members[0].front(audio))
+
+    def from_features(self, features):
+        return torch.stack([F.softmax(m.body(features), dim=1) for m in self.members]).mean(0)
+
+    def logits(self, audio):
+        return torch.log(self.probabilities(audio) + 1e-7)
+
+    def forward(self, audio):
+        return self.probabilities(audio)
+
+
+def train_teachers(train_x, train_y, epochs, generator):
+    """The cloud model: TEACHERS teachers, each on audio perturbed as other voices would say it
+    (speed), with its log-mel image stretched in time (STRETCH) and warped in frequency (WARP), masked (SpecAugment) and mixed (MIXUP)."""
+    mixing = np.random.default_rng(SEED)
+    members = []
+    for k in range(TEACHERS):
+        torch.manual_seed(SEED + k)
+        model = CloudModel()
+
+        def loss(x, y, model=model):
+            features = model.front(x)
+            if STRETCH > 0:
+                features = stretch(features, generator)
+            if WARP > 0:
+                features = warp(features, generator)
+            if RECIPE["spec-augment"]:
+                features = spec_augment(features, generator)
+            if MIXUP > 0:
+                share = float(mixing.beta(MIXUP, MIXUP))
+                other = torch.randperm(len(x), generator=generator)
+                features = share * features + (1 - share) * features[other]
+                logits = model.body(features)
+                return share * F.cross_entropy(logits, y, label_smoothing=0.05) + \
+                    (1 - share) * F.cross_entropy(logits, y[other], label_smoothing=0.05)
+            return F.cross_entropy(model.body(features), y, label_smoothing=0.05)
+
+        label = "cloud" if TEACHERS == 1 else f"cloud {k + 1}/{TEACHERS}"
+        train(model, model.parameters(), loss, train_x, train_y, epochs, 3e-3, generator, label,
+              speed=RECIPE["speed-perturbation"])
+        model.eval()
+        members.append(model)
+    cloud = Teachers(members)
+    cloud.eval()
+    return cloud
+
+
 def train_all(train_x, train_y, epochs, generator):
     """The recipe: the teacher, the student distilled from it, the cloud head on the student's embedding."""
-    def mask(features):
-        return spec_augment(features, generator) if RECIPE["spec-augment"] else features
-
     # 1. the cloud model (teacher), on audio perturbed as other voices would say it. The student and
     # the head learn from it on plain audio: the same perturbations cost the small student accuracy
     # on an unseen speaker (held-out lucas, 20 epochs: 74.4% with them, 88.4% without)
-    cloud = CloudModel()
-    train(cloud, cloud.parameters(), lambda x, y: F.cross_entropy(cloud.logits(x, mask), y, label_smoothing=0.05),
-          train_x, train_y, epochs, 3e-3, generator, "cloud", speed=RECIPE["speed-perturbation"])
-    cloud.eval()
+    cloud = train_teachers(train_x, train_y, epochs, generator)
 
     # 2. the edge model, distilled from the teacher's soft labels on the same augmented audio
     edge = EdgeModel()
     temperature, alpha = 3.0, 0.8
 
-    def distilled(student_logits, x, y):
+    def image(x):
+        """The log-mel image both learn from: stretched in time when STUDENT_STRETCH is on."""
+        features = edge.front(x)
+        return stretch(features, generator, STUDENT_STRETCH) if STUDENT_STRETCH > 0 else features
+
+    def distilled(student_logits, features, y):
         """Match the teacher's soft labels at the temperature, plus a little of the hard labels."""
         with torch.no_grad():
-            teacher = F.softmax(cloud.logits(x) / temperature, dim=1)
+            teacher = F.softmax(torch.log(cloud.from_features(features) + 1e-7) / temperature, dim=1)
         soft = F.kl_div(F.log_softmax(student_logits / temperature, dim=1), teacher, reduction="batchmean")
         return alpha * soft * temperature ** 2 + (1 - alpha) * F.cross_entropy(student_logits, y)
 
-    train(edge, edge.parameters(), lambda x, y: distilled(edge.logits(x), x, y), train_x, train_y, epochs, 5e-3,
-          generator, "edge")
+    def edge_loss(x, y):
+        features = image(x)
+        return distilled(edge.head(edge.stem(features)), features, y)
+
+    train(edge, edge.parameters(), edge_loss, train_x, train_y, epochs, 5e-3, generator, "edge")
     edge.eval()
 
     # 3. the cloud head, on the frozen edge model's embedding, also from the teacher's soft labels
     head = CloudHead()
 
     def head_loss(x, y):
+        features = image(x)
         with torch.no_grad():
-            features = edge.embed(x).flatten(1)
-        return distilled(head.logits(features), x, y)
+            embedding = edge.stem(features).flatten(1)
+        return distilled(head.logits(embedding), features, y)
 
     train(head, head.parameters(), head_loss, train_x, train_y, epochs, 3e-3, generator, "head")
     head.eval()
@@ -328,6 +427,31 @@ def export_all(cloud, edge, head, example, out, results):
         f.write("\n")
 
 
+def recipe():
+    return dict(RECIPE, speed_range=SPEED_RANGE, edge=EDGE_SIZE, cloud=CLOUD_SIZE, teachers=TEACHERS, mixup=MIXUP,
+                stretch=STRETCH, student_stretch=STUDENT_STRETCH, warp=WARP)
+
+
+def run_teachers(data, holdout, epochs):
+    """Trains the cloud model only and prints its test accuracy and confusions; exports nothing."""
+    generator = torch.Generator().manual_seed(SEED)
+    train_x, train_y, test_x, test_y = split(data, holdout)
+    started = time.time()
+    cloud = train_teachers(train_x, train_y, epochs, generator)
+    with torch.no_grad():
+        members = [(m(test_x).argmax(1) == test_y).float().mean().item() for m in cloud.members]
+        predicted = cloud(test_x).argmax(1)
+    confusions = {}
+    for truth, guess in zip(test_y.tolist(), predicted.tolist()):
+        if truth != guess:
+            confusions[f"{truth}->{guess}"] = confusions.get(f"{truth}->{guess}", 0) + 1
+    result = {"held_out_speaker": holdout, "epochs": epochs, "recipe": recipe(),
+              "cloud": (predicted == test_y).float().mean().item(), "members": members,
+              "train_seconds": round(time.time() - started),
+              "confusions": dict(sorted(confusions.items(), key=lambda kv: -kv[1]))}
+    print("teachers:", json.dumps(result), flush=True)
+
+
 def run(data, holdout, out, epochs):
     """Trains the recipe on one split and exports it to out; returns PyTorch's own test figures."""
     torch.manual_seed(SEED)
@@ -342,7 +466,7 @@ def run(data, holdout, out, epochs):
         "split": "official" if holdout is None else "leave-one-speaker-out",
         "held_out_speaker": holdout,
         "epochs": epochs,
-        "recipe": dict(RECIPE, speed_range=SPEED_RANGE, edge=EDGE_SIZE, cloud=CLOUD_SIZE),
+        "recipe": recipe(),
         "train_seconds": round(time.time() - started),
         "cloud": accuracy(cloud, test_x, test_y),
         "edge": accuracy(lambda x: edge(x)[0], test_x, test_y),
@@ -359,7 +483,7 @@ def run(data, holdout, out, epochs):
 
 
 def main():
-    global SPEED_RANGE, EDGE_SIZE, CLOUD_SIZE
+    global SPEED_RANGE, EDGE_SIZE, CLOUD_SIZE, TEACHERS, MIXUP, STRETCH, STUDENT_STRETCH, WARP
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=os.path.join(here, "..", "..", "..", "shared", "datasets", "fsdd", "recordings"))
@@ -376,14 +500,29 @@ def main():
     parser.add_argument("--speed-range", type=float, default=SPEED_RANGE)
     parser.add_argument("--edge", choices=["small", "wide"], default=EDGE_SIZE)
     parser.add_argument("--cloud", choices=["standard", "wide"], default=CLOUD_SIZE)
+    parser.add_argument("--teachers", type=int, default=TEACHERS, help="how many teachers the cloud model averages")
+    parser.add_argument("--mixup", type=float, default=MIXUP, help="mixup's Beta(a, a) for the teachers (0: off)")
+    parser.add_argument("--stretch", type=float, default=STRETCH,
+                        help="tempo perturbation for the teachers: time axis stretched by up to 1 + this")
+    parser.add_argument("--student-stretch", type=float, default=STUDENT_STRETCH,
+                        help="tempo perturbation for the edge model and the head (the teacher labels the same image)")
+    parser.add_argument("--warp", type=float, default=WARP, help="frequency warping for the teachers: 1 +- this")
+    parser.add_argument("--teachers-only", action="store_true",
+                        help="train the cloud model only and print its accuracy and confusions (exports nothing)")
     args = parser.parse_args()
     SPEED_RANGE = args.speed_range
+    TEACHERS, MIXUP, STRETCH, WARP = args.teachers, args.mixup, args.stretch, args.warp
+    STUDENT_STRETCH = args.student_stretch
     EDGE_SIZE = args.edge
     CLOUD_SIZE = args.cloud
     for part in args.without:
         RECIPE[part] = False
     torch.set_num_threads(args.threads)
     data = load_all(args.data)
+    if args.teachers_only:
+        for speaker in args.holdout or SPEAKERS:
+            run_teachers(data, speaker, args.epochs)
+        return
     if args.loso or args.holdout:
         out = args.out or os.path.join(here, "loso")
         for speaker in args.holdout or SPEAKERS:
