@@ -1,3 +1,5 @@
+package dev.hybridge.helm;
+
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
@@ -13,8 +15,6 @@ import io.kubernetes.client.openapi.models.V1Secret;
 import io.kubernetes.client.openapi.models.V1Service;
 import io.kubernetes.client.openapi.models.V1ServiceAccount;
 import io.kubernetes.client.openapi.models.V2HorizontalPodAutoscaler;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -26,7 +26,7 @@ import java.util.function.Consumer;
 import java.util.regex.Pattern;
 
 /**
- * Checks the manifests helm/tools/render wrote (one JSON object per line) for one values file:
+ * Checks the manifests Helm rendered for one values file:
  * <ol>
  *   <li>each object against the Kubernetes 1.32 API model of its kind (client-java's generated
  *       models refuse unknown fields, e.g. a misspelt or misplaced key, and wrong types); the
@@ -37,9 +37,8 @@ import java.util.regex.Pattern;
  *       in a Secret, the security context, probes, ONNX Runtime telemetry off, a pinned test
  *       image.</li>
  * </ol>
- * Usage: java -cp CLASSPATH Validate.java NAMESPACE FILE.jsonl
  */
-public class Validate {
+final class ChartObjects {
 
     static final Pattern DNS_LABEL = Pattern.compile("[a-z]([-a-z0-9]{0,61}[a-z0-9])?");
     static final Pattern DNS_SUBDOMAIN = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
@@ -50,35 +49,22 @@ public class Validate {
     final List<String> problems = new ArrayList<>();
     final String namespace;
     final List<JsonObject> objects = new ArrayList<>();
-    final Map<JsonObject, String> sources = new HashMap<>();
+    final Map<JsonObject, String> sources = new java.util.IdentityHashMap<>();
 
-    Validate(String namespace) {
+    ChartObjects(String namespace) {
         this.namespace = namespace;
     }
 
-    public static void main(String[] args) throws Exception {
-        if (args.length != 2) {
-            System.err.println("usage: Validate NAMESPACE FILE.jsonl");
-            System.exit(2);
-        }
+    /** The problems of one rendering: each object with the template it came from. */
+    static List<String> check(String namespace, List<Map.Entry<String, JsonObject>> rendered) {
         JSON.getGson(); // initialises the model classes' type adapters
-        Validate v = new Validate(args[0]);
-        for (String line : Files.readAllLines(Path.of(args[1]))) {
-            if (line.isBlank()) {
-                continue;
-            }
-            JsonObject entry = JsonParser.parseString(line).getAsJsonObject();
-            JsonObject object = entry.getAsJsonObject("object");
-            v.objects.add(object);
-            v.sources.put(object, entry.get("source").getAsString());
+        ChartObjects v = new ChartObjects(namespace);
+        for (Map.Entry<String, JsonObject> object : rendered) {
+            v.objects.add(object.getValue());
+            v.sources.put(object.getValue(), object.getKey());
         }
         v.run();
-        if (!v.problems.isEmpty()) {
-            v.problems.forEach(p -> System.err.println("  " + p));
-            System.err.println(v.problems.size() + " problem(s) in " + args[1]);
-            System.exit(1);
-        }
-        System.out.println("ok: " + v.objects.size() + " objects (" + v.kinds() + ")");
+        return v.problems;
     }
 
     String kinds() {
