@@ -126,6 +126,9 @@ Names of the Services the gateway's pools resolve, and the policies ConfigMap an
 {{- define "hybridge.edgeAgentHeadlessName" -}}
 {{- include "hybridge.componentName" (dict "root" . "suffix" "-edge-agent-headless") }}
 {{- end }}
+{{- define "hybridge.edgeStateClaimName" -}}
+{{- .Values.edgeAgent.state.persistentVolumeClaim.existingClaim | default (include "hybridge.componentName" (dict "root" . "suffix" "-edge-state")) }}
+{{- end }}
 {{- define "hybridge.policiesName" -}}
 {{- include "hybridge.componentName" (dict "root" . "suffix" "-policies") }}
 {{- end }}

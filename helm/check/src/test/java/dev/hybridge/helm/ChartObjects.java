@@ -9,6 +9,8 @@ import io.kubernetes.client.openapi.models.V1ConfigMap;
 import io.kubernetes.client.openapi.models.V1DaemonSet;
 import io.kubernetes.client.openapi.models.V1Deployment;
 import io.kubernetes.client.openapi.models.V1Ingress;
+import io.kubernetes.client.openapi.models.V1NetworkPolicy;
+import io.kubernetes.client.openapi.models.V1PersistentVolumeClaim;
 import io.kubernetes.client.openapi.models.V1Pod;
 import io.kubernetes.client.openapi.models.V1PodDisruptionBudget;
 import io.kubernetes.client.openapi.models.V1Secret;
@@ -146,6 +148,8 @@ final class ChartObjects {
                 case "v1 ServiceAccount" -> V1ServiceAccount.fromJson(json);
                 case "v1 ConfigMap" -> V1ConfigMap.fromJson(json);
                 case "v1 Secret" -> V1Secret.fromJson(json);
+                case "v1 PersistentVolumeClaim" -> V1PersistentVolumeClaim.fromJson(json);
+                case "networking.k8s.io/v1 NetworkPolicy" -> V1NetworkPolicy.fromJson(json);
                 case "v1 Service" -> V1Service.fromJson(json);
                 case "v1 Pod" -> V1Pod.fromJson(json);
                 case "apps/v1 Deployment" -> V1Deployment.fromJson(json);

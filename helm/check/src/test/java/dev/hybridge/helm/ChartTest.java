@@ -90,6 +90,49 @@ class ChartTest {
                         "DaemonSet/hybridge-check-edge-agent", "ConfigMap/hybridge-check-dashboard");
     }
 
+    @Test
+    void theEdgeAgentsStateAndTheCloudWorkersNetworkPolicyFollowTheirValues() throws IOException {
+        Path values = Files.writeString(work.resolve("state.yaml"), """
+                edgeAgent:
+                  state:
+                    type: persistentVolumeClaim
+                    persistentVolumeClaim: {existingClaim: edge-outbox}
+                networkPolicy:
+                  enabled: true
+                """);
+        List<Map.Entry<String, JsonObject>> objects = render(template().withValuesFile(values));
+        assertThat(ChartObjects.check(NAMESPACE, objects)).isEmpty();
+        JsonObject agent = find(objects, "DaemonSet", "hybridge-check-edge-agent");
+        JsonObject state = volume(agent, "state");
+        assertThat(state.getAsJsonObject("persistentVolumeClaim").get("claimName").getAsString()).isEqualTo("edge-outbox");
+        assertThat(objects).as("an existing claim is not made again")
+                .noneMatch(e -> e.getValue().get("kind").getAsString().equals("PersistentVolumeClaim"));
+        JsonObject policy = find(objects, "NetworkPolicy", "hybridge-check-cloud-worker");
+        assertThat(policy.toString()).contains("\"app.kubernetes.io/component\":\"gateway\"");
+
+        JsonObject byDefault = find(render(template()), "DaemonSet", "hybridge-check-edge-agent");
+        assertThat(volume(byDefault, "state").has("emptyDir")).isTrue();
+        assertThat(render(template())).as("no NetworkPolicy unless asked for")
+                .noneMatch(e -> e.getValue().get("kind").getAsString().equals("NetworkPolicy"));
+    }
+
+    private static JsonObject find(List<Map.Entry<String, JsonObject>> objects, String kind, String name) {
+        return objects.stream().map(Map.Entry::getValue)
+                .filter(o -> o.get("kind").getAsString().equals(kind)
+                        && o.getAsJsonObject("metadata").get("name").getAsString().equals(name))
+                .findFirst().orElseThrow(() -> new AssertionError("no " + kind + "/" + name));
+    }
+
+    private static JsonObject volume(JsonObject workload, String name) {
+        for (var v : workload.getAsJsonObject("spec").getAsJsonObject("template").getAsJsonObject("spec")
+                .getAsJsonArray("volumes")) {
+            if (v.getAsJsonObject().get("name").getAsString().equals(name)) {
+                return v.getAsJsonObject();
+            }
+        }
+        throw new AssertionError("no volume " + name);
+    }
+
     // -------------------------------------------------------------------------------- refusals
 
     static Stream<Arguments> refusals() {
