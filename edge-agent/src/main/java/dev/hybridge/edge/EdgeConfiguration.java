@@ -1,6 +1,7 @@
 package dev.hybridge.edge;
 
 import dev.hybridge.oip.OipCodec;
+import dev.hybridge.oip.web.Traces;
 import dev.hybridge.policy.PolicyEngine;
 import dev.hybridge.policy.PolicyLoader;
 import dev.hybridge.policy.SpendLedger;
@@ -91,8 +92,9 @@ public class EdgeConfiguration {
     }
 
     @Bean
-    UplinkTier uplinkTier(Uplink uplink, OipCodec codec, EdgeProperties properties, MeterRegistry registry) {
-        return new UplinkTier(uplink, codec, deviceId(properties), registry);
+    UplinkTier uplinkTier(Uplink uplink, OipCodec codec, EdgeProperties properties, MeterRegistry registry,
+                          Traces traces) {
+        return new UplinkTier(uplink, codec, deviceId(properties), registry, traces);
     }
 
     /** Escalations that cannot be sent wait here ({@code <state-dir>/outbox.db}); none when the outbox is off. */

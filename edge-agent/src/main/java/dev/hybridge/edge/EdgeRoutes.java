@@ -50,8 +50,14 @@ final class EdgeRoutes implements ServedRoutes {
 
     @Override
     public CompletableFuture<Answer> infer(String route, byte[] body, int jsonLength) {
-        return runtime.infer(route, tenant, body, jsonLength).thenApply(answer -> new Answer(answer.outcome().status(),
-                answer.outcome().headers(), answer.body(), answer.jsonLength()));
+        return infer(route, body, jsonLength, null);
+    }
+
+    @Override
+    public CompletableFuture<Answer> infer(String route, byte[] body, int jsonLength, String trace) {
+        return runtime.infer(route, tenant, body, jsonLength, trace).thenApply(answer -> new Answer(
+                answer.outcome().status(), answer.outcome().headers(), answer.body(), answer.jsonLength(),
+                answer.outcome().attributes()));
     }
 
     @Override

@@ -60,7 +60,7 @@ final class Outbox implements AutoCloseable {
      */
     record Entry(String id, String key, String route, String requestId, String reason, String edgeLabel,
                  double edgeConfidence, byte[] body, int jsonLength, byte[] edgeAnswer, int priority, long createdMillis,
-                 long expiresMillis, int attempts, long nextAttemptMillis, String callbackUrl) {
+                 long expiresMillis, int attempts, long nextAttemptMillis, String callbackUrl, String trace) {
     }
 
     /** An entry as {@code GET /v2/escalations/{id}} shows it. */
@@ -146,6 +146,16 @@ final class Outbox implements AutoCloseable {
                           body BLOB NOT NULL,
                           edge_answer BLOB,
                           answer BLOB)""");
+                // the request's trace context (W3C traceparent), which a replay links to; added after the first release
+                boolean traced = false;
+                try (ResultSet columns = s.executeQuery("PRAGMA table_info(outbox)")) {
+                    while (columns.next()) {
+                        traced |= columns.getString("name").equals("trace");
+                    }
+                }
+                if (!traced) {
+                    s.execute("ALTER TABLE outbox ADD COLUMN trace TEXT");
+                }
                 s.execute("CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, priority DESC, created_ms)");
                 s.execute("CREATE INDEX IF NOT EXISTS outbox_expiry ON outbox (state, expires_ms)");
             }
@@ -163,6 +173,14 @@ final class Outbox implements AutoCloseable {
     CompletableFuture<String> put(String key, String route, String requestId, String reason, String edgeLabel,
                                   double edgeConfidence, byte[] body, int jsonLength, byte[] edgeAnswer,
                                   RoutePolicy.Defer defer, String callbackUrl) {
+        return put(key, route, requestId, reason, edgeLabel, edgeConfidence, body, jsonLength, edgeAnswer, defer,
+                callbackUrl, null);
+    }
+
+    /** {@link #put}, with the request's trace context (a W3C traceparent value, or null), which a replay links to. */
+    CompletableFuture<String> put(String key, String route, String requestId, String reason, String edgeLabel,
+                                  double edgeConfidence, byte[] body, int jsonLength, byte[] edgeAnswer,
+                                  RoutePolicy.Defer defer, String callbackUrl, String trace) {
         return run(() -> {
             long now = clock.millis();
             String existing = idOfKey(key);
@@ -185,8 +203,8 @@ final class Outbox implements AutoCloseable {
                 insert = db.prepareStatement("""
                         INSERT INTO outbox (id, key, route, request_id, reason, edge_label, edge_confidence, body, json_length,
                           edge_answer, priority, created_ms, expires_ms, next_attempt_ms, callback_url, state, callback_state,
-                          body_length)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)""");
+                          body_length, trace)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)""");
             }
             insert.setString(1, id);
             insert.setString(2, key);
@@ -205,6 +223,7 @@ final class Outbox implements AutoCloseable {
             insert.setString(15, callbackUrl);
             insert.setString(16, callbackUrl == null ? null : "waiting");
             insert.setInt(17, body.length);
+            insert.setString(18, trace);
             insert.executeUpdate();
             db.commit();
             nextExpiry = Math.min(nextExpiry, now + defer.ttl().toMillis());
@@ -461,7 +480,8 @@ final class Outbox implements AutoCloseable {
         return new Entry(r.getString("id"), r.getString("key"), r.getString("route"), r.getString("request_id"),
                 r.getString("reason"), r.getString("edge_label"), r.getDouble("edge_confidence"), r.getBytes("body"),
                 r.getInt("json_length"), r.getBytes("edge_answer"), r.getInt("priority"), r.getLong("created_ms"),
-                r.getLong("expires_ms"), r.getInt("attempts"), r.getLong("next_attempt_ms"), r.getString("callback_url"));
+                r.getLong("expires_ms"), r.getInt("attempts"), r.getLong("next_attempt_ms"), r.getString("callback_url"),
+                r.getString("trace"));
     }
 
     private <T> CompletableFuture<T> run(Callable<T> work) {

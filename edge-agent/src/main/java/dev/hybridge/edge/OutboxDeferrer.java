@@ -31,7 +31,8 @@ final class OutboxDeferrer implements Deferrer {
                         call.edge() == null ? null : call.edge().label(),
                         call.edge() == null ? Double.NaN : call.edge().confidence(),
                         deferral.body(), deferral.jsonLength(), deferral.answer().body(), deferral.route().defer(),
-                        callbacks.accepted(deferral.parameters().get(dev.hybridge.oip.RoutingParameters.CALLBACK_URL)))
+                        callbacks.accepted(deferral.parameters().get(dev.hybridge.oip.RoutingParameters.CALLBACK_URL)),
+                        call.trace())
                 .exceptionally(e -> {
                     log.warn("Could not keep an escalation of route {} in the outbox: {}", deferral.route().name(),
                             e.getMessage());

@@ -111,7 +111,8 @@ final class Replayer {
         Reason reason = reason(entry.reason());
         EdgeOutcome edge = entry.edgeLabel() == null || Double.isNaN(entry.edgeConfidence()) ? null
                 : new EdgeOutcome(entry.edgeConfidence(), 0, 0, entry.edgeLabel());
-        TierCall call = new TierCall(entry.route(), entry.requestId(), entry.key(), tenant, device, reason, edge);
+        TierCall call = new TierCall(entry.route(), entry.requestId(), entry.key(), tenant, device, reason, edge,
+                entry.trace());
         return tier.replay(entry.body(), entry.jsonLength(), call, config.liveReserve()).handle((reply, failure) -> {
             if (failure != null) {
                 Throwable e = failure.getCause() != null && failure instanceof java.util.concurrent.CompletionException

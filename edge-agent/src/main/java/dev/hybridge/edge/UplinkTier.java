@@ -10,6 +10,7 @@ import static dev.hybridge.oip.RoutingParameters.REASON;
 
 import dev.hybridge.oip.InferRequest;
 import dev.hybridge.oip.OipCodec;
+import dev.hybridge.oip.web.Traces;
 import dev.hybridge.policy.RoutePolicy;
 import dev.hybridge.policy.runtime.TierCall;
 import dev.hybridge.policy.runtime.TierClient;
@@ -18,9 +19,11 @@ import dev.hybridge.policy.runtime.TierReply;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.tracing.Span;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -52,7 +55,14 @@ final class UplinkTier implements TierClient {
     private final MeterRegistry meters;
     private final Map<String, DistributionSummary> sentBytes = new ConcurrentHashMap<>();
 
+    private final Traces traces;
+
     UplinkTier(Uplink uplink, OipCodec codec, String device, MeterRegistry meters) {
+        this(uplink, codec, device, meters, Traces.none());
+    }
+
+    UplinkTier(Uplink uplink, OipCodec codec, String device, MeterRegistry meters, Traces traces) {
+        this.traces = traces;
         this.uplink = uplink;
         this.codec = codec;
         this.device = device;
@@ -108,15 +118,30 @@ final class UplinkTier implements TierClient {
             return CompletableFuture.failedFuture(e);
         }
         summary(call.route()).record(escalation.body().length);
+        // a live escalation is a step of the request's trace; a replay, later, starts its own, linked to it
+        Span span = reserve < 0 ? traces.calling("escalate " + call.route(), call.trace())
+                : traces.linkedTo("replay " + call.route(), call.trace());
+        if (call.reason() != null) {
+            span.tag("hybridge.reason", call.reason().code());
+        }
+        span.tag("hybridge.idempotency_key", idempotencyKey(call));
+        Map<String, String> headers = new HashMap<>(2);
+        traces.inject(span, headers::put);
         long start = System.nanoTime();
         Duration limit = Duration.ofNanos(Math.min(remaining, uplink.config().timeout().toNanos()));
-        return post(call.route(), escalation)
+        return post(call.route(), escalation, headers)
                 .take(limit)
                 .switchIfEmpty(Mono.error(() -> new TimeoutException("no answer from the gateway within " + limit.toMillis()
                         + " ms")))
                 .toFuture()
                 .handle((reply, error) -> {
                     uplink.leave();
+                    if (error != null) {
+                        span.error(error);
+                    } else {
+                        span.tag("http.response.status_code", Integer.toString(reply.status()));
+                    }
+                    span.end();
                     long took = System.nanoTime() - start;
                     if (error != null) {
                         Throwable e = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
@@ -203,9 +228,10 @@ final class UplinkTier implements TierClient {
         return (device.isEmpty() ? "device" : device) + "/" + call.key();
     }
 
-    private Mono<TierReply> post(String route, OipCodec.Encoded escalation) {
+    private Mono<TierReply> post(String route, OipCodec.Encoded escalation, Map<String, String> headers) {
         return uplink.http().post().uri("/v2/models/" + route + "/infer")
                 .send((request, outbound) -> {
+                    headers.forEach(request::header);
                     request.header(HttpHeaderNames.CONTENT_TYPE, "application/octet-stream");
                     request.header(OipCodec.HEADER_LENGTH, Integer.toString(escalation.jsonLength()));
                     return outbound.send(Mono.fromSupplier(() -> Unpooled.wrappedBuffer(escalation.body())));

@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -60,6 +61,35 @@ class OutboxTest {
 
     static List<String> dueKeys(Outbox outbox) {
         return outbox.due(100).join().stream().map(Outbox.Entry::key).toList();
+    }
+
+    @Test
+    void anEntryKeepsItsRequestsTraceContextAndAnOutboxFromBeforeTracesGetsTheColumn() throws Exception {
+        // an outbox file written before entries kept a trace context: the table without the column
+        try (java.sql.Connection db = java.sql.DriverManager.getConnection("jdbc:sqlite:" + state.resolve("outbox.db"));
+             java.sql.Statement s = db.createStatement()) {
+            s.execute("""
+                    CREATE TABLE outbox (id TEXT PRIMARY KEY, key TEXT NOT NULL UNIQUE, route TEXT NOT NULL,
+                      request_id TEXT, reason TEXT, edge_label TEXT, edge_confidence REAL, body_length INTEGER NOT NULL,
+                      json_length INTEGER NOT NULL, priority INTEGER NOT NULL, created_ms INTEGER NOT NULL,
+                      expires_ms INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL,
+                      callback_url TEXT, state TEXT NOT NULL, finished_ms INTEGER, answer_json_length INTEGER,
+                      answer_label TEXT, agreed INTEGER, problem TEXT, callback_state TEXT,
+                      callback_attempts INTEGER NOT NULL DEFAULT 0, callback_next_ms INTEGER, body BLOB NOT NULL,
+                      edge_answer BLOB, answer BLOB)""");
+            s.execute("""
+                    INSERT INTO outbox (id, key, route, body_length, json_length, priority, created_ms, expires_ms,
+                      next_attempt_ms, state, body) VALUES ('old-id', 'old', 'digits', 1, -1, 0, 0, 9999999999999, 0,
+                      'pending', x'00')""");
+        }
+        String traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        try (Outbox outbox = open(10, 1_000_000)) {
+            outbox.put("traced", "digits", "traced", "low_confidence", "3", 0.4, new byte[4], -1, "{}".getBytes(),
+                    DROP_OLDEST, null, traceparent).join();
+            Map<String, String> traces = new java.util.HashMap<>();
+            outbox.due(10).join().forEach(e -> traces.put(e.key(), String.valueOf(e.trace())));
+            assertThat(traces).containsEntry("traced", traceparent).containsEntry("old", "null");
+        }
     }
 
     @Test

@@ -3,6 +3,7 @@ package dev.hybridge.gateway;
 import dev.hybridge.gateway.pool.WorkerPool;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.web.OipFront;
+import dev.hybridge.oip.web.Traces;
 import dev.hybridge.policy.PolicyEngine;
 import dev.hybridge.policy.SpendLedger;
 import dev.hybridge.policy.Tier;
@@ -14,10 +15,13 @@ import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.tracing.Tracer;
+import io.micrometer.tracing.propagation.Propagator;
 import java.time.Clock;
 import java.time.Duration;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.info.BuildProperties;
@@ -156,6 +160,15 @@ public class HybridgeGatewayAutoConfiguration {
                 .doOnNext(tick -> pool.refreshFromDns());
     }
 
+    /** Spans per request and per tier call, with W3C trace context (Micrometer Tracing's, when present). */
+    @Bean
+    @ConditionalOnMissingBean
+    Traces traces(ObjectProvider<Tracer> tracer, ObjectProvider<Propagator> propagator) {
+        Tracer t = tracer.getIfAvailable();
+        Propagator p = propagator.getIfAvailable();
+        return t != null && p != null ? new Traces(t, p) : Traces.none();
+    }
+
     @Bean
     RouteMetrics gatewayMetrics(MeterRegistry registry, PolicyEngine engine) {
         return new RouteMetrics(registry, engine, "hybridge.gateway.requests",
@@ -165,9 +178,9 @@ public class HybridgeGatewayAutoConfiguration {
     /** The route runtime the Hybridge filter runs, with the two worker pools as its tiers. */
     @Bean
     RouteRuntime routeRuntime(PolicyEngine engine, WorkerPool edgePool, WorkerPool cloudPool, OipCodec codec,
-                              RouteMetrics metrics, DeadlineTimer deadlines, Deduplicator escalations) {
-        return new RouteRuntime(engine, new PoolTier(edgePool), new PoolTier(cloudPool), codec, System::nanoTime,
-                deadlines, metrics, null, escalations);
+                              RouteMetrics metrics, DeadlineTimer deadlines, Deduplicator escalations, Traces traces) {
+        return new RouteRuntime(engine, new PoolTier(edgePool, traces), new PoolTier(cloudPool, traces), codec,
+                System::nanoTime, deadlines, metrics, null, escalations);
     }
 
     /**
@@ -202,8 +215,9 @@ public class HybridgeGatewayAutoConfiguration {
     /** {@code Hybridge=<route>}: the filter that runs a policy route on a Spring Cloud Gateway route. */
     @Bean
     HybridgeGatewayFilterFactory hybridgeGatewayFilterFactory(RouteRuntime runtime, GatewayProperties properties,
-                                                              ApiKeys apiKeys, OipCodec codec, RouteMetrics metrics) {
-        return new HybridgeGatewayFilterFactory(runtime, apiKeys, codec, metrics, properties);
+                                                              ApiKeys apiKeys, OipCodec codec, RouteMetrics metrics,
+                                                              Traces traces) {
+        return new HybridgeGatewayFilterFactory(runtime, apiKeys, codec, metrics, properties, traces);
     }
 
     /** Writes the Hybridge filter's answers once the route's other filters are done with the response. */

@@ -4,9 +4,11 @@ import dev.hybridge.oip.ContentCoding;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.OipException;
 import dev.hybridge.oip.web.OipErrors;
+import dev.hybridge.oip.web.Traces;
 import dev.hybridge.policy.metrics.RouteMetrics;
 import dev.hybridge.policy.runtime.RouteAnswer;
 import dev.hybridge.policy.runtime.RouteRuntime;
+import io.micrometer.tracing.Span;
 import java.time.Duration;
 import java.util.List;
 import org.springframework.cloud.gateway.filter.GatewayFilter;
@@ -67,12 +69,14 @@ public final class HybridgeGatewayFilterFactory extends AbstractGatewayFilterFac
     private final ApiKeys apiKeys;
     private final OipCodec codec;
     private final RouteMetrics metrics;
+    private final Traces traces;
     private final int maxRequestBytes;
     private final Duration linger;
 
     HybridgeGatewayFilterFactory(RouteRuntime runtime, ApiKeys apiKeys, OipCodec codec, RouteMetrics metrics,
-                                 GatewayProperties properties) {
+                                 GatewayProperties properties, Traces traces) {
         super(Config.class);
+        this.traces = traces;
         this.runtime = runtime;
         this.apiKeys = apiKeys;
         this.codec = codec;
@@ -106,17 +110,27 @@ public final class HybridgeGatewayFilterFactory extends AbstractGatewayFilterFac
         long start = System.nanoTime();
         ServerHttpRequest request = exchange.getRequest();
         BoundedBody body = new BoundedBody(maxRequestBytes, request.getHeaders().getContentLength());
+        Span span = traces.received("route " + route, request.getHeaders()::getFirst);
+        String trace = traces.traceparent(span);
         return Mono.defer(() -> {
             String tenant = apiKeys.tenantOf(request.getHeaders());
             int jsonLength = OipCodec.jsonLengthHeader(request.getHeaders().getFirst(OipCodec.HEADER_LENGTH));
             String encoding = request.getHeaders().getFirst(HttpHeaders.CONTENT_ENCODING);
             return body.read(request.getBody(), linger)
                     .flatMap(raw -> Mono.fromFuture(runtime.infer(route, tenant,
-                            ContentCoding.decode(encoding, raw, maxRequestBytes, LIMIT_NAME), jsonLength)))
-                    .flatMap(answer -> write(exchange, answer));
+                            ContentCoding.decode(encoding, raw, maxRequestBytes, LIMIT_NAME), jsonLength, trace)))
+                    .flatMap(answer -> {
+                        answer.outcome().attributes().forEach(span::tag);
+                        traces.answered(span, "route " + route + " " + answer.outcome().attributes(),
+                                answer.outcome().status(), System.nanoTime() - start);
+                        return write(exchange, answer);
+                    });
         }).onErrorResume(e -> {
             OipException error = OipErrors.of(e);
             metrics.refused(route, error.status(), System.nanoTime() - start);
+            span.error(e);
+            traces.answered(span, "route " + route + " refused: " + error.getMessage(), error.status(),
+                    System.nanoTime() - start);
             return writeError(exchange, error, body.started() && !body.ended());
         });
     }

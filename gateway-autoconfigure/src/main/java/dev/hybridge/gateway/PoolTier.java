@@ -3,12 +3,17 @@ package dev.hybridge.gateway;
 import dev.hybridge.gateway.pool.NoWorkerException;
 import dev.hybridge.gateway.pool.WorkerFailure;
 import dev.hybridge.gateway.pool.WorkerPool;
+import dev.hybridge.oip.web.Traces;
 import dev.hybridge.policy.RoutePolicy;
+import dev.hybridge.policy.runtime.TierCall;
 import dev.hybridge.policy.runtime.TierClient;
 import dev.hybridge.policy.runtime.TierFailure;
 import dev.hybridge.policy.runtime.TierReply;
 import io.github.resilience4j.bulkhead.BulkheadFullException;
 import io.github.resilience4j.circuitbreaker.CallNotPermittedException;
+import io.micrometer.tracing.Span;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeoutException;
 
@@ -19,17 +24,38 @@ import java.util.concurrent.TimeoutException;
 final class PoolTier implements TierClient {
 
     private final WorkerPool pool;
+    private final Traces traces;
 
-    PoolTier(WorkerPool pool) {
+    PoolTier(WorkerPool pool, Traces traces) {
         this.pool = pool;
+        this.traces = traces;
     }
 
     @Override
     public CompletableFuture<TierReply> infer(RoutePolicy.Stage stage, byte[] body, int jsonLength, long deadlineNanos) {
-        return pool.infer(stage.model(), stage.version(), body, jsonLength, deadlineNanos)
-                .map(attempt -> new TierReply(attempt.response().status(), attempt.response().body(),
-                        attempt.response().jsonLength(), attempt.millis()))
+        return infer(stage, body, jsonLength, deadlineNanos, (TierCall) null);
+    }
+
+    /** The call, in a span of its own (the child of the request's), whose context goes with it. */
+    @Override
+    public CompletableFuture<TierReply> infer(RoutePolicy.Stage stage, byte[] body, int jsonLength, long deadlineNanos,
+                                              TierCall call) {
+        Span span = traces.calling(pool.tier().wire() + " " + stage.model(), call == null ? null : call.trace());
+        if (call != null && call.reason() != null) {
+            span.tag("hybridge.reason", call.reason().code());
+        }
+        Map<String, String> headers = new HashMap<>(2);
+        traces.inject(span, headers::put);
+        return pool.infer(stage.model(), stage.version(), body, jsonLength, deadlineNanos, headers)
+                .map(attempt -> {
+                    span.tag("hybridge.worker", attempt.worker().toString())
+                            .tag("http.response.status_code", Integer.toString(attempt.response().status()));
+                    return new TierReply(attempt.response().status(), attempt.response().body(),
+                            attempt.response().jsonLength(), attempt.millis());
+                })
                 .onErrorMap(PoolTier::isTierFailure, PoolTier::asTierFailure)
+                .doOnError(span::error)
+                .doFinally(signal -> span.end())
                 .toFuture();
     }
 

@@ -183,10 +183,16 @@ public final class WorkerPool implements AutoCloseable {
      *         (every breaker open), {@code BulkheadFullException}, or {@link NoWorkerException}
      */
     public Mono<Attempt> infer(String model, String version, byte[] body, int jsonLength, long deadlineNanos) {
+        return infer(model, version, body, jsonLength, deadlineNanos, Map.of());
+    }
+
+    /** {@link #infer(String, String, byte[], int, long)} with extra request headers (the trace context). */
+    public Mono<Attempt> infer(String model, String version, byte[] body, int jsonLength, long deadlineNanos,
+                               Map<String, String> headers) {
         String path = "/v2/models/" + model + (version == null ? "" : "/versions/" + version) + "/infer";
         Set<Worker> tried = new HashSet<>(4);
         Retry.AsyncContext<Attempt> retries = retry.asyncContext();
-        return attempt(path, body, jsonLength, deadlineNanos, tried, retries, null)
+        return attempt(path, body, jsonLength, headers, deadlineNanos, tried, retries, null)
                 .transformDeferred(BulkheadOperator.of(bulkhead));
     }
 
@@ -195,8 +201,9 @@ public final class WorkerPool implements AutoCloseable {
      * whether (and after what pause) to try another. Driven through the retry's async context
      * rather than its Reactor operator, which costs a sink and a resubscription per call.
      */
-    private Mono<Attempt> attempt(String path, byte[] body, int jsonLength, long deadlineNanos, Set<Worker> tried,
-                                  Retry.AsyncContext<Attempt> retries, Throwable lastFailure) {
+    private Mono<Attempt> attempt(String path, byte[] body, int jsonLength, Map<String, String> headers,
+                                  long deadlineNanos, Set<Worker> tried, Retry.AsyncContext<Attempt> retries,
+                                  Throwable lastFailure) {
         Worker worker = choose(tried);
         if (worker == null) {
             // every worker was tried: the last one's failure says more than "none left"
@@ -208,7 +215,7 @@ public final class WorkerPool implements AutoCloseable {
             return Mono.error(new TimeoutException("the deadline passed before the " + tier.wire() + " call"));
         }
         long started = System.nanoTime();
-        Mono<WorkerResponse> call = post(worker, path, body, jsonLength);
+        Mono<WorkerResponse> call = post(worker, path, body, jsonLength, headers);
         // one timer per call: the pool's time limiter, or the request's remaining deadline when that is sooner
         call = remainingNanos < config.timeout().toNanos() ? within(call, remainingNanos)
                 : call.transformDeferred(TimeLimiterOperator.of(timeLimiter));
@@ -230,8 +237,8 @@ public final class WorkerPool implements AutoCloseable {
                     if (pauseMillis < 0) {
                         return Mono.error(failure); // attempts used up
                     }
-                    Mono<Attempt> next = Mono.defer(() -> attempt(path, body, jsonLength, deadlineNanos, tried, retries,
-                            failure));
+                    Mono<Attempt> next = Mono.defer(() -> attempt(path, body, jsonLength, headers, deadlineNanos, tried,
+                            retries, failure));
                     return pauseMillis == 0 ? next : Mono.delay(Duration.ofMillis(pauseMillis)).then(next);
                 });
     }
@@ -314,11 +321,13 @@ public final class WorkerPool implements AutoCloseable {
         return a.score() <= b.score() ? a : b;
     }
 
-    private Mono<WorkerResponse> post(Worker worker, String path, byte[] body, int jsonLength) {
+    private Mono<WorkerResponse> post(Worker worker, String path, byte[] body, int jsonLength,
+                                      Map<String, String> headers) {
         return http
                 .post()
                 .uri(worker.base().toString() + path)
                 .send((request, outbound) -> {
+                    headers.forEach(request::header);
                     request.header(HttpHeaderNames.CONTENT_TYPE,
                             jsonLength >= 0 ? "application/octet-stream" : "application/json");
                     if (jsonLength >= 0) {

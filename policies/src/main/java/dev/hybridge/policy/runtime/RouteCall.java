@@ -20,10 +20,11 @@ import dev.hybridge.policy.RoutePolicy;
  * @param startNanos    when the request arrived
  * @param deadlineNanos when its answer is due
  * @param key           the request's key ({@link TierCall#key()})
+ * @param trace         the request's trace context ({@link TierCall#trace()}), or null
  */
 record RouteCall(RouteEngine engine, String tenant, OipCodec.RequestHeader request, byte[] body, int jsonLength,
                  RequestFacts facts, RouteSignatures.Signature signature, long startNanos, long deadlineNanos,
-                 String key) {
+                 String key, String trace) {
 
     RoutePolicy policy() {
         return engine.policy();

@@ -261,7 +261,7 @@ final class RouteFlow {
         }
         OipCodec.Encoded request = cloudRequest.get();
         TierCall escalation = new TierCall(call.route(), call.request().id(), call.key(), call.tenant(),
-                call.facts().device(), why, edge);
+                call.facts().device(), why, edge, call.trace());
         return new Next(state, new Step.Finish(plain, null,
                 new Deferral(call.policy(), escalation, request.body(), request.jsonLength(), plain, withId,
                         call.request().parameters())));

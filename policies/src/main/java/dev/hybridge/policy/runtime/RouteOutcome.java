@@ -10,6 +10,7 @@ import static dev.hybridge.oip.RoutingParameters.ESCALATION_ID;
 import static dev.hybridge.oip.RoutingParameters.ESCALATION_ID_HEADER;
 import static dev.hybridge.oip.RoutingParameters.REASON;
 import static dev.hybridge.oip.RoutingParameters.REASON_HEADER;
+import static dev.hybridge.oip.RoutingParameters.ROUTE;
 import static dev.hybridge.oip.RoutingParameters.TIER;
 import static dev.hybridge.oip.RoutingParameters.TIER_HEADER;
 
@@ -60,6 +61,27 @@ public record RouteOutcome(String route, Tier tier, Reason reason, Double confid
         if (escalationId != null) {
             parameters.put(ESCALATION_ID, escalationId);
         }
+    }
+
+    /** Where and why, as a request span's attributes (as the answer's parameters name them). */
+    public Map<String, String> attributes() {
+        Map<String, String> attributes = new LinkedHashMap<>();
+        attributes.put(ROUTE, route);
+        if (tier != null) {
+            attributes.put(TIER, tier.wire());
+        }
+        if (reason != null) {
+            attributes.put(REASON, reason.code());
+        }
+        if (confidence != null) {
+            attributes.put(CONFIDENCE, Double.toString(confidence));
+        }
+        attributes.put(COST_USD, Double.toString(costUsd));
+        attributes.put(DEGRADED, Boolean.toString(degraded));
+        if (escalationId != null) {
+            attributes.put(ESCALATION_ID, escalationId);
+        }
+        return attributes;
     }
 
     /** The routing headers, on every answer: what is known of it. */

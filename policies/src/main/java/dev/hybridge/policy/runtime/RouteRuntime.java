@@ -137,6 +137,16 @@ public final class RouteRuntime {
      * run (unknown route, malformed, a bad parameter, an output the route does not give).
      */
     public CompletableFuture<RouteAnswer> infer(String routeName, String tenant, byte[] body, int jsonLength) {
+        return infer(routeName, tenant, body, jsonLength, null);
+    }
+
+    /**
+     * {@link #infer(String, String, byte[], int)} within a trace: the calls the request makes to
+     * the tiers (and an escalation kept for later) carry {@code trace}, a W3C {@code traceparent}
+     * value, as their parent.
+     */
+    public CompletableFuture<RouteAnswer> infer(String routeName, String tenant, byte[] body, int jsonLength,
+                                                String trace) {
         long start = nanoTime.getAsLong();
         try {
             RouteEngine engine = policies.route(routeName);
@@ -161,7 +171,8 @@ public final class RouteRuntime {
             Object key = request.parameters().get(IDEMPOTENCY_KEY);
             return signature.thenCompose(known -> {
                 RouteCall call = new RouteCall(engine, tenant, request, body, jsonLength, facts, known, start, deadline,
-                        request.id() != null && !request.id().isBlank() ? request.id() : BOOT + "-" + SEQUENCE.incrementAndGet());
+                        request.id() != null && !request.id().isBlank() ? request.id() : BOOT + "-" + SEQUENCE.incrementAndGet(),
+                        trace);
                 refuseUnknownOutputs(call);
                 if (escalation && key != null && deduplicator != null) {
                     return deduplicator.once(tenant + '|' + routeName + '|' + key, () -> run(call, true));
@@ -238,7 +249,8 @@ public final class RouteRuntime {
             }
             CallState at = next.state();
             TierCall purpose = new TierCall(call.route(), call.request().id(), call.key(), call.tenant(),
-                    call.facts().device(), at.reason(), at.edgeAnswer() == null ? null : at.edgeAnswer().outcome());
+                    call.facts().device(), at.reason(), at.edgeAnswer() == null ? null : at.edgeAnswer().outcome(),
+                    call.trace());
             state.set(at);
             CompletableFuture<TierReply> reply = step instanceof Step.CallEdge e
                     ? edge.infer(call.policy().edge(), e.body(), e.jsonLength(), call.deadlineNanos(), purpose)
@@ -270,7 +282,7 @@ public final class RouteRuntime {
     private void shadow(RouteCall call, EdgeOutcome edgeOutcome) {
         long deadline = nanoTime.getAsLong() + call.deadlineMillis() * 1_000_000;
         TierCall purpose = new TierCall(call.route(), call.request().id(), call.key(), call.tenant(),
-                call.facts().device(), dev.hybridge.policy.Reason.SHADOW, edgeOutcome);
+                call.facts().device(), dev.hybridge.policy.Reason.SHADOW, edgeOutcome, call.trace());
         cloud.infer(call.policy().cloud(), call.body(), call.jsonLength(), deadline, purpose).whenComplete((reply, error) -> {
             if (error != null) {
                 listener.shadow(call.route(), ShadowResult.FAILED);

@@ -16,7 +16,14 @@ import dev.hybridge.policy.Reason;
  * @param device    the device the request came from, or {@code ""}
  * @param reason    why this tier is called (for the cloud: low confidence, hard by rule, ...)
  * @param edge      what the edge stage concluded, when it has answered; else null
+ * @param trace     the request's trace context as a W3C {@code traceparent} value, the parent of
+ *                  the call's own span; null when it has none
  */
 public record TierCall(String route, String requestId, String key, String tenant, String device, Reason reason,
-                       EdgeOutcome edge) {
+                       EdgeOutcome edge, String trace) {
+
+    public TierCall(String route, String requestId, String key, String tenant, String device, Reason reason,
+                    EdgeOutcome edge) {
+        this(route, requestId, key, tenant, device, reason, edge, null);
+    }
 }

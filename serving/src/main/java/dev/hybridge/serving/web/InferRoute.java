@@ -5,13 +5,15 @@ import dev.hybridge.oip.InferRequest;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.OipException;
 import dev.hybridge.oip.web.OipErrors;
+import dev.hybridge.oip.web.Traces;
 import dev.hybridge.serving.model.ModelHost;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.micrometer.tracing.Span;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -57,8 +59,11 @@ final class InferRoute implements NettyRouteProvider {
     /** The timers by model tag and status; bounded: served models (and "unknown") times the statuses answered. */
     private final Map<String, Timer> timers = new ConcurrentHashMap<>();
 
+    private final Traces traces;
+
     InferRoute(ModelHost host, ServedRoutes routes, OipCodec codec, int maxRequestBytes, Duration linger,
-               MeterRegistry meters) {
+               MeterRegistry meters, Traces traces) {
+        this.traces = traces;
         this.host = host;
         this.routes = routes;
         this.codec = codec;
@@ -81,6 +86,9 @@ final class InferRoute implements NettyRouteProvider {
         int jsonLength;
         long declared;
         boolean routed = routes != null && version == null && routes.names().contains(model);
+        HttpHeaders requestHeaders = request.requestHeaders();
+        String what = (routed ? "route " : "infer ") + model;
+        Span span = traces.received(what, requestHeaders::get);
         try {
             if (!routed) {
                 host.require(model, version); // 404 before reading a body that cannot be used
@@ -91,20 +99,22 @@ final class InferRoute implements NettyRouteProvider {
             }
             jsonLength = OipCodec.jsonLengthHeader(request.requestHeaders().get(OipCodec.HEADER_LENGTH));
         } catch (RuntimeException refused) {
-            return refuse(request, response, refused, start, model);
+            span.error(refused);
+            return refuse(request, response, refused, start, model, span, what);
         }
         reader = BodyReader.read(request.receive(), declared, maxRequestBytes, LIMIT_NAME);
         String encoding = request.requestHeaders().get(HttpHeaderNames.CONTENT_ENCODING);
         return reader.body().flatMap(raw -> {
             byte[] body = ContentCoding.decode(encoding, raw, maxRequestBytes, LIMIT_NAME);
             if (routed) {
-                return Mono.fromFuture(routes.infer(model, body, jsonLength));
+                return Mono.fromFuture(routes.infer(model, body, jsonLength, traces.traceparent(span)));
             }
             InferRequest inferRequest = codec.decodeRequest(body, jsonLength);
             return Mono.fromFuture(host.infer(model, version, inferRequest))
                     .map(answer -> codec.encodeResponse(answer, inferRequest))
                     .map(encoded -> new ServedRoutes.Answer(200, Map.of(), encoded.body(), encoded.jsonLength()));
         }).map(answer -> {
+            answer.attributes().forEach(span::tag);
             response.status(HttpResponseStatus.valueOf(answer.status()));
             answer.headers().forEach(response::header);
             if (answer.jsonLength() >= 0) {
@@ -114,10 +124,13 @@ final class InferRoute implements NettyRouteProvider {
                 response.header(HttpHeaderNames.CONTENT_TYPE, "application/json");
             }
             return answer.body();
-        }).onErrorResume(failure -> Mono.just(errorBody(response, failure))).flatMap(body -> {
+        }).onErrorResume(failure -> {
+            span.error(failure);
+            return Mono.just(errorBody(response, failure));
+        }).flatMap(body -> {
             // a body still coming (over the limit) is answered now and read away, for the linger time at most
-            return reader.ended() ? send(response, body, model, start, true)
-                    : send(response, body, model, start, false).then(lingered(request, reader));
+            return reader.ended() ? send(response, body, model, start, true, span, what)
+                    : send(response, body, model, start, false, span, what).then(lingered(request, reader));
         });
     }
 
@@ -128,17 +141,17 @@ final class InferRoute implements NettyRouteProvider {
      * has nothing on its way.
      */
     private Mono<Void> refuse(HttpServerRequest request, HttpServerResponse response, Throwable refused, long start,
-                              String model) {
+                              String model, Span span, String what) {
         byte[] body = errorBody(response, refused);
         HttpHeaders headers = request.requestHeaders();
         String length = headers.get(HttpHeaderNames.CONTENT_LENGTH);
         boolean bodyComing = (length != null ? !length.trim().equals("0") : headers.containsValue(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED, true))
                 && !headers.containsValue(HttpHeaderNames.EXPECT, HttpHeaderValues.CONTINUE, true);
         if (!bodyComing) {
-            return send(response, body, model, start, true);
+            return send(response, body, model, start, true, span, what);
         }
         BodyReader rest = BodyReader.discard(request.receive());
-        return send(response, body, model, start, false).then(lingered(request, rest));
+        return send(response, body, model, start, false, span, what).then(lingered(request, rest));
     }
 
     /** Waits for the rest of a body, for the linger time at most; then closes the connection. */
@@ -164,9 +177,11 @@ final class InferRoute implements NettyRouteProvider {
      * and drops the rest itself, for as long as it keeps coming. The exchange then ends when the
      * handler completes, after {@link #lingered}.
      */
-    private Mono<Void> send(HttpServerResponse response, byte[] body, String model, long start, boolean bodyEnded) {
+    private Mono<Void> send(HttpServerResponse response, byte[] body, String model, long start, boolean bodyEnded,
+                            Span span, String what) {
         response.header(HttpHeaderNames.CONTENT_LENGTH, Integer.toString(body.length));
         record(model, response.status().code(), start);
+        traces.answered(span, what, response.status().code(), System.nanoTime() - start);
         return bodyEnded ? response.sendByteArray(Mono.just(body)).then()
                 : response.send(Flux.just(Unpooled.wrappedBuffer(body)), buffer -> true).then();
     }

@@ -19,6 +19,14 @@ public interface ServedRoutes {
     /** Runs a request on a route; completes exceptionally with an {@link dev.hybridge.oip.OipException} for one it refuses. */
     CompletableFuture<Answer> infer(String route, byte[] body, int jsonLength);
 
+    /**
+     * {@link #infer(String, byte[], int)} within a trace: {@code trace} (a W3C {@code traceparent}
+     * value, the request's span) is the parent of the calls the route makes.
+     */
+    default CompletableFuture<Answer> infer(String route, byte[] body, int jsonLength, String trace) {
+        return infer(route, body, jsonLength);
+    }
+
     /** The routes' metadata, readiness and configuration, for the OIP front (server metadata and readiness stay the program's). */
     OipBackend backend();
 
@@ -27,7 +35,14 @@ public interface ServedRoutes {
         return Map.of();
     }
 
-    /** An answer: its status, extra headers, body, and the binary extension's JSON length (or -1 for a JSON body). */
-    record Answer(int status, Map<String, String> headers, byte[] body, int jsonLength) {
+    /**
+     * An answer: its status, extra headers, body, the binary extension's JSON length (or -1 for a
+     * JSON body), and what the request's span should say of it (where and why it was answered).
+     */
+    record Answer(int status, Map<String, String> headers, byte[] body, int jsonLength, Map<String, String> attributes) {
+
+        public Answer(int status, Map<String, String> headers, byte[] body, int jsonLength) {
+            this(status, headers, body, jsonLength, Map.of());
+        }
     }
 }

@@ -2,14 +2,17 @@ package dev.hybridge.serving.web;
 
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.web.OipFront;
+import dev.hybridge.oip.web.Traces;
 import dev.hybridge.serving.model.ModelHost;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.tracing.Tracer;
+import io.micrometer.tracing.propagation.Propagator;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.ApplicationRunner;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
 import org.springframework.boot.info.BuildProperties;
-import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.web.reactive.function.server.RouterFunction;
@@ -60,11 +63,20 @@ public class ServingConfiguration {
         return front.fallback();
     }
 
+    /** Spans per request and per call, with W3C trace context (Micrometer Tracing's, when present). */
+    @Bean
+    @org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean
+    Traces traces(ObjectProvider<Tracer> tracer, ObjectProvider<Propagator> propagator) {
+        Tracer t = tracer.getIfAvailable();
+        Propagator p = propagator.getIfAvailable();
+        return t != null && p != null ? new Traces(t, p) : Traces.none();
+    }
+
     @Bean
     InferRoute inferRoute(ModelHost host, ObjectProvider<ServedRoutes> routes, OipCodec codec, ServingProperties properties,
-                          MeterRegistry meters) {
+                          MeterRegistry meters, Traces traces) {
         return new InferRoute(host, routes.getIfAvailable(), codec, (int) properties.maxRequestSize().toBytes(),
-                properties.unreadBodyLinger(), meters);
+                properties.unreadBodyLinger(), meters, traces);
     }
 
     @Bean

@@ -1,0 +1,91 @@
+package dev.hybridge.oip.web;
+
+import io.micrometer.tracing.Link;
+import io.micrometer.tracing.Span;
+import io.micrometer.tracing.Tracer;
+import io.micrometer.tracing.propagation.Propagator;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.BiConsumer;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * W3C trace context across the three programs, over Micrometer Tracing: a span per hop (the
+ * request a program receives, each call it makes to another tier), parented by the
+ * {@code traceparent} header the caller sent, and the header sent on. Inside the programs a
+ * request's context travels as its {@code traceparent} value (plain text, so that the route
+ * runtime and the edge agent's outbox carry it without knowing of tracing).
+ *
+ * <p>Every answered request is written to the {@value #REQUEST_LOG} logger at DEBUG with its
+ * span current, so the line carries the trace id (Spring Boot's log correlation); turn it on
+ * with {@code logging.level.hybridge.requests=debug}.
+ */
+public final class Traces {
+
+    public static final String TRACEPARENT = "traceparent";
+    public static final String REQUEST_LOG = "hybridge.requests";
+
+    private static final Logger requests = LoggerFactory.getLogger(REQUEST_LOG);
+
+    private final Tracer tracer;
+    private final Propagator propagator;
+
+    public Traces(Tracer tracer, Propagator propagator) {
+        this.tracer = tracer;
+        this.propagator = propagator;
+    }
+
+    /** No spans, no headers: for tests and programs without tracing. */
+    public static Traces none() {
+        return new Traces(Tracer.NOOP, Propagator.NOOP);
+    }
+
+    /** A span for a request this program received, the child of the caller's context when it sent one. */
+    public Span received(String name, Function<String, String> header) {
+        return propagator.extract(header, Function::apply).name(name).kind(Span.Kind.SERVER).start();
+    }
+
+    /** A span for a call this program makes, the child of the context {@code parent} (a traceparent) names, if any. */
+    public Span calling(String name, String parent) {
+        Span.Builder builder = parent == null ? tracer.spanBuilder() : propagator.extract(Map.of(TRACEPARENT, parent), Map::get);
+        return builder.name(name).kind(Span.Kind.CLIENT).start();
+    }
+
+    /**
+     * A span for work done later on behalf of an earlier request (an escalation replayed from the
+     * outbox): a new trace, linked to the request's context when it is known.
+     */
+    public Span linkedTo(String name, String earlier) {
+        Span.Builder builder = tracer.spanBuilder().setNoParent().name(name).kind(Span.Kind.CLIENT);
+        String[] parts = earlier == null ? new String[0] : earlier.split("-");
+        if (parts.length == 4 && parts[1].length() == 32 && parts[2].length() == 16) {
+            builder = builder.addLink(new Link(tracer.traceContextBuilder().traceId(parts[1]).spanId(parts[2])
+                    .sampled(parts[3].endsWith("1")).build()));
+        }
+        return builder.start();
+    }
+
+    /** The span's context as a {@code traceparent} value (null for a no-op span). */
+    public String traceparent(Span span) {
+        Map<String, String> headers = new HashMap<>(2);
+        propagator.inject(span.context(), headers, Map::put);
+        return headers.get(TRACEPARENT);
+    }
+
+    /** Adds the span's context to an outgoing request's headers. */
+    public void inject(Span span, BiConsumer<String, String> header) {
+        propagator.inject(span.context(), header, BiConsumer::accept);
+    }
+
+    /** Ends the span, writing the request log line with it current. */
+    public void answered(Span span, String what, int status, long nanos) {
+        if (requests.isDebugEnabled()) {
+            try (Tracer.SpanInScope scope = tracer.withSpan(span)) {
+                requests.debug("{} -> {} in {} ms", what, status, nanos / 1_000_000);
+            }
+        }
+        span.tag("http.response.status_code", Integer.toString(status)).end();
+    }
+}
