@@ -78,10 +78,17 @@ public final class RawHttp implements AutoCloseable {
 
     /** A complete POST (head and body) for an encoded OIP request. */
     public static byte[] post(URI base, String path, OipCodec.Encoded encoded) {
-        return request("POST", base, path, encoded.hasBinary()
+        return post(base, path, encoded, Map.of());
+    }
+
+    /** The same, with extra headers (a trace context, say). */
+    public static byte[] post(URI base, String path, OipCodec.Encoded encoded, Map<String, String> extra) {
+        Map<String, String> headers = new java.util.LinkedHashMap<>(encoded.hasBinary()
                 ? Map.of("Content-Type", "application/octet-stream",
                         OipCodec.HEADER_LENGTH, Integer.toString(encoded.jsonLength()))
-                : Map.of("Content-Type", "application/json"), encoded.body());
+                : Map.of("Content-Type", "application/json"));
+        headers.putAll(extra);
+        return request("POST", base, path, headers, encoded.body());
     }
 
     /** A GET with no body. */

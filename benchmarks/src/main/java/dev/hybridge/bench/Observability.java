@@ -1,0 +1,165 @@
+package dev.hybridge.bench;
+
+import dev.hybridge.e2e.ProgramProcess;
+import dev.hybridge.e2e.RawHttp;
+import dev.hybridge.oip.OipCodec;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What metrics and traces cost on the request path: the same requests through two gateway and
+ * cloud-worker pairs, one with everything on as shipped plus every trace recorded
+ * ({@code management.tracing.sampling.probability=1.0}: the worst case; the default records 0.1),
+ * one with tracing off ({@code management.tracing.export.enabled=false}) and Hybridge's, the HTTP
+ * server's and Resilience4j's meters denied ({@code management.metrics.enable.<prefix>=false}).
+ * Throughput phases alternate between the pairs in one run; a sequential caller gives the p50.
+ * Target: with both on, at least 0.97x the throughput with both off.
+ *
+ * <p>Each pair: a cloud worker (batching off) serving {@code dense_audio} from
+ * {@code models/testdata/repository}, a gateway with one cloud-only route {@code pass} to it.
+ * Requests: one second of audio with the binary tensor extension on keep-alive connections
+ * ({@link RawHttp}), each with a client {@code traceparent} header on the traced pair, as an
+ * instrumented client sends.
+ *
+ * <p>{@code java -cp benchmarks/target/benchmarks.jar dev.hybridge.bench.Observability} writes
+ * {@code benchmarks/results/Observability.md}. Settings ({@code -D}): {@code bench.rounds} (4; long 6),
+ * {@code bench.clients} (16), {@code bench.phaseSeconds} (5; 10), {@code bench.warmupSeconds} (15; 30),
+ * {@code bench.calls} (1000; 3000).
+ */
+public final class Observability {
+
+    private static final String MODEL = "dense_audio";
+    private static final List<String> OFF = List.of("--management.tracing.export.enabled=false",
+            "--management.metrics.enable.hybridge=false", "--management.metrics.enable.http=false",
+            "--management.metrics.enable.resilience4j=false");
+    private static final List<String> ON = List.of("--management.tracing.sampling.probability=1.0");
+
+    private Observability() {
+    }
+
+    private record Pair(String name, ProgramProcess worker, ProgramProcess gateway, byte[] post) {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Bench bench = new Bench("Observability", Observability.class, args);
+        int rounds = Bench.intSetting("rounds", 4, 6);
+        int clients = Bench.intSetting("clients", 16, 16);
+        int phaseSeconds = Bench.intSetting("phaseSeconds", 5, 10);
+        int warmupSeconds = Bench.intSetting("warmupSeconds", 15, 30);
+        int calls = Bench.intSetting("calls", 1000, 3000);
+
+        Path policies = Files.createTempDirectory("hybridge-bench-policies");
+        Files.writeString(policies.resolve("pass.yaml"), """
+                version: 1
+                kind: cloud-only
+                cloud: {model: %s}
+                deadline: 5s
+                """.formatted(MODEL));
+        OipCodec.Encoded body = new OipCodec().encodeRequest(Bench.audioRequest(3), true);
+        List<Pair> pairs = new ArrayList<>();
+        try {
+            for (String name : List.of("metrics and traces on (every trace recorded)", "metrics and traces off")) {
+                List<String> settings = name.endsWith("off") ? OFF : ON;
+                List<String> workerArgs = new ArrayList<>(List.of("--hybridge.serving.model-repository="
+                        + Bench.testRepository(), "--hybridge.serving.batching.enabled=false"));
+                workerArgs.addAll(settings);
+                ProgramProcess worker = ProgramProcess.start("cloud-worker", Bench.logDir(), List.of(), workerArgs);
+                worker.awaitReady(Duration.ofSeconds(120));
+                List<String> gatewayArgs = new ArrayList<>(List.of("--hybridge.gateway.policy-folder=" + policies,
+                        "--hybridge.gateway.cloud.addresses=" + worker.baseUri(),
+                        "--hybridge.gateway.cloud.max-concurrent=256", "--hybridge.gateway.anonymous-tenant=bench"));
+                gatewayArgs.addAll(settings);
+                ProgramProcess gateway = ProgramProcess.start("gateway", Bench.logDir(), List.of(), gatewayArgs);
+                gateway.awaitReady(Duration.ofSeconds(120));
+                byte[] post = RawHttp.post(gateway.baseUri(), "/v2/models/pass/infer", body,
+                        name.endsWith("off") ? Map.of()
+                                : Map.of("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+                pairs.add(new Pair(name, worker, gateway, post));
+            }
+            bench.text("Two pairs of a cloud worker (batching off) serving `" + MODEL + "` and a gateway with one"
+                    + " cloud-only route to it, on the same 2 CPUs; one pair at a time is loaded. **On**: the programs as"
+                    + " shipped (Prometheus meters, Micrometer Tracing over OpenTelemetry, no OTLP endpoint) with"
+                    + " `management.tracing.sampling.probability=1.0`, and a client `traceparent` on every request."
+                    + " **Off**: `" + String.join(" ", OFF) + "`. " + clients + " closed-loop clients; warm-up "
+                    + warmupSeconds + " s per pair; " + rounds + " rounds of one " + phaseSeconds
+                    + " s phase per pair, alternating.");
+            for (Pair pair : pairs) {
+                System.out.println("warm-up " + pair.name());
+                ClosedLoop.run(pair.gateway().baseUri(), pair.post(), clients, warmupSeconds);
+            }
+            Map<String, List<ClosedLoop.Result>> load = new LinkedHashMap<>();
+            Map<String, List<Long>> p50s = new LinkedHashMap<>();
+            for (Pair pair : pairs) {
+                load.put(pair.name(), new ArrayList<>());
+                p50s.put(pair.name(), new ArrayList<>());
+            }
+            for (int round = 0; round < rounds; round++) {
+                for (int i = 0; i < pairs.size(); i++) {
+                    Pair pair = pairs.get((i + round) % pairs.size());
+                    ClosedLoop.Result result = ClosedLoop.run(pair.gateway().baseUri(), pair.post(), clients, phaseSeconds);
+                    load.get(pair.name()).add(result);
+                    long p50 = Bench.Stats.of(sequential(pair, calls)).p50();
+                    p50s.get(pair.name()).add(p50);
+                    System.out.printf("  round %d %-45s %.0f req/s, %d errors, sequential p50 %s ms%n", round + 1,
+                            pair.name(), result.rps(), result.errors(), Bench.ms(p50));
+                }
+            }
+            List<List<String>> rows = new ArrayList<>();
+            double off = median(load.get(pairs.get(1).name()));
+            for (Pair pair : pairs) {
+                List<String> perPhase = new ArrayList<>();
+                long errors = 0;
+                for (ClosedLoop.Result r : load.get(pair.name())) {
+                    perPhase.add(Bench.fixed(r.rps(), 0));
+                    errors += r.errors();
+                }
+                List<Long> p = new ArrayList<>(p50s.get(pair.name()));
+                p.sort(null);
+                double rps = median(load.get(pair.name()));
+                rows.add(List.of(pair.name(), Bench.fixed(rps, 0), String.join(", ", perPhase),
+                        Bench.fixed(rps / off, 3) + "x", Bench.ms(p.get(p.size() / 2)), Long.toString(errors)));
+            }
+            bench.heading("Throughput through the gateway, " + clients + " clients");
+            bench.table(List.of("pair", "median req/s", "req/s per phase", "vs off", "sequential p50 ms (median of rounds)",
+                    "errors"), rows);
+            double ratio = median(load.get(pairs.get(0).name())) / off;
+            bench.heading("Target");
+            bench.table(List.of("target", "measured", "met"), List.of(List.of("on >= 0.97x off",
+                    Bench.fixed(ratio, 3) + "x", ratio >= 0.97 ? "yes" : "no")));
+        } finally {
+            for (Pair pair : pairs) {
+                pair.gateway().close();
+                pair.worker().close();
+            }
+        }
+        bench.write();
+    }
+
+    private static double median(List<ClosedLoop.Result> results) {
+        List<Double> rps = new ArrayList<>();
+        results.forEach(r -> rps.add(r.rps()));
+        rps.sort(null);
+        int n = rps.size();
+        return n % 2 == 1 ? rps.get(n / 2) : (rps.get(n / 2 - 1) + rps.get(n / 2)) / 2;
+    }
+
+    private static long[] sequential(Pair pair, int calls) {
+        long[] samples = new long[calls];
+        try (RawHttp connection = new RawHttp(pair.gateway().baseUri())) {
+            for (int i = 0; i < calls; i++) {
+                long t0 = System.nanoTime();
+                int status = connection.send(pair.post());
+                samples[i] = System.nanoTime() - t0;
+                if (status != 200) {
+                    throw new IllegalStateException(pair.name() + " answered " + status + ": " + connection.bodyText());
+                }
+            }
+        }
+        return samples;
+    }
+}
