@@ -262,8 +262,10 @@ Usage: include "hybridge.edgeUplinkEnv" $
 - name: HYBRIDGE_EDGE_OUTBOX_CALLBACKHOSTS
   value: {{ join "," $outbox.callbackHosts | quote }}
 {{- if $uplink.enabled }}
+{{- if not $uplink.settingsSecret }}
 - name: HYBRIDGE_EDGE_UPLINK_URL
   value: {{ default (printf "http://%s.%s.svc.%s:%d" (include "hybridge.componentName" (dict "root" . "suffix" "-gateway")) .Release.Namespace .Values.clusterDomain (int .Values.gateway.service.port)) $uplink.url | quote }}
+{{- end }}
 - name: HYBRIDGE_EDGE_DEVICEID
   valueFrom:
     fieldRef:

@@ -97,6 +97,8 @@ class ChartTest {
                   state:
                     type: persistentVolumeClaim
                     persistentVolumeClaim: {existingClaim: edge-outbox}
+                  uplink:
+                    settingsSecret: edge-uplink
                 networkPolicy:
                   enabled: true
                 """);
@@ -107,6 +109,11 @@ class ChartTest {
         assertThat(state.getAsJsonObject("persistentVolumeClaim").get("claimName").getAsString()).isEqualTo("edge-outbox");
         assertThat(objects).as("an existing claim is not made again")
                 .noneMatch(e -> e.getValue().get("kind").getAsString().equals("PersistentVolumeClaim"));
+        JsonObject container = agent.getAsJsonObject("spec").getAsJsonObject("template").getAsJsonObject("spec")
+                .getAsJsonArray("containers").get(0).getAsJsonObject();
+        assertThat(container.getAsJsonArray("envFrom").toString()).contains("\"name\":\"edge-uplink\"");
+        assertThat(container.getAsJsonArray("env").toString()).as("the Secret gives the gateway's URL")
+                .doesNotContain("HYBRIDGE_EDGE_UPLINK_URL").contains("HYBRIDGE_EDGE_DEVICEID");
         JsonObject policy = find(objects, "NetworkPolicy", "hybridge-check-cloud-worker");
         assertThat(policy.toString()).contains("\"app.kubernetes.io/component\":\"gateway\"");
 
