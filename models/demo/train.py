@@ -9,7 +9,7 @@ machine and library versions (floating-point results may differ slightly across 
 
 What it makes (all take FP32 audio [batch, 8000]: one second at 8 kHz, PCM16 / 32768,
 zero-padded at the end or cropped; feature extraction is inside each graph):
-  cloud/digits-cloud     the teacher: a CNN over log-mel features, outputs probs [batch, 10]
+  cloud/digits-cloud     the teacher: three CNNs over log-mel features, averaged; outputs probs [batch, 10]
   edge/digits-edge       a small student distilled from the teacher's soft labels,
                          outputs probs [batch, 10] and embedding [batch, 1080] (a 24 x 5 x 9 feature map)
   cloud/digits-head      finishes from the edge embedding (split processing): probs [batch, 10]
@@ -43,10 +43,10 @@ FLOOR = 11.5
 SPEED_RANGE = 0.08  # speed perturbation: resampled by 1 +- this
 EDGE_SIZE = "wide"  # or "small" (the first recipe's)
 CLOUD_SIZE = "standard"  # or "wide" (about twice the channels)
-TEACHERS = 1  # the cloud model averages this many teachers, each trained from its own seed
+TEACHERS = 3  # the cloud model averages this many teachers, each trained from its own seed
 MIXUP = 0.0  # mixup's Beta(a, a) for the teacher's training (0: off)
-STRETCH = 0.0  # tempo perturbation of the teacher's log-mel image: its time axis stretched by up to 1 + this (0: off)
-STUDENT_STRETCH = 0.0  # the same for the edge model and the head, with the teacher labelling the stretched image
+STRETCH = 0.6  # tempo perturbation of the teacher's log-mel image: its time axis stretched by up to 1 + this (0: off)
+STUDENT_STRETCH = 0.3  # the same for the edge model and the head, with the teacher labelling the stretched image
 WARP = 0.0  # frequency warping of the teacher's log-mel image by 1 +- this (0: off)
 
 
