@@ -84,4 +84,23 @@ final class ClosedLoop {
         }
         return new Result(total, errors.get(), elapsed, Bench.concat(parts));
     }
+
+    /**
+     * One caller's {@code calls} requests in a row on one kept-alive connection: each one's
+     * latency in nanoseconds. Any answer but 200 stops the run, naming {@code what}.
+     */
+    static long[] sequential(URI base, byte[] post, int calls, String what) {
+        long[] samples = new long[calls];
+        try (RawHttp connection = new RawHttp(base)) {
+            for (int i = 0; i < calls; i++) {
+                long t0 = System.nanoTime();
+                int status = connection.send(post);
+                samples[i] = System.nanoTime() - t0;
+                if (status != 200) {
+                    throw new IllegalStateException(what + " answered " + status + ": " + connection.bodyText());
+                }
+            }
+        }
+        return samples;
+    }
 }

@@ -130,7 +130,7 @@ public final class GatewayOverhead {
                     for (int i = 0; i < paths.size(); i++) {
                         Path2 path = paths.get((i + round) % paths.size());
                         Bench.OtherCpu others = Bench.OtherCpu.start();
-                        long[] samples = sequential(path, calls);
+                        long[] samples = ClosedLoop.sequential(path.base(), path.post(), calls, path.name());
                         latency.get(path.name()).add(samples);
                         latencyOthers.get(path.name()).add(others.text());
                         System.out.printf("  round %d %-24s p50 %s ms%n", round + 1, path.name(),
@@ -235,20 +235,5 @@ public final class GatewayOverhead {
             seconds += r.seconds();
         }
         return ok / seconds;
-    }
-
-    private static long[] sequential(Path2 path, int calls) {
-        long[] samples = new long[calls];
-        try (RawHttp connection = new RawHttp(path.base())) {
-            for (int i = 0; i < calls; i++) {
-                long t0 = System.nanoTime();
-                int status = connection.send(path.post());
-                samples[i] = System.nanoTime() - t0;
-                if (status != 200) {
-                    throw new IllegalStateException(path.name() + " answered " + status + ": " + connection.bodyText());
-                }
-            }
-        }
-        return samples;
     }
 }

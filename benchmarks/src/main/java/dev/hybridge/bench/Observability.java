@@ -113,7 +113,7 @@ public final class Observability {
                     Pair pair = pairs.get((i + round) % pairs.size());
                     ClosedLoop.Result result = ClosedLoop.run(pair.gateway().baseUri(), pair.post(), clients, phaseSeconds);
                     load.get(pair.name()).add(result);
-                    long p50 = Bench.Stats.of(sequential(pair, calls)).p50();
+                    long p50 = Bench.Stats.of(ClosedLoop.sequential(pair.gateway().baseUri(), pair.post(), calls, pair.name())).p50();
                     p50s.get(pair.name()).add(p50);
                     System.out.printf("  round %d %-45s %.0f req/s, %d errors, sequential p50 %s ms%n", round + 1,
                             pair.name(), result.rps(), result.errors(), Bench.ms(p50));
@@ -158,20 +158,5 @@ public final class Observability {
         rps.sort(null);
         int n = rps.size();
         return n % 2 == 1 ? rps.get(n / 2) : (rps.get(n / 2 - 1) + rps.get(n / 2)) / 2;
-    }
-
-    private static long[] sequential(Pair pair, int calls) {
-        long[] samples = new long[calls];
-        try (RawHttp connection = new RawHttp(pair.gateway().baseUri())) {
-            for (int i = 0; i < calls; i++) {
-                long t0 = System.nanoTime();
-                int status = connection.send(pair.post());
-                samples[i] = System.nanoTime() - t0;
-                if (status != 200) {
-                    throw new IllegalStateException(pair.name() + " answered " + status + ": " + connection.bodyText());
-                }
-            }
-        }
-        return samples;
     }
 }
