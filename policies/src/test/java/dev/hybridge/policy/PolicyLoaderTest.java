@@ -37,7 +37,7 @@ class PolicyLoaderTest {
         assertThat(digits.cloud().model()).isEqualTo("digits-cloud");
         assertThat(digits.score().source()).isEqualTo("margin");
         assertThat(digits.escalateWhen()).as("the default, decided without an expression").isNull();
-        assertThat(digits.threshold()).isEqualTo(new RoutePolicy.ThresholdSpec(0.2, true, 0.12, 1000, 100, 0.05, 0.6));
+        assertThat(digits.threshold()).isEqualTo(new RoutePolicy.ThresholdSpec(0.25, true, 0.12, 1000, 100, 0.05, 0.8));
         assertThat(digits.deadline()).isEqualTo(Duration.ofMillis(500));
         assertThat(digits.hardWhen().source()).contains("16000");
         assertThat(digits.cloudCost().of(1_000_000)).isEqualTo(0.0024, org.assertj.core.data.Offset.offset(1e-12));
