@@ -30,7 +30,8 @@ import java.util.Map;
  * <p>{@code java -cp benchmarks/target/benchmarks.jar dev.hybridge.bench.Observability} writes
  * {@code benchmarks/results/Observability.md}. Settings ({@code -D}): {@code bench.rounds} (4; long 6),
  * {@code bench.clients} (16), {@code bench.phaseSeconds} (5; 10), {@code bench.warmupSeconds} (15; 30),
- * {@code bench.calls} (1000; 3000).
+ * {@code bench.calls} (1000; 3000), {@code bench.tracingSettings} (program settings added to the two
+ * traced pairs, to try what lowers the cost; the results then go to {@code Observability-tried.md}).
  */
 public final class Observability {
 
@@ -39,6 +40,9 @@ public final class Observability {
             "--management.metrics.enable.hybridge=false", "--management.metrics.enable.http=false",
             "--management.metrics.enable.resilience4j=false");
     private static final List<String> EVERY_TRACE = List.of("--management.tracing.sampling.probability=1.0");
+    /** Settings to try on the two traced pairs ({@code -Dbench.tracingSettings="--a=b --c=d"}). */
+    private static final List<String> TRACING_SETTINGS = System.getProperty("bench.tracingSettings", "").isBlank()
+            ? List.of() : List.of(System.getProperty("bench.tracingSettings").trim().split("\\s+"));
     private static final String SHIPPED_NAME = "as shipped (metrics, 1 trace in 10 recorded)";
     private static final String EVERY_NAME = "metrics, every trace recorded";
     private static final String METRICS_NAME = "metrics, tracing off";
@@ -51,7 +55,8 @@ public final class Observability {
     }
 
     public static void main(String[] args) throws Exception {
-        Bench bench = new Bench("Observability", Observability.class, args);
+        Bench bench = new Bench(TRACING_SETTINGS.isEmpty() ? "Observability" : "Observability-tried", Observability.class,
+                args);
         int rounds = Bench.intSetting("rounds", 4, 6);
         int clients = Bench.intSetting("clients", 16, 16);
         int phaseSeconds = Bench.intSetting("phaseSeconds", 5, 10);
@@ -69,8 +74,11 @@ public final class Observability {
         List<Pair> pairs = new ArrayList<>();
         try {
             for (String name : List.of(SHIPPED_NAME, EVERY_NAME, METRICS_NAME, OFF_NAME)) {
-                List<String> settings = name.equals(OFF_NAME) ? OFF : name.equals(EVERY_NAME) ? EVERY_TRACE
-                        : name.equals(METRICS_NAME) ? OFF.subList(0, 1) : List.of();
+                List<String> settings = new ArrayList<>(name.equals(OFF_NAME) ? OFF : name.equals(EVERY_NAME) ? EVERY_TRACE
+                        : name.equals(METRICS_NAME) ? OFF.subList(0, 1) : List.of());
+                if (name.equals(SHIPPED_NAME) || name.equals(EVERY_NAME)) {
+                    settings.addAll(TRACING_SETTINGS);
+                }
                 List<String> workerArgs = new ArrayList<>(List.of("--hybridge.serving.model-repository="
                         + Bench.testRepository(), "--hybridge.serving.batching.enabled=false"));
                 workerArgs.addAll(settings);
@@ -95,7 +103,8 @@ public final class Observability {
                     + " request, as an instrumented client sends. Every request is traced (ids, propagation, log"
                     + " correlation) on both; only the recording differs. **Metrics, tracing off**: `"
                     + OFF.get(0) + "`, to tell the two costs apart. **Off**: `" + String.join(" ", OFF)
-                    + "`. " + clients + " closed-loop clients; warm-up "
+                    + "`. " + (TRACING_SETTINGS.isEmpty() ? "" : "Tried on both traced pairs: `"
+                    + String.join(" ", TRACING_SETTINGS) + "`. ") + clients + " closed-loop clients; warm-up "
                     + warmupSeconds + " s per pair; " + rounds + " rounds of one " + phaseSeconds
                     + " s phase per pair, alternating.");
             for (Pair pair : pairs) {
