@@ -164,9 +164,7 @@ public class HybridgeGatewayAutoConfiguration {
     @Bean
     @ConditionalOnMissingBean
     Traces traces(ObjectProvider<Tracer> tracer, ObjectProvider<Propagator> propagator) {
-        Tracer t = tracer.getIfAvailable();
-        Propagator p = propagator.getIfAvailable();
-        return t != null && p != null ? new Traces(t, p) : Traces.none();
+        return Traces.of(tracer.getIfAvailable(), propagator.getIfAvailable());
     }
 
     @Bean

@@ -37,6 +37,11 @@ public final class Traces {
         this.propagator = propagator;
     }
 
+    /** Over the program's tracer and propagator, or {@link #none()} when it has no tracing (either is null). */
+    public static Traces of(Tracer tracer, Propagator propagator) {
+        return tracer != null && propagator != null ? new Traces(tracer, propagator) : none();
+    }
+
     /** No spans, no headers: for tests and programs without tracing. */
     public static Traces none() {
         return new Traces(Tracer.NOOP, Propagator.NOOP);

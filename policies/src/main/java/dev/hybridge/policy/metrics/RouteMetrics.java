@@ -5,6 +5,7 @@ import dev.hybridge.policy.PolicySet;
 import dev.hybridge.policy.RouteEngine;
 import dev.hybridge.policy.RoutePolicy;
 import dev.hybridge.policy.TenantPolicy;
+import dev.hybridge.policy.Tier;
 import dev.hybridge.policy.runtime.RouteOutcome;
 import dev.hybridge.policy.runtime.RouteRuntime;
 import io.micrometer.core.instrument.Counter;
@@ -61,9 +62,14 @@ public final class RouteMetrics implements RouteRuntime.Listener, RouteEngine.Ob
     private final String requestsDescription;
     private final String shadowName;
     private final Map<String, Timer> timers = new ConcurrentHashMap<>();
-    private final Map<String, Counter> counters = new ConcurrentHashMap<>();
-    private final Map<String, DistributionSummary> confidences = new ConcurrentHashMap<>();
-    private final Map<String, RecentShare> escalations = new ConcurrentHashMap<>();
+    private final Map<String, Counter> shadows = new ConcurrentHashMap<>();
+    /** By route, then by the tier that answered. */
+    private final Map<String, Map<Tier, Counter>> costs = new ConcurrentHashMap<>();
+    private final Map<String, Judgements> judgements = new ConcurrentHashMap<>();
+
+    /** A route's meters of its judgements of edge answers, made once: nothing is looked up by a built key per request. */
+    private record Judgements(DistributionSummary confidence, Counter kept, Counter escalated, RecentShare recent) {
+    }
 
     /**
      * Registers the route and tenant meters of the set in force (and of every set put in force
@@ -91,9 +97,10 @@ public final class RouteMetrics implements RouteRuntime.Listener, RouteEngine.Ob
         String reason = outcome.reason() == null ? "none" : outcome.reason().code();
         request(route, tier, reason, outcome.status(), outcome.degraded(), nanos);
         if (outcome.tier() != null && outcome.costUsd() > 0) {
-            counters.computeIfAbsent("cost|" + route + '|' + tier, k -> Counter.builder("hybridge.route.cost")
-                    .description("What the route's answers cost, by the tier that answered")
-                    .baseUnit("usd").tag("route", route).tag("tier", tier).register(registry))
+            costs.computeIfAbsent(route, r -> new ConcurrentHashMap<>())
+                    .computeIfAbsent(outcome.tier(), t -> Counter.builder("hybridge.route.cost")
+                            .description("What the route's answers cost, by the tier that answered")
+                            .baseUnit("usd").tag("route", route).tag("tier", tier).register(registry))
                     .increment(outcome.costUsd());
         }
     }
@@ -105,7 +112,7 @@ public final class RouteMetrics implements RouteRuntime.Listener, RouteEngine.Ob
 
     @Override
     public void shadow(String route, RouteRuntime.ShadowResult result) {
-        counters.computeIfAbsent("shadow|" + route + '|' + result.wire(), k -> Counter.builder(shadowName)
+        shadows.computeIfAbsent(route + '|' + result.wire(), k -> Counter.builder(shadowName)
                 .description("Shadow samples sent to the cloud, by whether its label agreed with the edge's")
                 .tag("route", route).tag("result", result.wire()).register(registry)).increment();
     }
@@ -127,15 +134,10 @@ public final class RouteMetrics implements RouteRuntime.Listener, RouteEngine.Ob
 
     @Override
     public void judged(String route, double confidence, double score, boolean escalate) {
-        confidences.computeIfAbsent(route, r -> DistributionSummary.builder("hybridge.route.confidence")
-                .description("The edge's confidence in the answers the route judged")
-                .baseUnit("percent").tag("route", r).serviceLevelObjectives(CONFIDENCE_BUCKETS).register(registry))
-                .record(confidence * 100);
-        String decision = escalate ? "escalated" : "kept";
-        counters.computeIfAbsent("judged|" + route + '|' + decision, k -> Counter.builder("hybridge.route.judged")
-                .description("Edge answers the route judged, by whether it sent them to the cloud")
-                .tag("route", route).tag("decision", decision).register(registry)).increment();
-        recent(route).record(escalate);
+        Judgements meters = judgements(route);
+        meters.confidence().record(confidence * 100);
+        (escalate ? meters.escalated() : meters.kept()).increment();
+        meters.recent().record(escalate);
     }
 
     @Override
@@ -148,8 +150,18 @@ public final class RouteMetrics implements RouteRuntime.Listener, RouteEngine.Ob
         }
     }
 
-    private RecentShare recent(String route) {
-        return escalations.computeIfAbsent(route, r -> new RecentShare(RECENT));
+    private Judgements judgements(String route) {
+        return judgements.computeIfAbsent(route, r -> new Judgements(
+                DistributionSummary.builder("hybridge.route.confidence")
+                        .description("The edge's confidence in the answers the route judged")
+                        .baseUnit("percent").tag("route", r).serviceLevelObjectives(CONFIDENCE_BUCKETS).register(registry),
+                judged(r, "kept"), judged(r, "escalated"), new RecentShare(RECENT)));
+    }
+
+    private Counter judged(String route, String decision) {
+        return Counter.builder("hybridge.route.judged")
+                .description("Edge answers the route judged, by whether it sent them to the cloud")
+                .tag("route", route).tag("decision", decision).register(registry);
     }
 
     /** A route's gauges read its engine in force at each scrape; NaN once the route is gone. */
@@ -161,7 +173,7 @@ public final class RouteMetrics implements RouteRuntime.Listener, RouteEngine.Ob
                 }).description("Evaluation errors of the route's CEL expressions (hard-when, escalate-when, score)")
                 .tag("route", name).register(registry);
         if (route.kind().gatedByConfidence()) {
-            RecentShare recent = recent(name);
+            RecentShare recent = judgements(name).recent();
             Gauge.builder("hybridge.route.escalation.ratio", recent, RecentShare::share).strongReference(true)
                     .description("Share of the route's last " + RECENT + " judged edge answers sent to the cloud")
                     .tag("route", name).register(registry);

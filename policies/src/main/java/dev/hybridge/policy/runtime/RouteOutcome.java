@@ -51,8 +51,12 @@ public record RouteOutcome(String route, Tier tier, Reason reason, Double confid
 
     /** The answer's routing parameters, added to the answering model's own. */
     void writeParameters(Map<String, Object> parameters) {
-        parameters.put(TIER, tier.wire());
-        parameters.put(REASON, reason.code());
+        if (tier != null) {
+            parameters.put(TIER, tier.wire());
+        }
+        if (reason != null) {
+            parameters.put(REASON, reason.code());
+        }
         if (confidence != null) {
             parameters.put(CONFIDENCE, confidence);
         }
@@ -63,24 +67,13 @@ public record RouteOutcome(String route, Tier tier, Reason reason, Double confid
         }
     }
 
-    /** Where and why, as a request span's attributes (as the answer's parameters name them). */
+    /** Where and why, as a request span's attributes: the route and the answer's routing parameters, as text. */
     public Map<String, String> attributes() {
+        Map<String, Object> parameters = new LinkedHashMap<>();
+        parameters.put(ROUTE, route);
+        writeParameters(parameters);
         Map<String, String> attributes = new LinkedHashMap<>();
-        attributes.put(ROUTE, route);
-        if (tier != null) {
-            attributes.put(TIER, tier.wire());
-        }
-        if (reason != null) {
-            attributes.put(REASON, reason.code());
-        }
-        if (confidence != null) {
-            attributes.put(CONFIDENCE, Double.toString(confidence));
-        }
-        attributes.put(COST_USD, Double.toString(costUsd));
-        attributes.put(DEGRADED, Boolean.toString(degraded));
-        if (escalationId != null) {
-            attributes.put(ESCALATION_ID, escalationId);
-        }
+        parameters.forEach((name, value) -> attributes.put(name, String.valueOf(value)));
         return attributes;
     }
 

@@ -67,9 +67,7 @@ public class ServingConfiguration {
     @Bean
     @org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean
     Traces traces(ObjectProvider<Tracer> tracer, ObjectProvider<Propagator> propagator) {
-        Tracer t = tracer.getIfAvailable();
-        Propagator p = propagator.getIfAvailable();
-        return t != null && p != null ? new Traces(t, p) : Traces.none();
+        return Traces.of(tracer.getIfAvailable(), propagator.getIfAvailable());
     }
 
     @Bean
