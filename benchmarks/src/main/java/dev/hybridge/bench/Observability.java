@@ -19,7 +19,9 @@ import java.util.Map;
  * ({@code management.tracing.export.enabled=false}) with Hybridge's, the HTTP server's and
  * Resilience4j's meters denied ({@code management.metrics.enable.<prefix>=false}). Throughput
  * phases alternate between the pairs in one run; a sequential caller gives the p50. Target: with
- * both on, at least 0.97x the throughput with both off.
+ * both on, at least 0.97x the throughput with both off, judged on the median over rounds of each
+ * round's ratio (the phases of one round run back to back, so the shared machine's slow stretches
+ * weigh on both sides).
  *
  * <p>Each pair: a cloud worker (batching off) serving {@code dense_audio} from
  * {@code models/testdata/repository}, a gateway with one cloud-only route {@code pass} to it.
@@ -28,8 +30,8 @@ import java.util.Map;
  * header, as an instrumented client sends.
  *
  * <p>{@code java -cp benchmarks/target/benchmarks.jar dev.hybridge.bench.Observability} writes
- * {@code benchmarks/results/Observability.md}. Settings ({@code -D}): {@code bench.rounds} (4; long 6),
- * {@code bench.clients} (16), {@code bench.phaseSeconds} (5; 10), {@code bench.warmupSeconds} (15; 30),
+ * {@code benchmarks/results/Observability.md}. Settings ({@code -D}): {@code bench.rounds} (8; long 12),
+ * {@code bench.clients} (16), {@code bench.phaseSeconds} (6; 10), {@code bench.warmupSeconds} (40; 60),
  * {@code bench.calls} (1000; 3000), {@code bench.tracingSettings} (program settings added to the two
  * traced pairs, to try what lowers the cost; the results then go to {@code Observability-tried.md}).
  */
@@ -57,10 +59,10 @@ public final class Observability {
     public static void main(String[] args) throws Exception {
         Bench bench = new Bench(TRACING_SETTINGS.isEmpty() ? "Observability" : "Observability-tried", Observability.class,
                 args);
-        int rounds = Bench.intSetting("rounds", 4, 6);
+        int rounds = Bench.intSetting("rounds", 8, 12);
         int clients = Bench.intSetting("clients", 16, 16);
-        int phaseSeconds = Bench.intSetting("phaseSeconds", 5, 10);
-        int warmupSeconds = Bench.intSetting("warmupSeconds", 15, 30);
+        int phaseSeconds = Bench.intSetting("phaseSeconds", 6, 10);
+        int warmupSeconds = Bench.intSetting("warmupSeconds", 40, 60);
         int calls = Bench.intSetting("calls", 1000, 3000);
 
         Path policies = Files.createTempDirectory("hybridge-bench-policies");
@@ -130,6 +132,10 @@ public final class Observability {
             }
             List<List<String>> rows = new ArrayList<>();
             double off = median(load.get(OFF_NAME));
+            Map<String, Double> ratios = new LinkedHashMap<>();
+            for (Pair pair : pairs) {
+                ratios.put(pair.name(), medianRatio(load.get(pair.name()), load.get(OFF_NAME)));
+            }
             for (Pair pair : pairs) {
                 List<String> perPhase = new ArrayList<>();
                 long errors = 0;
@@ -141,13 +147,17 @@ public final class Observability {
                 p.sort(null);
                 double rps = median(load.get(pair.name()));
                 rows.add(List.of(pair.name(), Bench.fixed(rps, 0), String.join(", ", perPhase),
-                        Bench.fixed(rps / off, 3) + "x", Bench.ms(p.get(p.size() / 2)), Long.toString(errors)));
+                        Bench.fixed(rps / off, 3) + "x", Bench.fixed(ratios.get(pair.name()), 3) + "x",
+                        Bench.ms(p.get(p.size() / 2)), Long.toString(errors)));
             }
             bench.heading("Throughput through the gateway, " + clients + " clients");
-            bench.table(List.of("pair", "median req/s", "req/s per phase", "vs off", "sequential p50 ms (median of rounds)",
-                    "errors"), rows);
-            double shipped = median(load.get(SHIPPED_NAME)) / off;
-            double every = median(load.get(EVERY_NAME)) / off;
+            bench.table(List.of("pair", "median req/s", "req/s per phase", "medians' ratio vs off",
+                    "median of the rounds' ratios vs off", "sequential p50 ms (median of rounds)", "errors"), rows);
+            bench.text("The target is judged on the median of the rounds' ratios: each round's phase against the"
+                    + " same round's phase with everything off, so that a slow stretch of the shared machine counts"
+                    + " against both sides of a ratio.");
+            double shipped = ratios.get(SHIPPED_NAME);
+            double every = ratios.get(EVERY_NAME);
             bench.heading("Target");
             bench.table(List.of("target", "measured", "met"), List.of(
                     List.of("as shipped >= 0.97x off", Bench.fixed(shipped, 3) + "x", shipped >= 0.97 ? "yes" : "no"),
@@ -159,6 +169,17 @@ public final class Observability {
             }
         }
         bench.write();
+    }
+
+    /** The median over rounds of a pair's throughput divided by the same round's throughput with everything off. */
+    private static double medianRatio(List<ClosedLoop.Result> pair, List<ClosedLoop.Result> off) {
+        List<Double> ratios = new ArrayList<>();
+        for (int round = 0; round < pair.size(); round++) {
+            ratios.add(pair.get(round).rps() / off.get(round).rps());
+        }
+        ratios.sort(null);
+        int n = ratios.size();
+        return n % 2 == 1 ? ratios.get(n / 2) : (ratios.get(n / 2 - 1) + ratios.get(n / 2)) / 2;
     }
 
     private static double median(List<ClosedLoop.Result> results) {

@@ -150,6 +150,17 @@ public final class RawHttp implements AutoCloseable {
         }
     }
 
+    /** A header of the last response (the name in any case), or null. */
+    public String header(String name) {
+        return headers.get(name.toLowerCase(Locale.ROOT));
+    }
+
+    /** Whether the last response said the server closes the connection after it ({@code Connection: close}). */
+    public boolean closing() {
+        String value = headers.get("connection");
+        return value != null && value.toLowerCase(Locale.ROOT).contains("close");
+    }
+
     /** The body of the last response. */
     public String bodyText() {
         return new String(body, 0, bodyLength, StandardCharsets.UTF_8);

@@ -5,7 +5,9 @@ import dev.hybridge.oip.web.Traces;
 import dev.hybridge.policy.PolicyEngine;
 import dev.hybridge.policy.PolicyLoader;
 import dev.hybridge.policy.SpendLedger;
+import dev.hybridge.policy.metrics.AdmissionMeters;
 import dev.hybridge.policy.metrics.RouteMetrics;
+import dev.hybridge.policy.runtime.Admission;
 import dev.hybridge.policy.runtime.DeadlineTimer;
 import dev.hybridge.policy.runtime.RouteRuntime;
 import dev.hybridge.serving.model.ModelHost;
@@ -116,12 +118,27 @@ public class EdgeConfiguration {
         return new Callbacks(outbox, views, properties.outbox(), registry);
     }
 
+    /** The admission gates of the agent's routes ({@code hybridge.edge.admission.*}). */
+    @Bean
+    Admission admission(EdgeProperties properties, MeterRegistry registry) {
+        dev.hybridge.oip.web.AdmissionProperties a = properties.admission();
+        Admission admission;
+        try {
+            admission = new Admission(new Admission.Settings(a.enabled(), a.initialLimit(), a.minLimit(), a.maxLimit(),
+                    a.rttTolerance(), a.escalationShare(), a.window(), a.retryAfter()), System::nanoTime);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("hybridge.edge." + e.getMessage(), e);
+        }
+        AdmissionMeters.register(registry, admission);
+        return admission;
+    }
+
     @Bean
     RouteRuntime edgeRouteRuntime(PolicyEngine engine, LocalTier local, UplinkTier cloud, OipCodec codec,
                                   EdgeProperties properties, DeadlineTimer deadlines, RouteMetrics metrics, Outbox outbox,
-                                  Callbacks callbacks) {
+                                  Callbacks callbacks, Admission admission) {
         return new RouteRuntime(engine, local, cloud, codec, System::nanoTime, deadlines, metrics,
-                properties.outbox().enabled() ? new OutboxDeferrer(outbox, callbacks) : null);
+                properties.outbox().enabled() ? new OutboxDeferrer(outbox, callbacks) : null, null, admission);
     }
 
     @Bean

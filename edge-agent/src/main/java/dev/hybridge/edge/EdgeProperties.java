@@ -25,6 +25,8 @@ import org.springframework.validation.annotation.Validated;
  *                     to the uplink's API key)
  * @param uplink       the link to the gateway
  * @param outbox       where escalations that cannot be sent wait for the link
+ * @param admission    the admission gates of the agent's own routes (at the door, before the local model and the
+ *                     uplink); replays keep their own limit ({@code outbox.live-reserve}, {@code outbox.replay-concurrent})
  */
 @Validated
 @ConfigurationProperties("hybridge.edge")
@@ -35,7 +37,8 @@ public record EdgeProperties(
         @DefaultValue("") String policyFolder,
         @DefaultValue("device") @NotBlank String tenant,
         @DefaultValue @Valid @NotNull Uplink uplink,
-        @DefaultValue @Valid @NotNull Outbox outbox) {
+        @DefaultValue @Valid @NotNull Outbox outbox,
+        @DefaultValue @NotNull dev.hybridge.oip.web.AdmissionProperties admission) {
 
     /**
      * The outbox ({@code <state-dir>/outbox.db}, SQLite): escalations of routes that defer, kept

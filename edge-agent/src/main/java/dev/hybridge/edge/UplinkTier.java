@@ -134,8 +134,9 @@ final class UplinkTier implements TierClient {
                 .switchIfEmpty(Mono.error(() -> new TimeoutException("no answer from the gateway within " + limit.toMillis()
                         + " ms")))
                 .toFuture()
-                .handle((reply, error) -> {
+                .handle((sent, error) -> {
                     uplink.leave();
+                    TierReply reply = sent == null ? null : sent.reply();
                     if (error != null) {
                         span.error(error);
                     } else {
@@ -154,6 +155,12 @@ final class UplinkTier implements TierClient {
                                 + e.getMessage(), e);
                     }
                     TierReply answered = new TierReply(reply.status(), reply.body(), reply.jsonLength(), took / 1e6);
+                    if (sent.shed()) {
+                        // the link works and the gateway is busy: not a link failure; the edge's answer stands
+                        breaker.onSuccess(took, TimeUnit.NANOSECONDS);
+                        throw new TierFailure(TierFailure.Kind.FAILED, "the gateway is overloaded (503, Retry-After "
+                                + sent.retryAfter() + "): " + text(reply.body()));
+                    }
                     if (reply.status() >= 500) {
                         breaker.onError(took, TimeUnit.NANOSECONDS, new IllegalStateException("gateway " + reply.status()));
                         uplink.failed("the gateway answered " + reply.status());
@@ -228,20 +235,29 @@ final class UplinkTier implements TierClient {
         return (device.isEmpty() ? "device" : device) + "/" + call.key();
     }
 
-    private Mono<TierReply> post(String route, OipCodec.Encoded escalation, Map<String, String> headers) {
+    /** The gateway's reply, and whether it shed the escalation (503 with {@code Retry-After}, how long). */
+    private record Sent(TierReply reply, String retryAfter) {
+        boolean shed() {
+            return reply.status() == 503 && retryAfter != null;
+        }
+    }
+
+    private Mono<Sent> post(String route, OipCodec.Encoded escalation, Map<String, String> headers) {
         return uplink.http().post().uri("/v2/models/" + route + "/infer")
                 .send((request, outbound) -> {
                     headers.forEach(request::header);
                     request.header(HttpHeaderNames.CONTENT_TYPE, "application/octet-stream");
                     request.header(OipCodec.HEADER_LENGTH, Integer.toString(escalation.jsonLength()));
+                    request.header(dev.hybridge.oip.RoutingParameters.ESCALATION_HEADER, "true");
                     return outbound.send(Mono.fromSupplier(() -> Unpooled.wrappedBuffer(escalation.body())));
                 })
                 .responseSingle((response, content) -> {
                     String header = response.responseHeaders().get(OipCodec.HEADER_LENGTH);
                     int answerJsonLength = header == null ? -1 : Integer.parseInt(header.trim());
                     int status = response.status().code();
+                    String retryAfter = response.responseHeaders().get(HttpHeaderNames.RETRY_AFTER);
                     return content.asByteArray().defaultIfEmpty(new byte[0])
-                            .map(bytes -> new TierReply(status, bytes, answerJsonLength, 0));
+                            .map(bytes -> new Sent(new TierReply(status, bytes, answerJsonLength, 0), retryAfter));
                 });
     }
 

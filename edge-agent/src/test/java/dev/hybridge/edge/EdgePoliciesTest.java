@@ -46,7 +46,9 @@ class EdgePoliciesTest {
                         new EdgeProperties.Probe(Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofSeconds(30))),
                 new EdgeProperties.Outbox(true, 100, org.springframework.util.unit.DataSize.ofMegabytes(1), Duration.ofDays(1),
                         true, 20, 2, 8, Duration.ofSeconds(1), Duration.ofSeconds(60), java.util.List.of(),
-                        Duration.ofMillis(100)));
+                        Duration.ofMillis(100)),
+                new dev.hybridge.oip.web.AdmissionProperties(true, 32, 32, 256, 1.5, 0.25, Duration.ofMillis(100),
+                        Duration.ofSeconds(1)));
     }
 
     private static PolicyEngine engine() {

@@ -19,20 +19,40 @@ import reactor.core.publisher.Sinks;
 final class BoundedBody {
 
     private final int limit;
+    private final BodyBudget budget;
+    private final int first;
     private byte[] bytes;
     private int length;
     private boolean over;
     private volatile boolean started;
     private volatile boolean ended;
+    private final java.util.concurrent.atomic.AtomicLong reserved = new java.util.concurrent.atomic.AtomicLong();
 
     /**
      * @param limit         the most bytes kept
      * @param contentLength the body's declared length, or -1: when known, the body is gathered
      *                      in one array of that size, never grown or copied
+     * @param budget        the gateway's budget of bytes held at once, reserved before they are
      */
-    BoundedBody(int limit, long contentLength) {
+    BoundedBody(int limit, long contentLength, BodyBudget budget) {
         this.limit = limit;
-        this.bytes = new byte[contentLength > 0 ? (int) Math.min(contentLength, limit) : 16 * 1024];
+        this.budget = budget;
+        this.first = contentLength > 0 ? (int) Math.min(contentLength, limit) : 16 * 1024;
+    }
+
+    /** Reserves the body's first array in the budget; false when it does not fit (nothing read, nothing held). */
+    boolean reserve() {
+        if (!budget.tryReserve(first)) {
+            return false;
+        }
+        reserved.addAndGet(first);
+        bytes = new byte[first];
+        return true;
+    }
+
+    /** Gives back what the body reserved (once the request is answered); more calls do nothing. */
+    void release() {
+        budget.release(reserved.getAndSet(0));
     }
 
     /** The whole body; 413 when it is over the limit (once it has ended, or the linger time has passed), 400 when empty. */
@@ -77,7 +97,16 @@ final class BoundedBody {
             return true;
         }
         if (length + n > bytes.length) {
-            bytes = Arrays.copyOf(bytes, (int) Math.min(limit, Math.max((long) bytes.length * 2, length + n)));
+            int grown = (int) Math.min(limit, Math.max((long) bytes.length * 2, length + n));
+            if (!budget.tryReserve(grown)) { // the old array is held until the copy is made
+                throw OipException.overloaded("overloaded: the request bodies held at once would go over "
+                        + budget.limit() + " bytes (hybridge.gateway.max-buffered-request-bytes); try again later");
+            }
+            reserved.addAndGet(grown);
+            byte[] old = bytes;
+            bytes = Arrays.copyOf(bytes, grown);
+            budget.release(old.length);
+            reserved.addAndGet(-old.length);
         }
         chunk.read(bytes, length, n);
         length += n;

@@ -25,6 +25,9 @@ import org.springframework.validation.annotation.Validated;
  * @param maxRequestSize       largest request body accepted (413 beyond; the decoded size, for compressed bodies)
  * @param unreadBodyLinger     how long a body over the limit is still read (and dropped) before the 413, so that a
  *                             client writing it whole reads the answer; then the connection is closed
+ * @param maxBufferedRequestBytes the request bodies held at once, in all: a request whose body would go over is
+ *                             refused before it is read (503, overloaded, {@code Retry-After}); with the heap sized
+ *                             for it, this bounds the memory any load can make the gateway hold
  * @param maxResponseSize      largest answer accepted from a worker
  * @param edge                 the edge-tier pool (edge agents serving the routes' edge models)
  * @param cloud                the cloud worker pool
@@ -35,6 +38,7 @@ import org.springframework.validation.annotation.Validated;
  *                             or {@code redis} (shared by every replica; {@code spring.data.redis.*})
  * @param budgetRefresh        with {@code redis}: how often other replicas' spending is read
  * @param escalations          how escalations sent more than once get one effect
+ * @param admission            the admission gates of the routes (at the door, before each tier)
  */
 @Validated
 @ConfigurationProperties("hybridge.gateway")
@@ -43,6 +47,7 @@ public record GatewayProperties(
         @DefaultValue("2s") @NotNull Duration policyReloadInterval,
         @DefaultValue("8MB") @NotNull DataSize maxRequestSize,
         @DefaultValue("10s") @NotNull Duration unreadBodyLinger,
+        @DefaultValue("64MB") @NotNull DataSize maxBufferedRequestBytes,
         @DefaultValue("8MB") @NotNull DataSize maxResponseSize,
         @DefaultValue @Valid @NotNull Pool edge,
         @DefaultValue @Valid @NotNull Pool cloud,
@@ -51,7 +56,8 @@ public record GatewayProperties(
         @DefaultValue("") String anonymousTenant,
         @DefaultValue("memory") @NotNull BudgetStore budgetStore,
         @DefaultValue("1s") @NotNull Duration budgetRefresh,
-        @DefaultValue @Valid @NotNull Escalations escalations) {
+        @DefaultValue @Valid @NotNull Escalations escalations,
+        @DefaultValue @NotNull dev.hybridge.oip.web.AdmissionProperties admission) {
 
     /**
      * The record of answered escalations (by {@code hybridge.idempotency_key}).

@@ -7,7 +7,9 @@ import dev.hybridge.oip.web.Traces;
 import dev.hybridge.policy.PolicyEngine;
 import dev.hybridge.policy.SpendLedger;
 import dev.hybridge.policy.Tier;
+import dev.hybridge.policy.metrics.AdmissionMeters;
 import dev.hybridge.policy.metrics.RouteMetrics;
+import dev.hybridge.policy.runtime.Admission;
 import dev.hybridge.policy.runtime.DeadlineTimer;
 import dev.hybridge.policy.runtime.Deduplicator;
 import dev.hybridge.policy.runtime.RouteRuntime;
@@ -15,6 +17,7 @@ import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.micrometer.tagged.TaggedCircuitBreakerMetrics;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.observation.ObservationPredicate;
 import io.micrometer.tracing.Tracer;
 import io.micrometer.tracing.propagation.Propagator;
 import java.time.Clock;
@@ -26,6 +29,7 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.info.BuildProperties;
 import org.springframework.context.annotation.Bean;
+import org.springframework.http.server.reactive.observation.ServerRequestObservationContext;
 import org.springframework.web.reactive.function.server.RouterFunction;
 import org.springframework.web.reactive.function.server.ServerResponse;
 import org.springframework.web.reactive.function.server.support.RouterFunctionMapping;
@@ -167,18 +171,50 @@ public class HybridgeGatewayAutoConfiguration {
         return Traces.of(tracer.getIfAvailable(), propagator.getIfAvailable());
     }
 
+    /**
+     * Requests to a route's infer path are observed by the {@code Hybridge} filter alone: its span
+     * (with the decision) and {@code hybridge_gateway_requests_seconds}. Spring's own HTTP server
+     * observation of the same request would make a second server span and a duplicate timer, and
+     * costs throughput; it stays on for every other path.
+     */
+    @Bean
+    ObservationPredicate routeRequestsObservedOnce() {
+        return (name, context) -> !(context instanceof ServerRequestObservationContext server
+                && isInferPath(server.getCarrier().getPath().value()));
+    }
+
+    static boolean isInferPath(String path) {
+        return path.startsWith("/v2/models/") && path.endsWith("/infer");
+    }
+
     @Bean
     RouteMetrics gatewayMetrics(MeterRegistry registry, PolicyEngine engine) {
         return new RouteMetrics(registry, engine, "hybridge.gateway.requests",
                 "Requests answered by the gateway, by where and why", "hybridge.gateway.shadow");
     }
 
+    /** The admission gates of the routes: at the door and before each tier ({@code hybridge.gateway.admission.*}). */
+    @Bean
+    Admission admission(GatewayProperties properties, MeterRegistry registry) {
+        dev.hybridge.oip.web.AdmissionProperties a = properties.admission();
+        Admission admission;
+        try {
+            admission = new Admission(new Admission.Settings(a.enabled(), a.initialLimit(), a.minLimit(), a.maxLimit(),
+                    a.rttTolerance(), a.escalationShare(), a.window(), a.retryAfter()), System::nanoTime);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("hybridge.gateway." + e.getMessage(), e);
+        }
+        AdmissionMeters.register(registry, admission);
+        return admission;
+    }
+
     /** The route runtime the Hybridge filter runs, with the two worker pools as its tiers. */
     @Bean
     RouteRuntime routeRuntime(PolicyEngine engine, WorkerPool edgePool, WorkerPool cloudPool, OipCodec codec,
-                              RouteMetrics metrics, DeadlineTimer deadlines, Deduplicator escalations, Traces traces) {
+                              RouteMetrics metrics, DeadlineTimer deadlines, Deduplicator escalations, Traces traces,
+                              Admission admission) {
         return new RouteRuntime(engine, new PoolTier(edgePool, traces), new PoolTier(cloudPool, traces), codec,
-                System::nanoTime, deadlines, metrics, null, escalations);
+                System::nanoTime, deadlines, metrics, null, escalations, admission);
     }
 
     /**
@@ -214,8 +250,12 @@ public class HybridgeGatewayAutoConfiguration {
     @Bean
     HybridgeGatewayFilterFactory hybridgeGatewayFilterFactory(RouteRuntime runtime, GatewayProperties properties,
                                                               ApiKeys apiKeys, OipCodec codec, RouteMetrics metrics,
-                                                              Traces traces) {
-        return new HybridgeGatewayFilterFactory(runtime, apiKeys, codec, metrics, properties, traces);
+                                                              Traces traces, MeterRegistry registry) {
+        BodyBudget budget = new BodyBudget(properties.maxBufferedRequestBytes().toBytes());
+        Gauge.builder("hybridge.gateway.buffered.request", budget, BodyBudget::held).baseUnit("bytes")
+                .description("Bytes of request bodies the gateway holds now (hybridge.gateway.max-buffered-request-bytes)")
+                .register(registry);
+        return new HybridgeGatewayFilterFactory(runtime, apiKeys, codec, metrics, properties, traces, budget);
     }
 
     /** Writes the Hybridge filter's answers once the route's other filters are done with the response. */

@@ -3,9 +3,11 @@ package dev.hybridge.gateway;
 import dev.hybridge.oip.ContentCoding;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.OipException;
+import dev.hybridge.oip.RoutingParameters;
 import dev.hybridge.oip.web.OipErrors;
 import dev.hybridge.oip.web.Traces;
 import dev.hybridge.policy.metrics.RouteMetrics;
+import dev.hybridge.policy.runtime.Admission;
 import dev.hybridge.policy.runtime.RouteAnswer;
 import dev.hybridge.policy.runtime.RouteRuntime;
 import io.micrometer.tracing.Span;
@@ -72,10 +74,12 @@ public final class HybridgeGatewayFilterFactory extends AbstractGatewayFilterFac
     private final Traces traces;
     private final int maxRequestBytes;
     private final Duration linger;
+    private final BodyBudget bodies;
 
     HybridgeGatewayFilterFactory(RouteRuntime runtime, ApiKeys apiKeys, OipCodec codec, RouteMetrics metrics,
-                                 GatewayProperties properties, Traces traces) {
+                                 GatewayProperties properties, Traces traces, BodyBudget bodies) {
         super(Config.class);
+        this.bodies = bodies;
         this.traces = traces;
         this.runtime = runtime;
         this.apiKeys = apiKeys;
@@ -109,7 +113,20 @@ public final class HybridgeGatewayFilterFactory extends AbstractGatewayFilterFac
     private Mono<Void> infer(ServerWebExchange exchange, String route) {
         long start = System.nanoTime();
         ServerHttpRequest request = exchange.getRequest();
-        BoundedBody body = new BoundedBody(maxRequestBytes, request.getHeaders().getContentLength());
+        // the door first, before the body is read: a refusal then costs little more than its answer
+        Admission.Lane lane = "true".equalsIgnoreCase(request.getHeaders().getFirst(RoutingParameters.ESCALATION_HEADER))
+                ? Admission.Lane.ESCALATION : Admission.Lane.CLIENT;
+        Admission.Permit admitted = runtime.admit(lane);
+        if (admitted == null) {
+            return write(exchange, runtime.refusedAtDoor(route, lane));
+        }
+        Admission.Permit door = Admission.once(admitted);
+        BoundedBody body = new BoundedBody(maxRequestBytes, request.getHeaders().getContentLength(), bodies);
+        if (!body.reserve()) {
+            door.ignore();
+            return write(exchange, runtime.refusedForLoad(route, "overloaded: the request bodies held at once would go"
+                    + " over " + bodies.limit() + " bytes (hybridge.gateway.max-buffered-request-bytes); try again later"));
+        }
         Span span = traces.received("route " + route, request.getHeaders()::getFirst);
         String trace = traces.traceparent(span);
         return Mono.defer(() -> {
@@ -118,14 +135,18 @@ public final class HybridgeGatewayFilterFactory extends AbstractGatewayFilterFac
             String encoding = request.getHeaders().getFirst(HttpHeaders.CONTENT_ENCODING);
             return body.read(request.getBody(), linger)
                     .flatMap(raw -> Mono.fromFuture(runtime.infer(route, tenant,
-                            ContentCoding.decode(encoding, raw, maxRequestBytes, LIMIT_NAME), jsonLength, trace)))
+                            ContentCoding.decode(encoding, raw, maxRequestBytes, LIMIT_NAME), jsonLength, trace, door)))
                     .flatMap(answer -> {
                         answer.outcome().attributes().forEach(span::tag);
                         traces.answered(span, "route " + route + " " + answer.outcome().attributes(),
                                 answer.outcome().status(), System.nanoTime() - start);
                         return write(exchange, answer);
                     });
-        }).onErrorResume(e -> {
+        }).doFinally(signal -> {
+            door.ignore(); // given back already, unless the request failed before the runtime had it
+            body.release();
+        })
+                .onErrorResume(e -> {
             OipException error = OipErrors.of(e);
             metrics.refused(route, error.status(), System.nanoTime() - start);
             span.error(e);
@@ -154,6 +175,10 @@ public final class HybridgeGatewayFilterFactory extends AbstractGatewayFilterFac
     private Mono<Void> writeError(ServerWebExchange exchange, OipException error, boolean close) {
         if (close) {
             exchange.getResponse().getHeaders().set(HttpHeaders.CONNECTION, "close");
+        }
+        if (error.retryAfterSeconds() > 0) {
+            exchange.getResponse().getHeaders().set(HttpHeaders.RETRY_AFTER, Long.toString(error.retryAfterSeconds()));
+            exchange.getResponse().getHeaders().set(RoutingParameters.REASON_HEADER, "overloaded");
         }
         return leave(exchange, error.status(), MediaType.APPLICATION_JSON, codec.encodeError(error.getMessage()));
     }

@@ -82,7 +82,7 @@ final class PoolTier implements TierClient {
             kind = TierFailure.Kind.TIMEOUT;
         } else if (e instanceof CallNotPermittedException) {
             kind = TierFailure.Kind.CIRCUIT_OPEN;
-        } else if (e instanceof BulkheadFullException) {
+        } else if (e instanceof BulkheadFullException || e instanceof WorkerFailure shed && shed.shed()) {
             kind = TierFailure.Kind.BUSY;
         } else if (e instanceof WorkerFailure failure && failure.status() >= 500) {
             kind = TierFailure.Kind.FAILED;

@@ -40,6 +40,7 @@ public final class FakeWorker implements AutoCloseable {
     private volatile boolean flapping;
     private volatile boolean withEmbedding;
     private volatile boolean echoingEmbedding;
+    private volatile boolean shedding;
 
     public FakeWorker(String name) {
         this(name, false);
@@ -66,10 +67,15 @@ public final class FakeWorker implements AutoCloseable {
                                     String header = request.requestHeaders().get(OipCodec.HEADER_LENGTH);
                                     InferRequest decoded = codec.decodeRequest(body, header == null ? -1 : Integer.parseInt(header));
                                     requests.add(decoded);
-                                    int status = failStatus != 0 && (!flapping || n % 2 == 0) ? failStatus : 200;
+                                    int status = shedding ? 503
+                                            : failStatus != 0 && (!flapping || n % 2 == 0) ? failStatus : 200;
                                     byte[] out = status == 200 ? answer(request.param("model"), decoded)
                                             : codec.encodeError("model '" + request.param("model")
-                                                    + "' refuses on purpose (" + name + ")");
+                                                    + (shedding ? "': queue is full (" + name + ")"
+                                                    : "' refuses on purpose (" + name + ")"));
+                                    if (shedding) {
+                                        response.header("Retry-After", "1");
+                                    }
                                     Mono<byte[]> reply = Mono.just(out);
                                     if (!delay.isZero()) {
                                         reply = reply.delayElement(delay);
@@ -161,6 +167,12 @@ public final class FakeWorker implements AutoCloseable {
         return this;
     }
 
+    /** Answers 503 with {@code Retry-After}, as a serving program whose queue is full. */
+    FakeWorker shedding() {
+        this.shedding = true;
+        return this;
+    }
+
     FakeWorker withEmbedding(boolean on) {
         this.withEmbedding = on;
         return this;
@@ -183,6 +195,7 @@ public final class FakeWorker implements AutoCloseable {
         flapping = false;
         withEmbedding = false;
         echoingEmbedding = false;
+        shedding = false;
         return this;
     }
 

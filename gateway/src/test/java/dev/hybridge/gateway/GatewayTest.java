@@ -523,7 +523,13 @@ class GatewayTest {
         assertThat(model).contains("\"name\":\"cascade\"").contains("\"hybridge.kind\":\"cascade\"").contains("audio");
         client.get().uri("/v2/health/ready").exchange().expectStatus().isOk();
         client.get().uri("/v2/models/cascade/ready").exchange().expectStatus().isOk();
-        client.get().uri("/actuator/prometheus").exchange().expectStatus().isOk();
+        ok(infer("cascade", Map.of(), "key-rich"));
+        String metrics = new String(client.get().uri("/actuator/prometheus").exchange().expectStatus().isOk()
+                .expectBody(byte[].class).returnResult().getResponseBody());
+        // a route's infer requests are timed by the Hybridge filter only; Spring's server timer keeps the rest
+        assertThat(metrics).containsPattern("http_server_requests_seconds_count\\{[^}]*uri=\"/v2/models/\\{model}\"")
+                .doesNotContainPattern("http_server_requests_seconds_count\\{[^}]*method=\"POST\"")
+                .containsPattern("hybridge_gateway_requests_seconds_count\\{[^}]*route=\"cascade\"");
     }
 
     @Test

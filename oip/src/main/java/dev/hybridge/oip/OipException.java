@@ -43,8 +43,36 @@ public class OipException extends RuntimeException {
         return new OipException(415, message);
     }
 
-    /** The server cannot take the request now (not ready, queue full): 503, safe to retry later. */
+    /** The server cannot take the request now (not ready, shutting down): 503, safe to retry later. */
     public static OipException unavailable(String message) {
         return new OipException(503, message);
+    }
+
+    /**
+     * The server sheds load (a queue is full): 503 with {@code Retry-After}, so that a client, or
+     * a gateway in front, can tell a busy server from a sick one.
+     */
+    public static OipException overloaded(String message) {
+        return new Overloaded(message, 1);
+    }
+
+    /** What a refusal tells the client to wait, in seconds ({@code Retry-After}); 0 for none. */
+    public long retryAfterSeconds() {
+        return 0;
+    }
+
+    /** A 503 for load shed, with the seconds to wait. */
+    private static final class Overloaded extends OipException {
+        private final long retryAfterSeconds;
+
+        Overloaded(String message, long retryAfterSeconds) {
+            super(503, message);
+            this.retryAfterSeconds = retryAfterSeconds;
+        }
+
+        @Override
+        public long retryAfterSeconds() {
+            return retryAfterSeconds;
+        }
     }
 }

@@ -65,6 +65,11 @@ public final class RoutingParameters {
     public static final String COST_HEADER = "Hybridge-Cost-Usd";
     public static final String DEGRADED_HEADER = "Hybridge-Degraded";
     public static final String ESCALATION_ID_HEADER = "Hybridge-Escalation-Id";
+    /**
+     * On an edge agent's escalation ({@code true}), beside {@link #ESCALATION} in its parameters:
+     * what lets the gateway's door put it in the escalations' lane before it reads the body.
+     */
+    public static final String ESCALATION_HEADER = "Hybridge-Escalation";
 
     private RoutingParameters() {
     }

@@ -87,7 +87,7 @@ public final class PolicyLoader {
             return null;
         }
         root.allowOnly(Set.of("version", "route", "kind", "edge", "cloud", "hard-when", "escalate-when", "score", "threshold",
-                "deadline", "cloud-latency", "cost", "shadow", "defer"));
+                "deadline", "cloud-latency", "cost", "shadow", "defer", "cloud-on-edge-overload"));
         checkVersion(root);
         String defaultName = fileName.replaceFirst("\\.ya?ml$", "");
         String name = root.has("route") ? root.string("route", true) : defaultName;
@@ -147,11 +147,16 @@ public final class PolicyLoader {
             root.problem("shadow", "is required on shadow routes (shadow: {sample-rate: 0.1})");
         }
         RoutePolicy.Defer defer = defer(root, kind);
+        boolean cloudOnEdgeOverload = root.bool("cloud-on-edge-overload", false);
+        if (cloudOnEdgeOverload && kind != null && !(kind.usesEdge() && kind.usesCloud())) {
+            root.problem("cloud-on-edge-overload", "only applies to routes with both an edge and a cloud stage, not "
+                    + kind.wire());
+        }
         if (problems.size() > before) {
             return null;
         }
         return new RoutePolicy(name, file, kind, edge, cloud, hardWhen, escalateWhen, score, threshold, deadline, latency,
-                edgeCost, cloudCost, shadowRate, defer);
+                edgeCost, cloudCost, shadowRate, defer, cloudOnEdgeOverload);
     }
 
     /** {@code defer:} (store-and-forward on an edge agent); its default depends on the kind. */

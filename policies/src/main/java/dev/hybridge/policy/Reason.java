@@ -28,7 +28,13 @@ public enum Reason {
     /** The cloud failed, timed out or its circuit is open: the edge answer stands, degraded. */
     CLOUD_UNAVAILABLE("cloud_unavailable"),
     /** The edge tier failed: the cloud answered instead. */
-    EDGE_UNAVAILABLE("edge_unavailable");
+    EDGE_UNAVAILABLE("edge_unavailable"),
+    /**
+     * A tier the request needed sheds load (its admission gate refused, or its workers did), or the
+     * program's own door did: refused at once with 503 and {@code Retry-After}; or, after the edge
+     * answered, the edge's answer stands, degraded.
+     */
+    OVERLOADED("overloaded");
 
     private final String code;
 

@@ -23,11 +23,21 @@ import java.time.Duration;
  * @param cloudCost    what a cloud answer costs
  * @param shadowRate   on shadow routes, the share of requests also sent to the cloud (0 to 1)
  * @param defer        on an edge agent: whether an escalation that cannot be sent now is kept and sent later
+ * @param cloudOnEdgeOverload whether a request the edge tier sheds (overloaded) goes to the cloud instead;
+ *                     off by default: it is refused with 503 and {@code Retry-After}, so that load on the edge
+ *                     does not spend cloud budget on requests the edge would have answered
  */
 public record RoutePolicy(String name, Path source, RouteKind kind, Stage edge, Stage cloud, Condition hardWhen,
                           Condition escalateWhen, Score score, ThresholdSpec threshold, Duration deadline,
                           LatencySpec cloudLatency, TierCost edgeCost, TierCost cloudCost, double shadowRate,
-                          Defer defer) {
+                          Defer defer, boolean cloudOnEdgeOverload) {
+
+    public RoutePolicy(String name, Path source, RouteKind kind, Stage edge, Stage cloud, Condition hardWhen,
+                       Condition escalateWhen, Score score, ThresholdSpec threshold, Duration deadline,
+                       LatencySpec cloudLatency, TierCost edgeCost, TierCost cloudCost, double shadowRate, Defer defer) {
+        this(name, source, kind, edge, cloud, hardWhen, escalateWhen, score, threshold, deadline, cloudLatency, edgeCost,
+                cloudCost, shadowRate, defer, false);
+    }
 
     /**
      * Store-and-forward on an edge agent: an escalation that cannot be sent now (the link down,

@@ -11,11 +11,27 @@ public final class WorkerFailure extends RuntimeException implements OipErrors.U
 
     private final int status;
     private final boolean retryable;
+    private final boolean shed;
 
     public WorkerFailure(String message, int status, boolean retryable, Throwable cause) {
+        this(message, status, retryable, false, cause);
+    }
+
+    /** @param shed the worker shed the request (503 with {@code Retry-After}: its queue is full) */
+    public WorkerFailure(String message, int status, boolean retryable, boolean shed, Throwable cause) {
         super(message, cause, false, false);
         this.status = status;
         this.retryable = retryable;
+        this.shed = shed;
+    }
+
+    /**
+     * The worker shed the request: it answered 503 with {@code Retry-After} (its queue is full).
+     * A healthy worker under load, not a failing one: its breaker does not count it, and the tier
+     * is overloaded rather than unavailable.
+     */
+    public boolean shed() {
+        return shed;
     }
 
     /** The worker's HTTP status, or 0 when there was no response. */

@@ -81,6 +81,8 @@ public final class WorkerPool implements AutoCloseable {
                 .waitDurationInOpenState(b.waitInOpenState())
                 .permittedNumberOfCallsInHalfOpenState(b.permittedCallsInHalfOpenState())
                 .automaticTransitionFromOpenToHalfOpenEnabled(false)
+                // a worker that sheds load is busy, not sick: its breaker neither counts it as a failure nor a success
+                .ignoreException(e -> e instanceof WorkerFailure failure && failure.shed())
                 .build());
         this.bulkhead = Bulkhead.of(tier.wire(), BulkheadConfig.custom()
                 .maxConcurrentCalls(config.maxConcurrent())
@@ -346,8 +348,9 @@ public final class WorkerPool implements AutoCloseable {
                     int responseJsonLength = header == null ? -1 : Integer.parseInt(header.trim());
                     return content.asByteArray().defaultIfEmpty(new byte[0]).flatMap(bytes -> {
                         if (status == 503) {
-                            return Mono.error(new WorkerFailure(worker + " is unavailable (503): " + text(bytes), 503, true,
-                                    null));
+                            boolean shed = response.responseHeaders().contains(HttpHeaderNames.RETRY_AFTER);
+                            return Mono.error(new WorkerFailure(worker + (shed ? " is overloaded (503): "
+                                    : " is unavailable (503): ") + text(bytes), 503, true, shed, null));
                         }
                         if (status >= 500) {
                             return Mono.error(new WorkerFailure(worker + " failed (" + status + "): " + text(bytes), status,

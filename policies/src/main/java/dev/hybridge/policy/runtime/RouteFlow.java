@@ -58,12 +58,17 @@ final class RouteFlow {
     private final OipCodec codec;
     private final LongSupplier nanoTime;
     private final boolean defers;
+    private final long retryAfterSeconds;
 
-    /** @param defers whether the runtime keeps escalations it cannot send (an edge agent's); else none are made */
-    RouteFlow(OipCodec codec, LongSupplier nanoTime, boolean defers) {
+    /**
+     * @param defers            whether the runtime keeps escalations it cannot send (an edge agent's); else none are made
+     * @param retryAfterSeconds what a refusal for overload tells the client to wait ({@code Retry-After})
+     */
+    RouteFlow(OipCodec codec, LongSupplier nanoTime, boolean defers, long retryAfterSeconds) {
         this.codec = codec;
         this.nanoTime = nanoTime;
         this.defers = defers;
+        this.retryAfterSeconds = retryAfterSeconds;
     }
 
     // ------------------------------------------------------------------------------- starting
@@ -96,11 +101,12 @@ final class RouteFlow {
             case ESCALATE -> callCloud(state, Phase.ESCALATION, decision.reason(), call.body(), call.jsonLength());
             case REJECT -> finish(state, rejection(call, state, decision.reason()));
             // no cloud stage, the deadline or the budget says no: the agent answers with its own result
-            default -> finish(state, error(call, state, switch (decision.reason()) {
-                case DEADLINE_TOO_TIGHT -> 504;
-                case BUDGET_EXHAUSTED -> 429;
-                default -> 409;
-            }, decision.reason(), "escalation declined (" + decision.reason().code() + "): answer at the edge"));
+            default -> finish(state, decision.reason() == Reason.DEADLINE_TOO_TIGHT
+                    ? refusal(call, state, Reason.DEADLINE_TOO_TIGHT, "escalation declined (deadline_too_tight): the cloud"
+                    + " cannot answer in the time left (estimate " + Math.round(call.engine().cloudLatencyEstimateMillis())
+                    + " ms): answer at the edge")
+                    : error(call, state, decision.reason() == Reason.BUDGET_EXHAUSTED ? 429 : 409, decision.reason(),
+                    "escalation declined (" + decision.reason().code() + "): answer at the edge"));
         };
     }
 
@@ -150,6 +156,11 @@ final class RouteFlow {
 
     private Next edgeFailed(RouteCall call, CallState state, TierFailure failure) {
         state = state.withEdgeFailure(failure);
+        if (failure.kind() == TierFailure.Kind.BUSY && !call.policy().cloudOnEdgeOverload()) {
+            // the edge sheds load: not a reason to spend cloud budget on what the edge would have answered
+            return finish(state, refusal(call, state, Reason.OVERLOADED, "the edge tier is overloaded, try again later: "
+                    + failure.getMessage()));
+        }
         Decision decision = call.engine().edgeFailed(call.facts(), elapsedMillis(call));
         if (decision.action() == Decision.Action.GO_CLOUD) {
             // the full model answers: not degraded, only dearer (the reason says why)
@@ -158,6 +169,12 @@ final class RouteFlow {
         if (decision.reason() == Reason.EDGE_UNAVAILABLE) {
             return finish(state, error(call, state, failure.kind() == TierFailure.Kind.TIMEOUT ? 504 : 503,
                     Reason.EDGE_UNAVAILABLE, "the edge tier is unavailable: " + failure.describe()));
+        }
+        if (decision.reason() == Reason.BUDGET_EXHAUSTED) {
+            // the edge is the cause; the spent budget only keeps the cloud from standing in: not a 429
+            return finish(state, error(call, state, failure.kind() == TierFailure.Kind.TIMEOUT ? 504 : 503,
+                    Reason.EDGE_UNAVAILABLE, "the edge tier is unavailable (" + failure.describe() + ") and the budget"
+                            + " of tenant '" + call.tenant() + "' is spent, so the cloud cannot stand in"));
         }
         return finish(state, rejection(call, state, decision.reason()));
     }
@@ -195,9 +212,11 @@ final class RouteFlow {
         state = state.withCloudFailure(failure);
         return switch (state.phase()) {
             case CLOUD_AFTER_EDGE -> edgeAnswerStands(call, state);
-            case CLOUD_INSTEAD -> finish(state, error(call, state, 503, Reason.CLOUD_UNAVAILABLE,
-                    "both tiers are unavailable: edge: " + state.edgeFailure().describe() + "; cloud: "
-                            + failure.describe()));
+            case CLOUD_INSTEAD -> finish(state, failure.kind() == TierFailure.Kind.BUSY
+                    ? refusal(call, state, Reason.OVERLOADED, "both tiers are unavailable: edge: "
+                    + state.edgeFailure().describe() + "; cloud: " + failure.describe())
+                    : error(call, state, 503, Reason.CLOUD_UNAVAILABLE, "both tiers are unavailable: edge: "
+                    + state.edgeFailure().describe() + "; cloud: " + failure.describe()));
             case CLOUD_FIRST -> handOff(call).edgeStandsIn(call)
                     // the edge was skipped (a hard request, or the client asked for the cloud): it answers now
                     ? new Next(state.calling(Phase.EDGE_INSTEAD, Reason.CLOUD_UNAVAILABLE, 0, now()),
@@ -210,10 +229,11 @@ final class RouteFlow {
     /** The cloud, asked after the edge, did not answer: the edge's answer stands, degraded (and is kept for later). */
     private Next edgeAnswerStands(RouteCall call, CallState state) {
         EdgeAnswer edge = state.edgeAnswer();
+        Reason why = state.cloudFailure() != null && state.cloudFailure().kind() == TierFailure.Kind.BUSY
+                ? Reason.OVERLOADED : Reason.CLOUD_UNAVAILABLE;
         return deferred(call, state, state.reason(), edge.outcome(),
                 () -> handOff(call).cloudRequestAfterEdge(call, edge.response(), codec),
-                id -> answer(call, state, edge.response(), Tier.EDGE, Reason.CLOUD_UNAVAILABLE,
-                        edge.outcome().confidence(), true, id));
+                id -> answer(call, state, edge.response(), Tier.EDGE, why, edge.outcome().confidence(), true, id));
     }
 
     /**
@@ -234,8 +254,28 @@ final class RouteFlow {
     // -------------------------------------------------------------------------------- answers
 
     private RouteAnswer cloudUnavailable(RouteCall call, CallState state, TierFailure failure) {
+        if (failure.kind() == TierFailure.Kind.BUSY) {
+            return refusal(call, state, Reason.OVERLOADED, "the cloud tier is overloaded, try again later: "
+                    + failure.getMessage());
+        }
         return error(call, state, failure.kind() == TierFailure.Kind.TIMEOUT ? 504 : 503, Reason.CLOUD_UNAVAILABLE,
                 "the cloud tier is unavailable: " + failure.describe());
+    }
+
+    /**
+     * A refusal the client can act on: 503 with {@code Retry-After}, before the request was given
+     * any work it could run out of time in (a tier shedding load, a cloud that cannot answer in
+     * the time the request has).
+     */
+    private RouteAnswer refusal(RouteCall call, CallState state, Reason reason, String message) {
+        return new RouteAnswer(new RouteOutcome(call.route(), null, reason, null, state.costUsd(), false, 503, null,
+                retryAfterSeconds), codec.encodeError(message), -1);
+    }
+
+    /** A request the door did not let in: 503, overloaded, with {@code Retry-After}. */
+    RouteAnswer refusedAtDoor(String route, String message) {
+        return new RouteAnswer(new RouteOutcome(route, null, Reason.OVERLOADED, null, 0, false, 503, null,
+                retryAfterSeconds), codec.encodeError(message), -1);
     }
 
     private RouteAnswer answer(RouteCall call, CallState state, InferResponse response, Tier tier, Reason reason,
@@ -313,7 +353,8 @@ final class RouteFlow {
             case NOT_ALLOWED -> error(call, state, 403, reason, "tenant '" + call.tenant() + "' may not ask for "
                     + ROUTE + "=" + call.facts().requested().wire() + " on route " + call.route()
                     + " (a " + call.policy().kind().wire() + " route)");
-            case DEADLINE_TOO_TIGHT -> error(call, state, 504, reason, "the cloud cannot answer within the deadline of "
+            // refused before any work: not a 504, which says a request accepted for work ran out of time
+            case DEADLINE_TOO_TIGHT -> refusal(call, state, reason, "the cloud cannot answer within the deadline of "
                     + call.deadlineMillis() + " ms (estimate "
                     + Math.round(call.engine().cloudLatencyEstimateMillis()) + " ms)");
             default -> error(call, state, 503, reason, "no tier can answer: " + reason.code());

@@ -32,9 +32,11 @@ import java.util.Map;
  * @param degraded   whether a tier that should have answered could not, and another's answer stands
  * @param status       the HTTP status of the answer
  * @param escalationId on an edge agent's degraded answer, the id of the escalation it kept to send later; else null
+ * @param retryAfterSeconds on a refusal for overload, how long the client should wait before it asks again
+ *                          ({@code Retry-After}); else 0
  */
 public record RouteOutcome(String route, Tier tier, Reason reason, Double confidence, double costUsd,
-                           boolean degraded, int status, String escalationId) {
+                           boolean degraded, int status, String escalationId, long retryAfterSeconds) {
 
     public RouteOutcome {
         costUsd = Math.round(costUsd * 1e9) / 1e9; // sums of per-request and per-megabyte prices carry binary noise
@@ -42,11 +44,16 @@ public record RouteOutcome(String route, Tier tier, Reason reason, Double confid
 
     public RouteOutcome(String route, Tier tier, Reason reason, Double confidence, double costUsd, boolean degraded,
                         int status) {
-        this(route, tier, reason, confidence, costUsd, degraded, status, null);
+        this(route, tier, reason, confidence, costUsd, degraded, status, null, 0);
+    }
+
+    public RouteOutcome(String route, Tier tier, Reason reason, Double confidence, double costUsd, boolean degraded,
+                        int status, String escalationId) {
+        this(route, tier, reason, confidence, costUsd, degraded, status, escalationId, 0);
     }
 
     public RouteOutcome withEscalationId(String id) {
-        return new RouteOutcome(route, tier, reason, confidence, costUsd, degraded, status, id);
+        return new RouteOutcome(route, tier, reason, confidence, costUsd, degraded, status, id, retryAfterSeconds);
     }
 
     /** The answer's routing parameters, added to the answering model's own. */
@@ -95,6 +102,9 @@ public record RouteOutcome(String route, Tier tier, Reason reason, Double confid
         }
         if (escalationId != null) {
             headers.put(ESCALATION_ID_HEADER, escalationId);
+        }
+        if (retryAfterSeconds > 0) {
+            headers.put("Retry-After", Long.toString(retryAfterSeconds));
         }
         return headers;
     }

@@ -95,6 +95,7 @@ public final class RouteRuntime {
     private final RouteSignatures signatures;
     private final Deferrer deferrer;
     private final Deduplicator deduplicator;
+    private final Admission admission;
 
     public RouteRuntime(PolicyEngine policies, TierClient edge, TierClient cloud, OipCodec codec, LongSupplier nanoTime,
                         Timer timer, Listener listener) {
@@ -113,6 +114,17 @@ public final class RouteRuntime {
      */
     public RouteRuntime(PolicyEngine policies, TierClient edge, TierClient cloud, OipCodec codec, LongSupplier nanoTime,
                         Timer timer, Listener listener, Deferrer deferrer, Deduplicator deduplicator) {
+        this(policies, edge, cloud, codec, nanoTime, timer, listener, deferrer, deduplicator, Admission.none());
+    }
+
+    /**
+     * @param deferrer     where escalations that cannot be sent are kept (an edge agent's outbox); null: nowhere
+     * @param deduplicator how an escalation sent twice gets one effect (the gateway's); null: every sending runs
+     * @param admission    the gates requests pass at the door and calls pass before each tier
+     */
+    public RouteRuntime(PolicyEngine policies, TierClient edge, TierClient cloud, OipCodec codec, LongSupplier nanoTime,
+                        Timer timer, Listener listener, Deferrer deferrer, Deduplicator deduplicator, Admission admission) {
+        this.admission = admission;
         this.deferrer = deferrer;
         this.deduplicator = deduplicator;
         this.policies = policies;
@@ -122,8 +134,13 @@ public final class RouteRuntime {
         this.nanoTime = nanoTime;
         this.timer = timer;
         this.listener = listener;
-        this.flow = new RouteFlow(codec, nanoTime, deferrer != null);
+        this.flow = new RouteFlow(codec, nanoTime, deferrer != null, admission.settings().retryAfter().toSeconds());
         this.signatures = new RouteSignatures(edge, cloud, codec, nanoTime);
+    }
+
+    /** The gates of this runtime's admission control. */
+    public Admission admission() {
+        return admission;
     }
 
     /** The routes as models: what their metadata and configuration endpoints show. */
@@ -147,7 +164,40 @@ public final class RouteRuntime {
      */
     public CompletableFuture<RouteAnswer> infer(String routeName, String tenant, byte[] body, int jsonLength,
                                                 String trace) {
+        return infer(routeName, tenant, body, jsonLength, trace, null);
+    }
+
+    /**
+     * A place at the door for a request of {@code lane}, for a caller that asks before it reads
+     * the request's body (so a refusal costs no more than its answer); null: refused, answer
+     * with {@link #refusedAtDoor}.
+     */
+    public Admission.Permit admit(Admission.Lane lane) {
+        return admission.door().enter(lane);
+    }
+
+    /** The answer to a request of {@code lane} the door refused: 503, overloaded, with {@code Retry-After}. */
+    public RouteAnswer refusedAtDoor(String route, Admission.Lane lane) {
+        return refusedForLoad(route, "overloaded: " + admission.door() + " is full for " + lane.wire()
+                + " requests; try again later");
+    }
+
+    /** The answer to a request refused at the door for another limit of the caller's: 503, overloaded, {@code Retry-After}. */
+    public RouteAnswer refusedForLoad(String route, String message) {
+        RouteAnswer refused = flow.refusedAtDoor(route, message);
+        listener.answered(refused.outcome(), 0);
+        return refused;
+    }
+
+    /**
+     * {@link #infer(String, String, byte[], int, String)} for a request already let in at the
+     * door ({@link #admit}); the place is given back when it is answered. With {@code door} null
+     * the request passes the door here.
+     */
+    public CompletableFuture<RouteAnswer> infer(String routeName, String tenant, byte[] body, int jsonLength,
+                                                String trace, Admission.Permit door) {
         long start = nanoTime.getAsLong();
+        Admission.Permit[] taken = {door};
         try {
             RouteEngine engine = policies.route(routeName);
             if (engine == null) {
@@ -169,7 +219,14 @@ public final class RouteRuntime {
             }
             boolean escalation = Boolean.TRUE.equals(request.parameters().get(ESCALATION));
             Object key = request.parameters().get(IDEMPOTENCY_KEY);
-            return signature.thenCompose(known -> {
+            if (taken[0] == null) {
+                Admission.Lane lane = escalation ? Admission.Lane.ESCALATION : Admission.Lane.CLIENT;
+                taken[0] = admission.door().enter(lane);
+                if (taken[0] == null) {
+                    return CompletableFuture.completedFuture(refusedAtDoor(routeName, lane));
+                }
+            }
+            return admitted(taken[0], signature.thenCompose(known -> {
                 RouteCall call = new RouteCall(engine, tenant, request, body, jsonLength, facts, known, start, deadline,
                         request.id() != null && !request.id().isBlank() ? request.id() : BOOT + "-" + SEQUENCE.incrementAndGet(),
                         trace);
@@ -178,10 +235,57 @@ public final class RouteRuntime {
                     return deduplicator.once(tenant + '|' + routeName + '|' + key, () -> run(call, true));
                 }
                 return run(call, escalation);
-            });
+            }));
         } catch (RuntimeException e) {
+            if (taken[0] != null) {
+                taken[0].ignore(); // the request's own fault: no sample
+            }
             return CompletableFuture.failedFuture(e);
         }
+    }
+
+    /** Gives the door's place back when the request is answered: its time a sample unless it was refused further on. */
+    private static CompletableFuture<RouteAnswer> admitted(Admission.Permit door, CompletableFuture<RouteAnswer> answer) {
+        return answer.whenComplete((done, failure) -> {
+            if (done == null) {
+                door.ignore(); // the request's own fault: no sample
+            } else if (done.outcome().status() == 504 || done.outcome().reason() == dev.hybridge.policy.Reason.OVERLOADED) {
+                door.dropped();
+            } else {
+                door.done();
+            }
+        });
+    }
+
+    /**
+     * Calls a tier through its gate: refused at once (the tier is {@link TierFailure.Kind#BUSY})
+     * when the gate is full, else the call, whose end gives the place back.
+     */
+    private CompletableFuture<TierReply> callThroughGate(Tier tier, Admission.Lane lane,
+                                                        java.util.function.Supplier<CompletableFuture<TierReply>> call) {
+        Admission.Gate gate = admission.tier(tier);
+        Admission.Permit permit = gate.enter(lane);
+        if (permit == null) {
+            return CompletableFuture.failedFuture(new TierFailure(TierFailure.Kind.BUSY, "the " + tier.wire()
+                    + " tier's admission gate is full (" + gate + ")"));
+        }
+        CompletableFuture<TierReply> reply;
+        try {
+            reply = call.get();
+        } catch (RuntimeException e) {
+            permit.ignore();
+            throw e;
+        }
+        return reply.whenComplete((replied, error) -> {
+            Throwable e = error == null ? null : unwrap(error);
+            if (e == null) {
+                permit.done();
+            } else if (e instanceof TierFailure f && (f.kind() == TierFailure.Kind.BUSY || f.kind() == TierFailure.Kind.TIMEOUT)) {
+                permit.dropped();
+            } else {
+                permit.ignore();
+            }
+        });
     }
 
     private CompletableFuture<RouteAnswer> run(RouteCall call, boolean escalation) {
@@ -252,10 +356,12 @@ public final class RouteRuntime {
                     call.facts().device(), at.reason(), at.edgeAnswer() == null ? null : at.edgeAnswer().outcome(),
                     call.trace());
             state.set(at);
+            Admission.Lane lane = at.phase() == CallState.Phase.ESCALATION ? Admission.Lane.ESCALATION : Admission.Lane.CLIENT;
             CompletableFuture<TierReply> reply = step instanceof Step.CallEdge e
-                    ? edge.infer(call.policy().edge(), e.body(), e.jsonLength(), call.deadlineNanos(), purpose)
-                    : cloud.infer(call.policy().cloud(), ((Step.CallCloud) step).body(),
-                    ((Step.CallCloud) step).jsonLength(), call.deadlineNanos(), purpose);
+                    ? callThroughGate(Tier.EDGE, lane, () -> edge.infer(call.policy().edge(), e.body(), e.jsonLength(),
+                    call.deadlineNanos(), purpose))
+                    : callThroughGate(Tier.CLOUD, lane, () -> cloud.infer(call.policy().cloud(),
+                    ((Step.CallCloud) step).body(), ((Step.CallCloud) step).jsonLength(), call.deadlineNanos(), purpose));
             reply.whenComplete((replied, error) -> {
                 if (!state.compareAndSet(at, TAKING)) {
                     return; // the deadline passed while the tier was asked
@@ -283,7 +389,9 @@ public final class RouteRuntime {
         long deadline = nanoTime.getAsLong() + call.deadlineMillis() * 1_000_000;
         TierCall purpose = new TierCall(call.route(), call.request().id(), call.key(), call.tenant(),
                 call.facts().device(), dev.hybridge.policy.Reason.SHADOW, edgeOutcome, call.trace());
-        cloud.infer(call.policy().cloud(), call.body(), call.jsonLength(), deadline, purpose).whenComplete((reply, error) -> {
+        // optional work: the first to go when the cloud is full
+        callThroughGate(Tier.CLOUD, Admission.Lane.CLIENT, () -> cloud.infer(call.policy().cloud(), call.body(),
+                call.jsonLength(), deadline, purpose)).whenComplete((reply, error) -> {
             if (error != null) {
                 listener.shadow(call.route(), ShadowResult.FAILED);
                 return;

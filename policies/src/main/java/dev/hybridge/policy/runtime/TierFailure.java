@@ -16,7 +16,10 @@ public final class TierFailure extends RuntimeException {
         TIMEOUT,
         /** Every worker's circuit breaker is open. */
         CIRCUIT_OPEN,
-        /** Too many calls in flight to the tier (its bulkhead is full). */
+        /**
+         * The tier sheds load: its admission gate or bulkhead refused the call, or its workers
+         * answered 503 with {@code Retry-After} (a queue full). Not a sign of a sick tier.
+         */
         BUSY
     }
 
@@ -40,7 +43,7 @@ public final class TierFailure extends RuntimeException {
         return switch (kind) {
             case TIMEOUT -> "no answer in time";
             case CIRCUIT_OPEN -> "circuit breaker open";
-            case BUSY -> "too many calls in flight (bulkhead full)";
+            case BUSY -> "overloaded: " + getMessage();
             default -> getMessage();
         };
     }

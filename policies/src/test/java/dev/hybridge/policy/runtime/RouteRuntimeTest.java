@@ -237,10 +237,133 @@ class RouteRuntimeTest {
                 TierFailure.Kind.CIRCUIT_OPEN, TierFailure.Kind.BUSY)) {
             cloud.failing(kind);
             RouteAnswer answer = run("digits");
-            assertThat(answer.outcome()).as(kind.name()).isEqualTo(outcome("digits", Tier.EDGE, Reason.CLOUD_UNAVAILABLE,
-                    0.3, 0.0001, true, 200));
+            // a cloud that sheds load says so: overloaded, not unavailable
+            assertThat(answer.outcome()).as(kind.name()).isEqualTo(outcome("digits", Tier.EDGE,
+                    kind == TierFailure.Kind.BUSY ? Reason.OVERLOADED : Reason.CLOUD_UNAVAILABLE, 0.3, 0.0001, true, 200));
             assertThat(ok(answer).parameters()).containsEntry("hybridge.degraded", true);
         }
+    }
+
+    // ------------------------------------------------------------------------------ overload
+
+    @Test
+    void anOverloadedEdgeIsRefusedWithRetryAfterAndSpendsNoCloudBudget() {
+        edge.failing(TierFailure.Kind.BUSY);
+        cloud.answering(0.9, "4");
+        RouteAnswer answer = run("digits");
+        assertThat(answer.outcome()).isEqualTo(new RouteOutcome("digits", null, Reason.OVERLOADED, null, 0, false, 503,
+                null, 1));
+        assertThat(answer.outcome().headers()).containsEntry("Retry-After", "1").containsEntry("Hybridge-Reason",
+                "overloaded");
+        assertThat(error(answer)).startsWith("the edge tier is overloaded, try again later");
+        assertThat(cloud.calls()).isZero();
+        assertThat(policies.spentUsd("acme")).isZero();
+    }
+
+    @Test
+    void aRouteCanSendWhatAnOverloadedEdgeShedsToTheCloud() throws IOException {
+        write("digits", Files.readString(folder.resolve("digits.yaml")) + "cloud-on-edge-overload: true\n");
+        assertThat(policies.reload(folder).problems()).isEmpty();
+        edge.failing(TierFailure.Kind.BUSY);
+        cloud.answering(0.9, "4");
+        RouteAnswer answer = run("digits");
+        assertThat(answer.outcome().tier()).isEqualTo(Tier.CLOUD);
+        assertThat(answer.outcome().reason()).isEqualTo(Reason.EDGE_UNAVAILABLE);
+        assertThat(cloud.calls()).isEqualTo(1);
+    }
+
+    @Test
+    void aFailedEdgeWithTheBudgetSpentIsUnavailableNotABudgetRefusal() {
+        edge.answering(0.3, "1");
+        cloud.answering(0.9, "4");
+        send("digits", "thrifty", Map.of(), List.of()).join(); // escalated: thrifty's budget is spent
+        edge.failing(TierFailure.Kind.UNREACHABLE);
+        RouteAnswer answer = send("digits", "thrifty", Map.of(), List.of()).join();
+        assertThat(answer.outcome().status()).isEqualTo(503);
+        assertThat(answer.outcome().reason()).isEqualTo(Reason.EDGE_UNAVAILABLE);
+        assertThat(error(answer)).contains("budget");
+    }
+
+    @Test
+    void aCloudOnlyRouteWhoseCloudShedsLoadIsRefusedWithRetryAfter() throws IOException {
+        write("big", "version: 1\nkind: cloud-only\ncloud: {model: digits-cloud}\n");
+        assertThat(policies.reload(folder).problems()).isEmpty();
+        cloud.failing(TierFailure.Kind.BUSY);
+        RouteAnswer answer = run("big");
+        assertThat(answer.outcome().status()).isEqualTo(503);
+        assertThat(answer.outcome().reason()).isEqualTo(Reason.OVERLOADED);
+        assertThat(answer.outcome().headers()).containsEntry("Retry-After", "1");
+        cloud.failing(TierFailure.Kind.UNREACHABLE);
+        RouteAnswer down = run("big");
+        assertThat(down.outcome().reason()).isEqualTo(Reason.CLOUD_UNAVAILABLE);
+        assertThat(down.outcome().headers()).doesNotContainKey("Retry-After");
+    }
+
+    @Test
+    void aRequestTheCloudCannotAnswerInTimeIsRefusedAtOnceNot504() throws IOException {
+        write("big", "version: 1\nkind: cascade\nedge: {model: digits-edge}\ncloud: {model: digits-cloud}\n"
+                + "cloud-latency: {initial: 800ms}\ndeadline: 500ms\n");
+        assertThat(policies.reload(folder).problems()).isEmpty();
+        edge.failing(TierFailure.Kind.UNREACHABLE);
+        RouteAnswer answer = run("big");
+        assertThat(answer.outcome().status()).isEqualTo(503);
+        assertThat(answer.outcome().reason()).isEqualTo(Reason.DEADLINE_TOO_TIGHT);
+        assertThat(answer.outcome().headers()).containsEntry("Retry-After", "1");
+        assertThat(cloud.calls()).isZero();
+    }
+
+    @Test
+    void theDoorRefusesAtOnceOverItsLimitAndKeepsEscalationsTheirShare() {
+        runtime = new RouteRuntime(policies, edge, cloud, codec, time, time, RouteRuntime.Listener.NONE, null, null,
+                new Admission(new Admission.Settings(true, 4, 4, 4, 1.5, 0.25, Duration.ofMillis(100),
+                        Duration.ofSeconds(3)), time));
+        edge.answering(0.3, "1");
+        cloud.answering(0.9, "4").hanging();
+        List<CompletableFuture<RouteAnswer>> open = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            open.add(send("digits", "acme", Map.of(), List.of()));
+        }
+        assertThat(open).noneMatch(CompletableFuture::isDone);
+        assertThat(runtime.admission().door().inFlight()).isEqualTo(4);
+        RouteAnswer refused = run("digits");
+        assertThat(refused.outcome()).isEqualTo(new RouteOutcome("digits", null, Reason.OVERLOADED, null, 0, false, 503,
+                null, 3));
+        assertThat(error(refused)).startsWith("overloaded: door (limit 4, 4 in flight) is full for client requests");
+        assertThat(edge.calls()).as("refused before any tier was asked").isEqualTo(4);
+        assertThat(runtime.admission().door().refused(Admission.Lane.CLIENT)).isEqualTo(1);
+        // an edge agent's escalation still has its share (a quarter of the limit)
+        CompletableFuture<RouteAnswer> escalation = send("digits", "acme", Map.of("hybridge.escalation", true,
+                "hybridge.confidence", 0.2), List.of());
+        assertThat(escalation).isNotDone();
+        assertThat(run("digits", Map.of("hybridge.escalation", true)).outcome().reason()).isEqualTo(Reason.OVERLOADED);
+        assertThat(runtime.admission().door().refused(Admission.Lane.ESCALATION)).isEqualTo(1);
+        cloud.release();
+        assertThat(open).allMatch(f -> f.join().outcome().status() == 200);
+        assertThat(escalation.join().outcome().status()).isEqualTo(200);
+        assertThat(runtime.admission().door().inFlight()).isZero();
+        cloud.answering(0.9, "4");
+        assertThat(run("digits").outcome().status()).as("places given back").isEqualTo(200);
+    }
+
+    @Test
+    void aFullTierGateRefusesTheCallAtOnce() {
+        runtime = new RouteRuntime(policies, edge, cloud, codec, time, time, RouteRuntime.Listener.NONE, null, null,
+                new Admission(new Admission.Settings(true, 4, 4, 4, 1.5, 0, Duration.ofMillis(100),
+                        Duration.ofSeconds(1)), time));
+        edge.answering(0.3, "1");
+        cloud.answering(0.9, "4").hanging();
+        // shadow samples outlive their requests: four of them fill the cloud's gate, not the door
+        for (int i = 0; i < 4; i++) {
+            assertThat(run("shadow").outcome().tier()).isEqualTo(Tier.EDGE);
+        }
+        assertThat(runtime.admission().tier(Tier.CLOUD).inFlight()).isEqualTo(4);
+        assertThat(runtime.admission().door().inFlight()).isZero();
+        RouteAnswer unsure = run("digits");
+        assertThat(unsure.outcome()).isEqualTo(outcome("digits", Tier.EDGE, Reason.OVERLOADED, 0.3, 0.0001, true, 200));
+        assertThat(cloud.calls()).as("the call was refused before it was made").isEqualTo(4);
+        assertThat(runtime.admission().tier(Tier.CLOUD).refused(Admission.Lane.CLIENT)).isEqualTo(1);
+        cloud.release();
+        assertThat(runtime.admission().tier(Tier.CLOUD).inFlight()).isZero();
     }
 
     @Test
@@ -439,7 +562,9 @@ class RouteRuntimeTest {
         assertThat(noCloud.outcome().status()).isEqualTo(409);
         assertThat(error(noCloud)).isEqualTo("escalation declined (edge_only): answer at the edge");
         RouteAnswer tooTight = run("digits", Map.of("hybridge.escalation", true, "hybridge.deadline_ms", 5L));
-        assertThat(tooTight.outcome().status()).isEqualTo(504);
+        assertThat(tooTight.outcome().status()).as("declined before any work: not a 504").isEqualTo(503);
+        assertThat(tooTight.outcome().reason()).isEqualTo(Reason.DEADLINE_TOO_TIGHT);
+        assertThat(tooTight.outcome().headers()).containsEntry("Retry-After", "1");
         cloud.failing(TierFailure.Kind.UNREACHABLE);
         RouteAnswer down = run("digits", escalation);
         assertThat(down.outcome().status()).as("the agent keeps its own answer").isEqualTo(503);

@@ -51,7 +51,7 @@ public final class DirectRunQueue implements RunQueue {
         } catch (RejectedExecutionException e) {
             pending.decrementAndGet();
             onRejected.run();
-            future.completeExceptionally(OipException.unavailable("model '" + name
+            future.completeExceptionally(OipException.overloaded("model '" + name
                     + "': run queue is full; retry later"));
         }
         return future;

@@ -109,7 +109,7 @@ public final class DynamicBatcher implements RunQueue {
         Pending p = new Pending(request, future, nanoClock.getAsLong(), rowsOf.applyAsInt(request));
         if (!queue.offer(p)) {
             listener.rejected();
-            future.completeExceptionally(OipException.unavailable("model '" + name + "': batch queue is full ("
+            future.completeExceptionally(OipException.overloaded("model '" + name + "': batch queue is full ("
                     + maxQueueSize + " requests waiting); retry later"));
             return future;
         }

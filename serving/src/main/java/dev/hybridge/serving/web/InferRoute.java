@@ -167,6 +167,9 @@ final class InferRoute implements NettyRouteProvider {
     private byte[] errorBody(HttpServerResponse response, Throwable failure) {
         OipException error = OipErrors.of(failure);
         response.status(error.status()).header(HttpHeaderNames.CONTENT_TYPE, "application/json");
+        if (error.retryAfterSeconds() > 0) {
+            response.header(HttpHeaderNames.RETRY_AFTER, Long.toString(error.retryAfterSeconds()));
+        }
         return codec.encodeError(error.getMessage());
     }
 

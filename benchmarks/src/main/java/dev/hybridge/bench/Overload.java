@@ -1,0 +1,383 @@
+package dev.hybridge.bench;
+
+import dev.hybridge.e2e.EdgeLaunch;
+import dev.hybridge.e2e.ProgramProcess;
+import dev.hybridge.e2e.RawHttp;
+import dev.hybridge.models.Fsdd;
+import dev.hybridge.oip.Datatype;
+import dev.hybridge.oip.InferRequest;
+import dev.hybridge.oip.OipCodec;
+import dev.hybridge.oip.RoutingParameters;
+import dev.hybridge.oip.Tensor;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The local system flooded: how many requests per second still get a 2xx when 16 times as
+ * many connections ask as it can serve, and what the rest are told. The system is the one a
+ * newcomer runs: a gateway ({@code -Xmx256m}) with the shipped policies, one edge agent (its
+ * launch options, {@code EdgeLaunch}) as the gateway's edge tier and two cloud workers
+ * ({@code -Xmx512m}) serving the demo models, all on this machine's CPUs with the load generator.
+ *
+ * <p>Each row is a route and a tenant: {@code digits-cloud} (cloud only) and the {@code digits}
+ * cascade with a budget the run cannot spend, the cascade with a spent budget
+ * ({@code when-spent: edge-only}), and the cascade as the shipped {@code demo} tenant. Each row
+ * runs {@code bench.phaseSeconds} with 16 closed-loop connections, then with 256; clients are
+ * kept-alive {@link RawHttp} connections sending the test-split recordings in turn, one second
+ * of audio each, as JSON (as curl or a plain client sends), and send again at once whatever the
+ * answer (no client backs off: the worst case). Reported per phase: 2xx per second, every status
+ * with its {@code Hybridge-Reason}, whether refusals carried {@code Retry-After}, the p50 and p99
+ * of refusals and of 2xx answers, and the gateway's peak resident memory.
+ *
+ * <p>{@code java -cp benchmarks/target/benchmarks.jar dev.hybridge.bench.Overload} writes
+ * {@code benchmarks/results/Overload.md}. Settings ({@code -D}): {@code bench.phaseSeconds} (10;
+ * 20), {@code bench.warmupSeconds} (20; 40), {@code bench.connections} (256), {@code bench.gatewaySettings}
+ * (program settings added to the gateway's, to try limits; the results then go to
+ * {@code Overload-tried.md}).
+ */
+public final class Overload {
+
+    private static final Path DEMO = Bench.root().resolve("models/demo/repository");
+    private static final List<String> GATEWAY_SETTINGS = System.getProperty("bench.gatewaySettings", "").isBlank()
+            ? List.of() : List.of(System.getProperty("bench.gatewaySettings").trim().split("\\s+"));
+
+    /** A route, and the API key of the tenant the requests run as (null: none, the shipped {@code demo}). */
+    private record Row(String name, String route, String apiKey) {
+    }
+
+    /** What one phase gave. */
+    private record Phase(int connections, double seconds, long ok, Map<String, Long> statuses, long withRetryAfter,
+                         long[] refusals, long[] answers, long gatewayRssMax) {
+        double okPerSecond() {
+            return ok / seconds;
+        }
+
+        long refused() {
+            return refusals.length;
+        }
+    }
+
+    private Overload() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Bench bench = new Bench(GATEWAY_SETTINGS.isEmpty() ? "Overload" : "Overload-tried", Overload.class, args);
+        int phaseSeconds = Bench.intSetting("phaseSeconds", 10, 20);
+        int warmupSeconds = Bench.intSetting("warmupSeconds", 20, 40);
+        int connections = Bench.intSetting("connections", 256, 256);
+        int base = 16;
+
+        Path policies = Files.createTempDirectory("hybridge-bench-overload-policies");
+        try (var shipped = Files.list(Bench.root().resolve("config/policies"))) {
+            for (Path f : shipped.toList()) {
+                Files.copy(f, policies.resolve(f.getFileName()));
+            }
+        }
+        // the shipped tenants, and two more: one whose budget the run cannot spend, one whose budget is spent
+        String tenants = Files.readString(policies.resolve("tenants.yaml")).stripTrailing() + """
+
+                  ample:
+                    budget-usd: 1000000
+                    when-spent: edge-only
+                    allow: [auto, edge, cloud]
+                  spent:
+                    budget-usd: 0.000001
+                    when-spent: edge-only
+                    allow: [auto, edge, cloud]
+                """;
+        Files.writeString(policies.resolve("tenants.yaml"), tenants);
+        Path state = Files.createTempDirectory("hybridge-bench-overload-state");
+        List<Fsdd.Clip> clips = Fsdd.testSplit(Fsdd.recordings(Bench.root()));
+        OipCodec codec = new OipCodec();
+        List<Row> rows = List.of(
+                new Row("`digits-cloud` (cloud only), budget ample", "digits-cloud", "key-ample"),
+                new Row("`digits` (cascade), budget ample", "digits", "key-ample"),
+                new Row("`digits` (cascade), budget spent (`when-spent: edge-only`)", "digits", "key-spent"),
+                new Row("`digits` (cascade), shipped `demo` tenant", "digits", null));
+
+        List<ProgramProcess> programs = new ArrayList<>();
+        try {
+            List<String> cloudArgs = List.of("--hybridge.serving.model-repository=" + DEMO.resolve("cloud"));
+            ProgramProcess cloudA = start(programs, "cloud-worker", List.of("-Xmx512m"), cloudArgs);
+            ProgramProcess cloudB = start(programs, "cloud-worker", List.of("-Xmx512m"), cloudArgs);
+            List<String> gatewayArgs = new ArrayList<>(List.of("--hybridge.gateway.policy-folder=" + policies,
+                    "--hybridge.gateway.cloud.addresses=" + cloudA.baseUri() + "," + cloudB.baseUri(),
+                    "--hybridge.gateway.anonymous-tenant=demo",
+                    "--hybridge.gateway.api-keys.key-ample=ample", "--hybridge.gateway.api-keys.key-spent=spent"));
+            // the edge agent's address is known once it runs; it reaches the gateway through its uplink
+            ProgramProcess gateway;
+            ProgramProcess agent;
+            int gatewayPort = freePort();
+            agent = start(programs, "edge-agent", EdgeLaunch.OPTIONS, List.of(
+                    "--hybridge.serving.model-repository=" + DEMO.resolve("edge"),
+                    "--hybridge.edge.uplink.url=http://127.0.0.1:" + gatewayPort,
+                    "--hybridge.edge.device-id=bench-device", "--hybridge.edge.state-dir=" + state));
+            gatewayArgs.add("--hybridge.gateway.edge.addresses=" + agent.baseUri());
+            gatewayArgs.addAll(GATEWAY_SETTINGS);
+            gateway = ProgramProcess.startOn(gatewayPort, "gateway", Bench.logDir(), List.of("-Xmx256m"), gatewayArgs);
+            programs.add(gateway);
+            gateway.awaitReady(Duration.ofSeconds(120));
+
+            bench.text("The local system: a gateway (`-Xmx256m`, the shipped policies, two more tenants: `ample` with"
+                    + " a budget the run cannot spend, `spent` with a budget that is spent, both `when-spent:"
+                    + " edge-only`), one edge agent (its launch options) as the gateway's edge tier, two cloud workers"
+                    + " (`-Xmx512m`, batching as shipped) serving the demo models; all of it and the load generator on"
+                    + " the same 2 CPUs. " + (GATEWAY_SETTINGS.isEmpty() ? "" : "Gateway settings tried: `"
+                    + String.join(" ", GATEWAY_SETTINGS) + "`. ") + "Clients: closed-loop kept-alive connections,"
+                    + " the " + clips.size() + " test-split recordings in turn, one second of audio each as JSON; a"
+                    + " client sends again as soon as it has an answer, whatever it was (no back-off: the worst case)."
+                    + " Each row: " + phaseSeconds + " s at " + base + " connections, then " + phaseSeconds + " s at "
+                    + connections + "; warm-up " + warmupSeconds + " s at " + base + " connections on each route"
+                    + " first, as the `ample` tenant.");
+
+            Map<String, List<byte[]>> bodies = new TreeMap<>();
+            for (Row row : rows) {
+                bodies.computeIfAbsent(row.route() + "|" + row.apiKey(), k -> {
+                    List<byte[]> posts = new ArrayList<>();
+                    for (Fsdd.Clip c : clips) {
+                        InferRequest request = new InferRequest(c.file(), Map.of(), List.of(new Tensor("audio",
+                                Datatype.FP32, new long[] {1, Fsdd.SAMPLES}, c.audio())), List.of());
+                        posts.add(RawHttp.post(gateway.baseUri(), "/v2/models/" + row.route() + "/infer",
+                                codec.encodeRequest(request, false), row.apiKey() == null ? Map.of()
+                                        : Map.of("X-Api-Key", row.apiKey())));
+                    }
+                    return posts;
+                });
+            }
+            for (String route : List.of("digits", "digits-cloud")) {
+                System.out.println("warm-up " + route);
+                load(gateway, bodies.get(route + "|key-ample"), base, warmupSeconds, false);
+            }
+            List<List<String>> table = new ArrayList<>();
+            List<List<String>> mix = new ArrayList<>();
+            List<List<String>> targets = new ArrayList<>();
+            for (Row row : rows) {
+                List<byte[]> posts = bodies.get(row.route() + "|" + row.apiKey());
+                Phase low = load(gateway, posts, base, phaseSeconds, false);
+                print(row, low, "");
+                Phase high = load(gateway, posts, connections, phaseSeconds, false);
+                print(row, high, "no back-off");
+                Phase acting = load(gateway, posts, connections, phaseSeconds, true);
+                print(row, acting, "clients wait as Retry-After says");
+                for (Phase at : List.of(high, acting)) {
+                    String who = at == high ? "no back-off" : "wait as told";
+                    double ratio = at.okPerSecond() / low.okPerSecond();
+                    table.add(List.of(row.name(), who, Bench.fixed(low.okPerSecond(), 0), Bench.fixed(at.okPerSecond(), 0),
+                            Bench.fixed(ratio, 2), Bench.ms(percentile(low.answers(), 50)),
+                            Bench.ms(percentile(at.answers(), 50)), Bench.ms(percentile(at.answers(), 99)),
+                            at.refused() == 0 ? "-" : Bench.ms(percentile(at.refusals(), 50)),
+                            at.refused() == 0 ? "-" : Bench.ms(percentile(at.refusals(), 99)),
+                            Bench.mb(Math.max(low.gatewayRssMax(), at.gatewayRssMax()))));
+                    long wrong429 = at.statuses().entrySet().stream()
+                            .filter(e -> e.getKey().startsWith("429") && !e.getKey().contains("budget_exhausted"))
+                            .mapToLong(Map.Entry::getValue).sum();
+                    long all504 = at.statuses().entrySet().stream()
+                            .filter(e -> e.getKey().startsWith("504")).mapToLong(Map.Entry::getValue).sum();
+                    long p99 = at.refused() == 0 ? 0 : percentile(at.refusals(), 99);
+                    targets.add(List.of(row.name(), who, Bench.fixed(ratio, 2) + (ratio >= 0.85 ? " (met)" : " (not met)"),
+                            at.refused() == 0 ? "none refused" : Bench.ms(p99) + (p99 < 20_000_000 ? " (met)" : " (not met)"),
+                            Long.toString(wrong429), Long.toString(all504)));
+                }
+                for (Phase phase : List.of(low, high, acting)) {
+                    mix.add(List.of(row.name(), Integer.toString(phase.connections()),
+                            phase == acting ? "wait as told" : phase == high ? "no back-off" : "-", Long.toString(phase.ok()),
+                            describe(phase.statuses()), phase.refused() == 0 ? "-"
+                                    : phase.withRetryAfter() + " of " + phase.refused()));
+                }
+            }
+            bench.heading("2xx per second at " + base + " and " + connections + " connections");
+            bench.text("Two kinds of client at " + connections + " connections: **no back-off** sends again as soon as it"
+                    + " has any answer (the worst case: a refusal then costs as much as sending the body); **wait as"
+                    + " told** waits as long as a refusal's `Retry-After` says, as a client acting on the answer does.");
+            bench.table(List.of("route, tenant", "clients at " + connections, "2xx/s at " + base, "2xx/s at " + connections,
+                    "ratio",
+                    "2xx p50 ms at " + base, "2xx p50 ms at " + connections, "2xx p99 ms at " + connections,
+                    "refusal p50 ms at " + connections, "refusal p99 ms at " + connections, "gateway peak RSS"), table);
+            bench.heading("What every answer was");
+            bench.text("Status and `Hybridge-Reason` of every answer, per phase; `Retry-After`: how many of the"
+                    + " non-2xx answers carried one.");
+            bench.table(List.of("route, tenant", "connections", "clients", "2xx", "statuses (reason)", "Retry-After"), mix);
+            bench.heading("Targets");
+            bench.text("At " + connections + " connections: 2xx rate at least 0.85 of the rate at " + base
+                    + "; refusals answered in under 20 ms at p99; no 429 that a budget did not cause; no 504 for a"
+                    + " request refused at the door (every 504 is listed: each is a request that was accepted and"
+                    + " ran out of time, or a defect).");
+            bench.table(List.of("route, tenant", "clients", "2xx ratio", "refusal p99", "429 not caused by a budget",
+                    "504"), targets);
+        } finally {
+            for (int i = programs.size() - 1; i >= 0; i--) {
+                programs.get(i).close();
+            }
+        }
+        bench.write();
+    }
+
+    private static ProgramProcess start(List<ProgramProcess> programs, String program, List<String> jvm,
+                                        List<String> arguments) {
+        ProgramProcess p = ProgramProcess.start(program, Bench.logDir(), jvm, arguments);
+        programs.add(p);
+        p.awaitReady(Duration.ofSeconds(120));
+        return p;
+    }
+
+    private static void print(Row row, Phase phase, String clients) {
+        System.out.printf("  %-60s %4d conn %-34s: %6.0f 2xx/s, %s%n", row.name(), phase.connections(), clients,
+                phase.okPerSecond(), describe(phase.statuses()));
+    }
+
+    private static String describe(Map<String, Long> statuses) {
+        List<String> parts = new ArrayList<>();
+        statuses.forEach((status, count) -> parts.add(count + " x " + status));
+        return parts.isEmpty() ? "-" : String.join(", ", parts);
+    }
+
+    /**
+     * {@code connections} closed-loop clients for {@code seconds}, each on its own kept-alive
+     * connection (opened again when the server closes it), sending the bodies in turn.
+     */
+    static Phase load(ProgramProcess gateway, List<byte[]> posts, int connections, double seconds, boolean honour)
+            throws InterruptedException {
+        URI base = gateway.baseUri();
+        long[][] answers = new long[connections][];
+        long[][] refusals = new long[connections][];
+        int[] answerCounts = new int[connections];
+        int[] refusalCounts = new int[connections];
+        List<Map<String, Long>> statuses = new ArrayList<>();
+        AtomicLong withRetryAfter = new AtomicLong();
+        CountDownLatch done = new CountDownLatch(connections);
+        AtomicBoolean running = new AtomicBoolean(true);
+        AtomicLong rssMax = new AtomicLong(gateway.residentBytes());
+        Thread rss = new Thread(() -> {
+            while (running.get()) {
+                rssMax.accumulateAndGet(gateway.residentBytes(), Math::max);
+                try {
+                    Thread.sleep(200);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }, "rss");
+        rss.setDaemon(true);
+        rss.start();
+        long start = System.nanoTime();
+        long end = start + (long) (seconds * 1e9);
+        for (int c = 0; c < connections; c++) {
+            int index = c;
+            Map<String, Long> mine = new TreeMap<>();
+            statuses.add(mine);
+            Thread thread = new Thread(() -> {
+                long[] ok = new long[1024];
+                long[] no = new long[1024];
+                int nOk = 0;
+                int nNo = 0;
+                RawHttp connection = null;
+                try {
+                    for (int i = index; ; i++) {
+                        long t0 = System.nanoTime();
+                        if (t0 >= end) {
+                            break;
+                        }
+                        if (connection == null) {
+                            connection = new RawHttp(base);
+                        }
+                        int status;
+                        try {
+                            status = connection.send(posts.get(i % posts.size()));
+                        } catch (RuntimeException e) {
+                            mine.merge("connection failed", 1L, Long::sum);
+                            connection.close();
+                            connection = null;
+                            continue;
+                        }
+                        long t1 = System.nanoTime();
+                        if (status / 100 == 2) {
+                            if (nOk == ok.length) {
+                                ok = Arrays.copyOf(ok, nOk * 2);
+                            }
+                            ok[nOk++] = t1 - t0;
+                        } else {
+                            String reason = connection.header(RoutingParameters.REASON_HEADER);
+                            mine.merge(status + (reason == null ? "" : " " + reason), 1L, Long::sum);
+                            String retryAfter = connection.header("Retry-After");
+                            if (retryAfter != null) {
+                                withRetryAfter.incrementAndGet();
+                            }
+                            if (honour && retryAfter != null) {
+                                // as a client that acts on the answer: wait as told (not past the phase's end)
+                                long wait = Math.min(Long.parseLong(retryAfter.trim()) * 1_000_000_000L, end - t1);
+                                if (wait > 0) {
+                                    try {
+                                        Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                                    } catch (InterruptedException e) {
+                                        Thread.currentThread().interrupt();
+                                        break;
+                                    }
+                                }
+                            }
+                            if (nNo == no.length) {
+                                no = Arrays.copyOf(no, nNo * 2);
+                            }
+                            no[nNo++] = t1 - t0;
+                        }
+                        if (connection.closing()) {
+                            connection.close();
+                            connection = null;
+                        }
+                    }
+                } finally {
+                    if (connection != null) {
+                        connection.close();
+                    }
+                    answers[index] = ok;
+                    refusals[index] = no;
+                    answerCounts[index] = nOk;
+                    refusalCounts[index] = nNo;
+                    done.countDown();
+                }
+            }, "client-" + c);
+            thread.setDaemon(true);
+            thread.start();
+        }
+        done.await();
+        double elapsed = (System.nanoTime() - start) / 1e9;
+        running.set(false);
+        rss.interrupt();
+        Map<String, Long> all = new TreeMap<>();
+        statuses.forEach(m -> m.forEach((k, v) -> all.merge(k, v, Long::sum)));
+        List<long[]> okParts = new ArrayList<>();
+        List<long[]> noParts = new ArrayList<>();
+        long ok = 0;
+        for (int c = 0; c < connections; c++) {
+            okParts.add(Arrays.copyOf(answers[c], answerCounts[c]));
+            noParts.add(Arrays.copyOf(refusals[c], refusalCounts[c]));
+            ok += answerCounts[c];
+        }
+        long[] okAll = Bench.concat(okParts);
+        long[] noAll = Bench.concat(noParts);
+        Arrays.sort(okAll);
+        Arrays.sort(noAll);
+        return new Phase(connections, elapsed, ok, all, withRetryAfter.get(), noAll, okAll, rssMax.get());
+    }
+
+    private static long percentile(long[] sorted, double p) {
+        return sorted.length == 0 ? 0 : Bench.percentile(sorted, p);
+    }
+
+    private static int freePort() {
+        try (java.net.ServerSocket socket = new java.net.ServerSocket(0)) {
+            return socket.getLocalPort();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+}
