@@ -413,6 +413,20 @@ The gateway's environment (hybridge.gateway.*) before extraEnv.
   value: {{ .Values.gateway.config.maxRequestSize | quote }}
 - name: HYBRIDGE_GATEWAY_MAXRESPONSESIZE
   value: {{ .Values.gateway.config.maxResponseSize | quote }}
+- name: HYBRIDGE_GATEWAY_MAXBUFFEREDREQUESTBYTES
+  value: {{ .Values.gateway.config.maxBufferedRequestBytes | quote }}
+- name: HYBRIDGE_GATEWAY_ADMISSION_ENABLED
+  value: {{ .Values.gateway.config.admission.enabled | quote }}
+- name: HYBRIDGE_GATEWAY_ADMISSION_INITIALLIMIT
+  value: {{ .Values.gateway.config.admission.initialLimit | quote }}
+- name: HYBRIDGE_GATEWAY_ADMISSION_MINLIMIT
+  value: {{ .Values.gateway.config.admission.minLimit | quote }}
+- name: HYBRIDGE_GATEWAY_ADMISSION_MAXLIMIT
+  value: {{ .Values.gateway.config.admission.maxLimit | quote }}
+- name: HYBRIDGE_GATEWAY_ADMISSION_ESCALATIONSHARE
+  value: {{ .Values.gateway.config.admission.escalationShare | quote }}
+- name: HYBRIDGE_GATEWAY_ADMISSION_RETRYAFTER
+  value: {{ .Values.gateway.config.admission.retryAfter | quote }}
 - name: HYBRIDGE_GATEWAY_APIKEYHEADER
   value: {{ .Values.gateway.config.apiKeyHeader | quote }}
 - name: HYBRIDGE_GATEWAY_ANONYMOUSTENANT

@@ -124,9 +124,6 @@ public final class Overload {
                     "--hybridge.edge.device-id=bench-device", "--hybridge.edge.state-dir=" + state));
             gatewayArgs.add("--hybridge.gateway.edge.addresses=" + agent.baseUri());
             gatewayArgs.addAll(GATEWAY_SETTINGS);
-            gateway = ProgramProcess.startOn(gatewayPort, "gateway", Bench.logDir(), List.of("-Xmx256m"), gatewayArgs);
-            programs.add(gateway);
-            gateway.awaitReady(Duration.ofSeconds(120));
 
             bench.text("The local system: a gateway (`-Xmx256m`, the shipped policies, two more tenants: `ample` with"
                     + " a budget the run cannot spend, `spent` with a budget that is spent, both `when-spent:"
@@ -138,81 +135,96 @@ public final class Overload {
                     + " client sends again as soon as it has an answer, whatever it was (no back-off: the worst case)."
                     + " Each row: " + phaseSeconds + " s at " + base + " connections, then " + phaseSeconds + " s at "
                     + connections + "; warm-up " + warmupSeconds + " s at " + base + " connections on each route"
-                    + " first, as the `ample` tenant.");
-
-            Map<String, List<byte[]>> bodies = new TreeMap<>();
-            for (Row row : rows) {
-                bodies.computeIfAbsent(row.route() + "|" + row.apiKey(), k -> {
-                    List<byte[]> posts = new ArrayList<>();
-                    for (Fsdd.Clip c : clips) {
-                        InferRequest request = new InferRequest(c.file(), Map.of(), List.of(new Tensor("audio",
-                                Datatype.FP32, new long[] {1, Fsdd.SAMPLES}, c.audio())), List.of());
-                        posts.add(RawHttp.post(gateway.baseUri(), "/v2/models/" + row.route() + "/infer",
-                                codec.encodeRequest(request, false), row.apiKey() == null ? Map.of()
-                                        : Map.of("X-Api-Key", row.apiKey())));
-                    }
-                    return posts;
-                });
-            }
-            for (String route : List.of("digits", "digits-cloud")) {
-                System.out.println("warm-up " + route);
-                load(gateway, bodies.get(route + "|key-ample"), base, warmupSeconds, false);
-            }
+                    + " first, as the `ample` tenant. Two gateways in turn, each started afresh: **as shipped**, and"
+                    + " with **admission off** (`--hybridge.gateway.admission.enabled=false`: the pools' bulkheads and"
+                    + " the workers' queues alone limit load), the peer that shows what the gates change.");
             List<List<String>> table = new ArrayList<>();
             List<List<String>> mix = new ArrayList<>();
             List<List<String>> targets = new ArrayList<>();
-            for (Row row : rows) {
-                List<byte[]> posts = bodies.get(row.route() + "|" + row.apiKey());
-                Phase low = load(gateway, posts, base, phaseSeconds, false);
-                print(row, low, "");
-                Phase high = load(gateway, posts, connections, phaseSeconds, false);
-                print(row, high, "no back-off");
-                Phase acting = load(gateway, posts, connections, phaseSeconds, true);
-                print(row, acting, "clients wait as Retry-After says");
-                for (Phase at : List.of(high, acting)) {
-                    String who = at == high ? "no back-off" : "wait as told";
-                    double ratio = at.okPerSecond() / low.okPerSecond();
-                    table.add(List.of(row.name(), who, Bench.fixed(low.okPerSecond(), 0), Bench.fixed(at.okPerSecond(), 0),
-                            Bench.fixed(ratio, 2), Bench.ms(percentile(low.answers(), 50)),
-                            Bench.ms(percentile(at.answers(), 50)), Bench.ms(percentile(at.answers(), 99)),
-                            at.refused() == 0 ? "-" : Bench.ms(percentile(at.refusals(), 50)),
-                            at.refused() == 0 ? "-" : Bench.ms(percentile(at.refusals(), 99)),
-                            Bench.mb(Math.max(low.gatewayRssMax(), at.gatewayRssMax()))));
-                    long wrong429 = at.statuses().entrySet().stream()
-                            .filter(e -> e.getKey().startsWith("429") && !e.getKey().contains("budget_exhausted"))
-                            .mapToLong(Map.Entry::getValue).sum();
-                    long all504 = at.statuses().entrySet().stream()
-                            .filter(e -> e.getKey().startsWith("504")).mapToLong(Map.Entry::getValue).sum();
-                    long p99 = at.refused() == 0 ? 0 : percentile(at.refusals(), 99);
-                    targets.add(List.of(row.name(), who, Bench.fixed(ratio, 2) + (ratio >= 0.85 ? " (met)" : " (not met)"),
-                            at.refused() == 0 ? "none refused" : Bench.ms(p99) + (p99 < 20_000_000 ? " (met)" : " (not met)"),
-                            Long.toString(wrong429), Long.toString(all504)));
+            for (String config : List.of("as shipped", "admission off")) {
+                List<String> settings = new ArrayList<>(gatewayArgs);
+                if (config.equals("admission off")) {
+                    settings.add("--hybridge.gateway.admission.enabled=false");
                 }
-                for (Phase phase : List.of(low, high, acting)) {
-                    mix.add(List.of(row.name(), Integer.toString(phase.connections()),
-                            phase == acting ? "wait as told" : phase == high ? "no back-off" : "-", Long.toString(phase.ok()),
-                            describe(phase.statuses()), phase.refused() == 0 ? "-"
-                                    : phase.withRetryAfter() + " of " + phase.refused()));
+                gateway = ProgramProcess.startOn(gatewayPort, "gateway", Bench.logDir(), List.of("-Xmx256m"), settings);
+                ProgramProcess running = gateway;
+                gateway.awaitReady(Duration.ofSeconds(120));
+                try {
+
+                    Map<String, List<byte[]>> bodies = new TreeMap<>();
+                    for (Row row : rows) {
+                        bodies.computeIfAbsent(row.route() + "|" + row.apiKey(), k -> {
+                            List<byte[]> posts = new ArrayList<>();
+                            for (Fsdd.Clip c : clips) {
+                                InferRequest request = new InferRequest(c.file(), Map.of(), List.of(new Tensor("audio",
+                                        Datatype.FP32, new long[] {1, Fsdd.SAMPLES}, c.audio())), List.of());
+                                posts.add(RawHttp.post(running.baseUri(), "/v2/models/" + row.route() + "/infer",
+                                        codec.encodeRequest(request, false), row.apiKey() == null ? Map.of()
+                                                : Map.of("X-Api-Key", row.apiKey())));
+                            }
+                            return posts;
+                        });
+                    }
+                    for (String route : List.of("digits", "digits-cloud")) {
+                        System.out.println(config + ": warm-up " + route);
+                        load(gateway, bodies.get(route + "|key-ample"), base, warmupSeconds, false);
+                    }
+                    for (Row row : rows) {
+                        List<byte[]> posts = bodies.get(row.route() + "|" + row.apiKey());
+                        Phase low = load(gateway, posts, base, phaseSeconds, false);
+                        print(config, row, low, "");
+                        Phase high = load(gateway, posts, connections, phaseSeconds, false);
+                        print(config, row, high, "no back-off");
+                        Phase acting = load(gateway, posts, connections, phaseSeconds, true);
+                        print(config, row, acting, "clients wait as Retry-After says");
+                        for (Phase at : List.of(high, acting)) {
+                            String who = at == high ? "no back-off" : "wait as told";
+                            double ratio = at.okPerSecond() / low.okPerSecond();
+                            table.add(List.of(config, row.name(), who, Bench.fixed(low.okPerSecond(), 0), Bench.fixed(at.okPerSecond(), 0),
+                                    Bench.fixed(ratio, 2), Bench.ms(percentile(low.answers(), 50)),
+                                    Bench.ms(percentile(at.answers(), 50)), Bench.ms(percentile(at.answers(), 99)),
+                                    at.refused() == 0 ? "-" : Bench.ms(percentile(at.refusals(), 50)),
+                                    at.refused() == 0 ? "-" : Bench.ms(percentile(at.refusals(), 99)),
+                                    Bench.mb(Math.max(low.gatewayRssMax(), at.gatewayRssMax()))));
+                            long wrong429 = at.statuses().entrySet().stream()
+                                    .filter(e -> e.getKey().startsWith("429") && !e.getKey().contains("budget_exhausted"))
+                                    .mapToLong(Map.Entry::getValue).sum();
+                            long all504 = at.statuses().entrySet().stream()
+                                    .filter(e -> e.getKey().startsWith("504")).mapToLong(Map.Entry::getValue).sum();
+                            long p99 = at.refused() == 0 ? 0 : percentile(at.refusals(), 99);
+                            targets.add(List.of(config, row.name(), who, Bench.fixed(ratio, 2) + (ratio >= 0.85 ? " (met)" : " (not met)"),
+                                    at.refused() == 0 ? "none refused" : Bench.ms(p99) + (p99 < 20_000_000 ? " (met)" : " (not met)"),
+                                    Long.toString(wrong429), Long.toString(all504)));
+                        }
+                        for (Phase phase : List.of(low, high, acting)) {
+                            mix.add(List.of(config, row.name(), Integer.toString(phase.connections()),
+                                    phase == acting ? "wait as told" : phase == high ? "no back-off" : "-", Long.toString(phase.ok()),
+                                    describe(phase.statuses()), phase.refused() == 0 ? "-"
+                                            : phase.withRetryAfter() + " of " + phase.refused()));
+                        }
+                    }
+                } finally {
+                    running.close();
                 }
             }
             bench.heading("2xx per second at " + base + " and " + connections + " connections");
             bench.text("Two kinds of client at " + connections + " connections: **no back-off** sends again as soon as it"
                     + " has any answer (the worst case: a refusal then costs as much as sending the body); **wait as"
                     + " told** waits as long as a refusal's `Retry-After` says, as a client acting on the answer does.");
-            bench.table(List.of("route, tenant", "clients at " + connections, "2xx/s at " + base, "2xx/s at " + connections,
+            bench.table(List.of("gateway", "route, tenant", "clients at " + connections, "2xx/s at " + base, "2xx/s at " + connections,
                     "ratio",
                     "2xx p50 ms at " + base, "2xx p50 ms at " + connections, "2xx p99 ms at " + connections,
                     "refusal p50 ms at " + connections, "refusal p99 ms at " + connections, "gateway peak RSS"), table);
             bench.heading("What every answer was");
             bench.text("Status and `Hybridge-Reason` of every answer, per phase; `Retry-After`: how many of the"
                     + " non-2xx answers carried one.");
-            bench.table(List.of("route, tenant", "connections", "clients", "2xx", "statuses (reason)", "Retry-After"), mix);
+            bench.table(List.of("gateway", "route, tenant", "connections", "clients", "2xx", "statuses (reason)", "Retry-After"), mix);
             bench.heading("Targets");
             bench.text("At " + connections + " connections: 2xx rate at least 0.85 of the rate at " + base
                     + "; refusals answered in under 20 ms at p99; no 429 that a budget did not cause; no 504 for a"
                     + " request refused at the door (every 504 is listed: each is a request that was accepted and"
                     + " ran out of time, or a defect).");
-            bench.table(List.of("route, tenant", "clients", "2xx ratio", "refusal p99", "429 not caused by a budget",
+            bench.table(List.of("gateway", "route, tenant", "clients", "2xx ratio", "refusal p99", "429 not caused by a budget",
                     "504"), targets);
         } finally {
             for (int i = programs.size() - 1; i >= 0; i--) {
@@ -230,9 +242,9 @@ public final class Overload {
         return p;
     }
 
-    private static void print(Row row, Phase phase, String clients) {
-        System.out.printf("  %-60s %4d conn %-34s: %6.0f 2xx/s, %s%n", row.name(), phase.connections(), clients,
-                phase.okPerSecond(), describe(phase.statuses()));
+    private static void print(String config, Row row, Phase phase, String clients) {
+        System.out.printf("  %-13s %-60s %4d conn %-34s: %6.0f 2xx/s, %s%n", config, row.name(), phase.connections(),
+                clients, phase.okPerSecond(), describe(phase.statuses()));
     }
 
     private static String describe(Map<String, Long> statuses) {
