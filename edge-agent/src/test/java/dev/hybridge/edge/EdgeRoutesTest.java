@@ -143,6 +143,7 @@ class EdgeRoutesTest {
         assertThat(sent.path()).isEqualTo("/v2/models/always/infer");
         assertThat(sent.contentType()).isEqualTo("application/octet-stream");
         assertThat(sent.authorization()).isEqualTo("Bearer device-secret");
+        assertThat(sent.escalationHeader()).as("for the gateway's door, before it reads the body").isEqualTo("true");
         Map<String, Object> parameters = sent.request().parameters();
         assertThat(parameters).containsEntry(RoutingParameters.ESCALATION, true)
                 .containsEntry(RoutingParameters.DEVICE, "dev-test")
@@ -204,6 +205,21 @@ class EdgeRoutesTest {
         uplink.probe();
         assertThat(uplink.breaker().getState()).isEqualTo(CircuitBreaker.State.HALF_OPEN);
         infer("always", "back").jsonPath("$.parameters['hybridge.tier']").isEqualTo("cloud");
+    }
+
+    @Test
+    void aGatewaySheddingLoadIsABusyLinkNotADownOne() {
+        GATEWAY.shedding();
+        for (int i = 0; i < 6; i++) {
+            infer("always", "busy" + i).jsonPath("$.parameters['hybridge.tier']").isEqualTo("edge")
+                    .jsonPath("$.parameters['hybridge.degraded']").isEqualTo(true)
+                    .jsonPath("$.parameters['hybridge.escalation_id']").exists();
+        }
+        // every escalation was tried: a busy gateway does not open the link's breaker
+        assertThat(GATEWAY.escalations()).hasSizeGreaterThanOrEqualTo(6); // and perhaps a replay of one
+        assertThat(uplink.breaker().getState()).isEqualTo(CircuitBreaker.State.CLOSED);
+        client.get().uri("/v2/health/ready").exchange().expectStatus().isOk()
+                .expectBody().jsonPath("$.uplink").isEqualTo("online");
     }
 
     @Test

@@ -28,7 +28,8 @@ import reactor.netty.resources.LoopResources;
 final class StandInGateway implements AutoCloseable {
 
     /** One escalation as received: path, headers that matter, the decoded request. */
-    record Received(String path, String contentType, String authorization, InferRequest request, int bodyBytes) {
+    record Received(String path, String contentType, String authorization, InferRequest request, int bodyBytes,
+                    String escalationHeader) {
     }
 
     private final OipCodec codec = new OipCodec();
@@ -38,6 +39,7 @@ final class StandInGateway implements AutoCloseable {
     private final AtomicInteger policyCalls = new AtomicInteger();
     private final List<String> callbacks = new CopyOnWriteArrayList<>();
     private volatile int failStatus;
+    private volatile boolean shedding;
     private volatile PolicyBundle policies = new PolicyBundle(Map.of());
 
     StandInGateway() {
@@ -50,7 +52,14 @@ final class StandInGateway implements AutoCloseable {
                                     InferRequest decoded = codec.decodeRequest(body, jsonLength);
                                     escalations.add(new Received(request.fullPath(),
                                             request.requestHeaders().get("Content-Type"),
-                                            request.requestHeaders().get("Authorization"), decoded, body.length));
+                                            request.requestHeaders().get("Authorization"), decoded, body.length,
+                                            request.requestHeaders().get("Hybridge-Escalation")));
+                                    if (shedding) {
+                                        return response.status(503).header("Content-Type", "application/json")
+                                                .header("Retry-After", "1").header("Hybridge-Reason", "overloaded")
+                                                .sendString(Mono.just("{\"error\":\"overloaded: stand-in door full\"}"))
+                                                .then();
+                                    }
                                     if (failStatus != 0) {
                                         return response.status(failStatus).header("Content-Type", "application/json")
                                                 .sendString(Mono.just("{\"error\":\"stand-in failing\"}")).then();
@@ -122,6 +131,12 @@ final class StandInGateway implements AutoCloseable {
         return this;
     }
 
+    /** Answers escalations 503 with {@code Retry-After}, as a gateway shedding load does. */
+    StandInGateway shedding() {
+        this.shedding = true;
+        return this;
+    }
+
     StandInGateway serve(PolicyBundle set) {
         this.policies = set;
         return this;
@@ -130,6 +145,7 @@ final class StandInGateway implements AutoCloseable {
     void reset() {
         escalations.clear();
         failStatus = 0;
+        shedding = false;
     }
 
     @Override
