@@ -115,14 +115,19 @@ public final class Observability {
             }
             Map<String, List<ClosedLoop.Result>> load = new LinkedHashMap<>();
             Map<String, List<Long>> p50s = new LinkedHashMap<>();
+            Map<String, List<Double>> cpuPerRequest = new LinkedHashMap<>();
             for (Pair pair : pairs) {
+                cpuPerRequest.put(pair.name(), new ArrayList<>());
                 load.put(pair.name(), new ArrayList<>());
                 p50s.put(pair.name(), new ArrayList<>());
             }
             for (int round = 0; round < rounds; round++) {
                 for (int i = 0; i < pairs.size(); i++) {
                     Pair pair = pairs.get((i + round) % pairs.size());
+                    long cpuBefore = Bench.cpuMillis(pair.gateway().pid()) + Bench.cpuMillis(pair.worker().pid());
                     ClosedLoop.Result result = ClosedLoop.run(pair.gateway().baseUri(), pair.post(), clients, phaseSeconds);
+                    long cpu = Bench.cpuMillis(pair.gateway().pid()) + Bench.cpuMillis(pair.worker().pid()) - cpuBefore;
+                    cpuPerRequest.get(pair.name()).add(result.ok() == 0 ? Double.NaN : cpu * 1000.0 / result.ok());
                     load.get(pair.name()).add(result);
                     long p50 = Bench.Stats.of(ClosedLoop.sequential(pair.gateway().baseUri(), pair.post(), calls, pair.name())).p50();
                     p50s.get(pair.name()).add(p50);
@@ -158,6 +163,23 @@ public final class Observability {
                     + " against both sides of a ratio.");
             double shipped = ratios.get(SHIPPED_NAME);
             double every = ratios.get(EVERY_NAME);
+            bench.heading("CPU per request (gateway and worker together)");
+            bench.text("The two programs' CPU time (user and system, from /proc) over each phase, divided by the"
+                    + " requests it answered: what the instrumentation costs in work, which the shared machine's"
+                    + " slow stretches move far less than they move throughput. Median over rounds; the ratio is"
+                    + " each round's figure over the same round's with everything off (the median of those).");
+            List<List<String>> cpuRows = new ArrayList<>();
+            for (Pair pair : pairs) {
+                List<Double> mine = cpuPerRequest.get(pair.name());
+                List<Double> offs = cpuPerRequest.get(OFF_NAME);
+                List<Double> perRound = new ArrayList<>();
+                for (int r = 0; r < mine.size(); r++) {
+                    perRound.add(mine.get(r) / offs.get(r));
+                }
+                cpuRows.add(List.of(pair.name(), Bench.fixed(medianOf(mine), 1), Bench.fixed(medianOf(perRound), 3) + "x"));
+            }
+            bench.table(List.of("pair", "CPU us per request (median of rounds)", "vs off (median of the rounds' ratios)"),
+                    cpuRows);
             bench.heading("Target");
             bench.table(List.of("target", "measured", "met"), List.of(
                     List.of("as shipped >= 0.97x off", Bench.fixed(shipped, 3) + "x", shipped >= 0.97 ? "yes" : "no"),
@@ -180,6 +202,13 @@ public final class Observability {
         ratios.sort(null);
         int n = ratios.size();
         return n % 2 == 1 ? ratios.get(n / 2) : (ratios.get(n / 2 - 1) + ratios.get(n / 2)) / 2;
+    }
+
+    private static double medianOf(List<Double> values) {
+        List<Double> sorted = new ArrayList<>(values);
+        sorted.sort(null);
+        int n = sorted.size();
+        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
     }
 
     private static double median(List<ClosedLoop.Result> results) {

@@ -2,10 +2,9 @@ package dev.hybridge.oip.web;
 
 import io.micrometer.tracing.Link;
 import io.micrometer.tracing.Span;
+import io.micrometer.tracing.TraceContext;
 import io.micrometer.tracing.Tracer;
 import io.micrometer.tracing.propagation.Propagator;
-import java.util.HashMap;
-import java.util.Map;
 import java.util.function.BiConsumer;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -47,15 +46,38 @@ public final class Traces {
         return new Traces(Tracer.NOOP, Propagator.NOOP);
     }
 
-    /** A span for a request this program received, the child of the caller's context when it sent one. */
+    /**
+     * A span for a request this program received, the child of the caller's context when it sent
+     * one. A request without a {@code traceparent} starts a new trace without running the
+     * propagators (most requests, and the dearest part of a span here: each propagator asks the
+     * headers for its own fields).
+     */
     public Span received(String name, Function<String, String> header) {
-        return propagator.extract(header, Function::apply).name(name).kind(Span.Kind.SERVER).start();
+        Span.Builder builder = header.apply(TRACEPARENT) == null ? tracer.spanBuilder().setNoParent()
+                : propagator.extract(header, Function::apply);
+        return builder.name(name).kind(Span.Kind.SERVER).start();
     }
 
-    /** A span for a call this program makes, the child of the context {@code parent} (a traceparent) names, if any. */
+    /**
+     * A span for a call this program makes, the child of the context {@code parent} (a
+     * traceparent) names, if any: read directly, without a round through the propagators.
+     */
     public Span calling(String name, String parent) {
-        Span.Builder builder = parent == null ? tracer.spanBuilder() : propagator.extract(Map.of(TRACEPARENT, parent), Map::get);
+        TraceContext context = parse(parent);
+        Span.Builder builder = tracer.spanBuilder();
+        if (context != null) {
+            builder = builder.setParent(context);
+        }
         return builder.name(name).kind(Span.Kind.CLIENT).start();
+    }
+
+    /** The context a {@code traceparent} value names (version 00: ids in lower-case hex), or null. */
+    private TraceContext parse(String traceparent) {
+        String[] parts = traceparent == null ? new String[0] : traceparent.split("-");
+        if (parts.length != 4 || parts[1].length() != 32 || parts[2].length() != 16 || parts[3].length() != 2) {
+            return null;
+        }
+        return tracer.traceContextBuilder().traceId(parts[1]).spanId(parts[2]).sampled(parts[3].endsWith("1")).build();
     }
 
     /**
@@ -64,19 +86,22 @@ public final class Traces {
      */
     public Span linkedTo(String name, String earlier) {
         Span.Builder builder = tracer.spanBuilder().setNoParent().name(name).kind(Span.Kind.CLIENT);
-        String[] parts = earlier == null ? new String[0] : earlier.split("-");
-        if (parts.length == 4 && parts[1].length() == 32 && parts[2].length() == 16) {
-            builder = builder.addLink(new Link(tracer.traceContextBuilder().traceId(parts[1]).spanId(parts[2])
-                    .sampled(parts[3].endsWith("1")).build()));
+        TraceContext context = parse(earlier);
+        if (context != null) {
+            builder = builder.addLink(new Link(context));
         }
         return builder.start();
     }
 
     /** The span's context as a {@code traceparent} value (null for a no-op span). */
     public String traceparent(Span span) {
-        Map<String, String> headers = new HashMap<>(2);
-        propagator.inject(span.context(), headers, Map::put);
-        return headers.get(TRACEPARENT);
+        TraceContext context = span.context();
+        String traceId = context.traceId();
+        String spanId = context.spanId();
+        if (traceId == null || traceId.length() != 32 || spanId == null || spanId.length() != 16) {
+            return null;
+        }
+        return "00-" + traceId + "-" + spanId + (Boolean.TRUE.equals(context.sampled()) ? "-01" : "-00");
     }
 
     /** Adds the span's context to an outgoing request's headers. */
