@@ -122,15 +122,8 @@ public class EdgeConfiguration {
     @Bean
     Admission admission(EdgeProperties properties, MeterRegistry registry) {
         dev.hybridge.oip.web.AdmissionProperties a = properties.admission();
-        Admission admission;
-        try {
-            admission = new Admission(new Admission.Settings(a.enabled(), a.initialLimit(), a.minLimit(), a.maxLimit(),
-                    a.rttTolerance(), a.escalationShare(), a.window(), a.retryAfter()), System::nanoTime);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("hybridge.edge." + e.getMessage(), e);
-        }
-        AdmissionMeters.register(registry, admission);
-        return admission;
+        return AdmissionMeters.create("hybridge.edge.", () -> new Admission.Settings(a.enabled(), a.initialLimit(),
+                a.minLimit(), a.maxLimit(), a.rttTolerance(), a.escalationShare(), a.window(), a.retryAfter()), registry);
     }
 
     @Bean

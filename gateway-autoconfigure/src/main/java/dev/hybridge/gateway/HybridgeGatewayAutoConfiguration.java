@@ -197,15 +197,8 @@ public class HybridgeGatewayAutoConfiguration {
     @Bean
     Admission admission(GatewayProperties properties, MeterRegistry registry) {
         dev.hybridge.oip.web.AdmissionProperties a = properties.admission();
-        Admission admission;
-        try {
-            admission = new Admission(new Admission.Settings(a.enabled(), a.initialLimit(), a.minLimit(), a.maxLimit(),
-                    a.rttTolerance(), a.escalationShare(), a.window(), a.retryAfter()), System::nanoTime);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("hybridge.gateway." + e.getMessage(), e);
-        }
-        AdmissionMeters.register(registry, admission);
-        return admission;
+        return AdmissionMeters.create("hybridge.gateway.", () -> new Admission.Settings(a.enabled(), a.initialLimit(),
+                a.minLimit(), a.maxLimit(), a.rttTolerance(), a.escalationShare(), a.window(), a.retryAfter()), registry);
     }
 
     /** The route runtime the Hybridge filter runs, with the two worker pools as its tiers. */

@@ -15,6 +15,22 @@ public final class AdmissionMeters {
     private AdmissionMeters() {
     }
 
+    /**
+     * A program's admission gates on the system clock, their meters registered: a setting that
+     * makes no sense stops the program, named under {@code prefix} (e.g. {@code hybridge.gateway.}).
+     */
+    public static Admission create(String prefix, java.util.function.Supplier<Admission.Settings> settings,
+                                   MeterRegistry registry) {
+        Admission admission;
+        try {
+            admission = new Admission(settings.get(), System::nanoTime);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(prefix + e.getMessage(), e);
+        }
+        register(registry, admission);
+        return admission;
+    }
+
     /** Registers the meters of every gate of {@code admission} (none when admission is off). */
     public static void register(MeterRegistry registry, Admission admission) {
         for (Admission.Gate gate : admission.gates()) {
