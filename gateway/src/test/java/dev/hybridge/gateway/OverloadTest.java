@@ -11,11 +11,9 @@ import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -72,34 +70,11 @@ class OverloadTest {
     }
 
     static Path policies() {
-        try {
-            Path folder = Files.createTempDirectory("gateway-overload-policies");
-            Files.writeString(folder.resolve("cascade.yaml"), """
-                    version: 1
-                    kind: cascade
-                    edge: {model: small}
-                    cloud: {model: big}
-                    threshold: {value: 0.5}
-                    deadline: 5s
-                    cloud-latency: {initial: 10ms}
-                    """);
-            Files.writeString(folder.resolve("spill.yaml"), """
-                    version: 1
-                    kind: cascade
-                    edge: {model: small}
-                    cloud: {model: big}
-                    threshold: {value: 0.5}
-                    cloud-latency: {initial: 10ms}
-                    cloud-on-edge-overload: true
-                    """);
-            Files.writeString(folder.resolve("tenants.yaml"), """
-                    version: 1
-                    default: {allow: [auto, edge, cloud]}
-                    """);
-            return folder;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        // the cascade's deadline leaves room for the slow edge of the door's test
+        return TestFiles.policyFolder("gateway-overload-policies", Map.of(
+                "cascade.yaml", TestFiles.CASCADE + "deadline: 5s\n",
+                "spill.yaml", TestFiles.CASCADE + "cloud-on-edge-overload: true\n",
+                "tenants.yaml", "version: 1\ndefault: {allow: [auto, edge, cloud]}\n"));
     }
 
     @AfterAll

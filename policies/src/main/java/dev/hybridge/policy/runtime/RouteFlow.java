@@ -268,14 +268,13 @@ final class RouteFlow {
      * the time the request has).
      */
     private RouteAnswer refusal(RouteCall call, CallState state, Reason reason, String message) {
-        return new RouteAnswer(new RouteOutcome(call.route(), null, reason, null, state.costUsd(), false, 503, null,
-                retryAfterSeconds), codec.encodeError(message), -1);
+        return refusal(call.route(), reason, state.costUsd(), message);
     }
 
-    /** A request the door did not let in: 503, overloaded, with {@code Retry-After}. */
-    RouteAnswer refusedAtDoor(String route, String message) {
-        return new RouteAnswer(new RouteOutcome(route, null, Reason.OVERLOADED, null, 0, false, 503, null,
-                retryAfterSeconds), codec.encodeError(message), -1);
+    /** That refusal, for a request of {@code route} that has cost {@code costUsd} so far (none, before any work). */
+    RouteAnswer refusal(String route, Reason reason, double costUsd, String message) {
+        return new RouteAnswer(new RouteOutcome(route, null, reason, null, costUsd, false, 503, null, retryAfterSeconds),
+                codec.encodeError(message), -1);
     }
 
     private RouteAnswer answer(RouteCall call, CallState state, InferResponse response, Tier tier, Reason reason,

@@ -184,7 +184,7 @@ public final class RouteRuntime {
 
     /** The answer to a request refused at the door for another limit of the caller's: 503, overloaded, {@code Retry-After}. */
     public RouteAnswer refusedForLoad(String route, String message) {
-        RouteAnswer refused = flow.refusedAtDoor(route, message);
+        RouteAnswer refused = flow.refusal(route, dev.hybridge.policy.Reason.OVERLOADED, 0, message);
         listener.answered(refused.outcome(), 0);
         return refused;
     }
@@ -197,7 +197,7 @@ public final class RouteRuntime {
     public CompletableFuture<RouteAnswer> infer(String routeName, String tenant, byte[] body, int jsonLength,
                                                 String trace, Admission.Permit door) {
         long start = nanoTime.getAsLong();
-        Admission.Permit[] taken = {door};
+        Admission.Permit place = door;
         try {
             RouteEngine engine = policies.route(routeName);
             if (engine == null) {
@@ -219,14 +219,14 @@ public final class RouteRuntime {
             }
             boolean escalation = Boolean.TRUE.equals(request.parameters().get(ESCALATION));
             Object key = request.parameters().get(IDEMPOTENCY_KEY);
-            if (taken[0] == null) {
+            if (place == null) {
                 Admission.Lane lane = escalation ? Admission.Lane.ESCALATION : Admission.Lane.CLIENT;
-                taken[0] = admission.door().enter(lane);
-                if (taken[0] == null) {
+                place = admission.door().enter(lane);
+                if (place == null) {
                     return CompletableFuture.completedFuture(refusedAtDoor(routeName, lane));
                 }
             }
-            return admitted(taken[0], signature.thenCompose(known -> {
+            return admitted(place, signature.thenCompose(known -> {
                 RouteCall call = new RouteCall(engine, tenant, request, body, jsonLength, facts, known, start, deadline,
                         request.id() != null && !request.id().isBlank() ? request.id() : BOOT + "-" + SEQUENCE.incrementAndGet(),
                         trace);
@@ -237,8 +237,8 @@ public final class RouteRuntime {
                 return run(call, escalation);
             }));
         } catch (RuntimeException e) {
-            if (taken[0] != null) {
-                taken[0].ignore(); // the request's own fault: no sample
+            if (place != null) {
+                place.ignore(); // the request's own fault: no sample
             }
             return CompletableFuture.failedFuture(e);
         }
