@@ -36,7 +36,8 @@ SEED = 20261122
 LABELS = [str(d) for d in range(10)]
 SPEAKERS = ["george", "jackson", "lucas", "nicolas", "yweweler"]
 # the recipe's parts that can be switched off (--without), to measure what each one brings
-RECIPE = {"band-normalisation": True, "speed-perturbation": True, "spec-augment": True, "floor": True}
+RECIPE = {"band-normalisation": True, "speed-perturbation": True, "spec-augment": True, "floor": True,
+          "tempo-normalisation": True}
 # the log-mel image's floor: this far (natural log of power, 11.5 = 50 dB) below the clip's loudest
 # point, so that each recording's silence (its microphone's noise, or the zero padding) looks alike
 FLOOR = 11.5
@@ -47,6 +48,11 @@ TEACHERS = 3  # the cloud model averages this many teachers, each trained from i
 MIXUP = 0.0  # mixup's Beta(a, a) for the teacher's training (0: off)
 STRETCH = 0.6  # tempo perturbation of the teacher's log-mel image: its time axis stretched by up to 1 + this (0: off)
 STUDENT_STRETCH = 0.3  # the same for the edge model and the head, with the teacher labelling the stretched image
+# tempo normalisation: frames within this far (natural log of power, 6.9 = 30 dB) of the clip's loudest
+# frame are speech; the image is resampled so that the span from the first to the last of them,
+# TEMPO_MARGIN frames wider on each side, fills the clip's frames
+ACTIVE = 6.9
+TEMPO_MARGIN = 2
 WARP = 0.0  # frequency warping of the teacher's log-mel image by 1 +- this (0: off)
 
 
@@ -178,6 +184,30 @@ def mel_filterbank():
     return torch.tensor(bank)
 
 
+def normalise_tempo(logmel, loudness):
+    """The log-mel image [B, mels, T] resampled in time so that the spoken span (the frames whose
+    loudness [B, T] is within ACTIVE of the loudest, TEMPO_MARGIN frames wider) fills all T frames:
+    a digit said slowly and the same digit said fast become the same image. Plain ONNX operators
+    (CumSum, comparisons, GatherElements), so it runs inside each graph like the rest of the front end."""
+    frames = logmel.shape[2]
+    active = (loudness > loudness.amax(dim=1, keepdim=True) - ACTIVE).float()
+    seen = torch.cumsum(active, dim=1)
+    first = (seen == 0).float().sum(dim=1, keepdim=True)                  # index of the first active frame
+    last = (seen < seen[:, -1:]).float().sum(dim=1, keepdim=True)         # index of the last active frame
+    first = torch.clamp(first - TEMPO_MARGIN, min=0.0)
+    last = torch.clamp(last + TEMPO_MARGIN, max=float(frames - 1))
+    steps = torch.arange(frames, dtype=torch.float32, device=logmel.device).view(1, -1) / (frames - 1)
+    source = first + (last - first) * steps                                # [B, T] fractional source frames
+    low = torch.floor(source)
+    weight = (source - low).unsqueeze(1)
+    low = low.long()
+    high = torch.clamp(low + 1, max=frames - 1)
+    mels = logmel.shape[1]
+    below = torch.gather(logmel, 2, low.unsqueeze(1).expand(-1, mels, -1))
+    above = torch.gather(logmel, 2, high.unsqueeze(1).expand(-1, mels, -1))
+    return below * (1 - weight) + above * weight
+
+
 class LogMel(nn.Module):
     """Log-mel spectrogram from raw audio with plain ONNX operators: a fixed DFT as a strided
     convolution, power, a mel matrix, log, then per-utterance normalisation (gain-independent)."""
@@ -198,6 +228,8 @@ class LogMel(nn.Module):
         power = real * real + imag * imag                                  # [B, 129, T]
         mel = torch.matmul(self.mel, power)                                # [B, 40, T]
         logmel = torch.log(mel + 1e-6)
+        if RECIPE["tempo-normalisation"]:
+            logmel = normalise_tempo(logmel, torch.log(mel.sum(dim=1) + 1e-6))
         if RECIPE["floor"]:
             top = logmel.amax(dim=(1, 2), keepdim=True)
             logmel = torch.maximum(logmel, top - FLOOR)

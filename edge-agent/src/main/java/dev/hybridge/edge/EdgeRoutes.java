@@ -3,9 +3,12 @@ package dev.hybridge.edge;
 import dev.hybridge.oip.ModelConfiguration;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.OipException;
+import dev.hybridge.oip.RoutingParameters;
 import dev.hybridge.oip.web.OipBackend;
 import dev.hybridge.policy.PolicyEngine;
 import dev.hybridge.policy.RoutePolicy;
+import dev.hybridge.policy.runtime.Admission;
+import dev.hybridge.policy.runtime.RouteAnswer;
 import dev.hybridge.policy.runtime.RouteRuntime;
 import dev.hybridge.policy.runtime.RouteSignatures;
 import dev.hybridge.serving.model.ModelHost;
@@ -14,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.UnaryOperator;
 import reactor.core.publisher.Mono;
 
 /**
@@ -55,9 +59,41 @@ final class EdgeRoutes implements ServedRoutes {
 
     @Override
     public CompletableFuture<Answer> infer(String route, byte[] body, int jsonLength, String trace) {
-        return runtime.infer(route, tenant, body, jsonLength, trace).thenApply(answer -> new Answer(
-                answer.outcome().status(), answer.outcome().headers(), answer.body(), answer.jsonLength(),
-                answer.outcome().attributes()));
+        return runtime.infer(route, tenant, body, jsonLength, trace).thenApply(EdgeRoutes::answer);
+    }
+
+    /**
+     * The runtime's door, before the body is read: the lane by the {@code Hybridge-Escalation}
+     * header, as on the gateway (the {@code hybridge.escalation} parameter is in the body).
+     */
+    @Override
+    public Entry enter(String route, UnaryOperator<String> header) {
+        Admission.Lane lane = "true".equalsIgnoreCase(header.apply(RoutingParameters.ESCALATION_HEADER))
+                ? Admission.Lane.ESCALATION : Admission.Lane.CLIENT;
+        Admission.Permit permit = runtime.admit(lane);
+        if (permit == null) {
+            return new Entry(answer(runtime.refusedAtDoor(route, lane)), null);
+        }
+        return new Entry(null, new DoorPlace(Admission.once(permit)));
+    }
+
+    @Override
+    public CompletableFuture<Answer> infer(String route, byte[] body, int jsonLength, String trace, Place place) {
+        Admission.Permit door = place instanceof DoorPlace passed ? passed.permit() : null;
+        return runtime.infer(route, tenant, body, jsonLength, trace, door).thenApply(EdgeRoutes::answer);
+    }
+
+    private static Answer answer(RouteAnswer answer) {
+        return new Answer(answer.outcome().status(), answer.outcome().headers(), answer.body(), answer.jsonLength(),
+                answer.outcome().attributes());
+    }
+
+    /** A place at the runtime's door; given back once, by the runtime when it answers or here when it never gets the request. */
+    private record DoorPlace(Admission.Permit permit) implements Place {
+        @Override
+        public void giveBack() {
+            permit.ignore();
+        }
     }
 
     @Override

@@ -100,31 +100,26 @@ final class InferRoute implements NettyRouteProvider {
             jsonLength = OipCodec.jsonLengthHeader(request.requestHeaders().get(OipCodec.HEADER_LENGTH));
         } catch (RuntimeException refused) {
             span.error(refused);
-            return refuse(request, response, refused, start, model, span, what);
+            return refuse(request, response, errorBody(response, refused), start, model, span, what);
         }
+        // a route's door before its body is read: a refusal then costs little more than its answer
+        ServedRoutes.Entry entry = routed ? routes.enter(model, requestHeaders::get) : ServedRoutes.Entry.IN;
+        if (entry.refused() != null) {
+            return refuse(request, response, answerBody(response, entry.refused(), span), start, model, span, what);
+        }
+        ServedRoutes.Place place = entry.place();
         reader = BodyReader.read(request.receive(), declared, maxRequestBytes, LIMIT_NAME);
         String encoding = request.requestHeaders().get(HttpHeaderNames.CONTENT_ENCODING);
-        return reader.body().flatMap(raw -> {
+        Mono<Void> answered = reader.body().flatMap(raw -> {
             byte[] body = ContentCoding.decode(encoding, raw, maxRequestBytes, LIMIT_NAME);
             if (routed) {
-                return Mono.fromFuture(routes.infer(model, body, jsonLength, traces.traceparent(span)));
+                return Mono.fromFuture(routes.infer(model, body, jsonLength, traces.traceparent(span), place));
             }
             InferRequest inferRequest = codec.decodeRequest(body, jsonLength);
             return Mono.fromFuture(host.infer(model, version, inferRequest))
                     .map(answer -> codec.encodeResponse(answer, inferRequest))
                     .map(encoded -> new ServedRoutes.Answer(200, Map.of(), encoded.body(), encoded.jsonLength()));
-        }).map(answer -> {
-            answer.attributes().forEach(span::tag);
-            response.status(HttpResponseStatus.valueOf(answer.status()));
-            answer.headers().forEach(response::header);
-            if (answer.jsonLength() >= 0) {
-                response.header(HttpHeaderNames.CONTENT_TYPE, "application/octet-stream")
-                        .header(OipCodec.HEADER_LENGTH, Integer.toString(answer.jsonLength()));
-            } else {
-                response.header(HttpHeaderNames.CONTENT_TYPE, "application/json");
-            }
-            return answer.body();
-        }).onErrorResume(failure -> {
+        }).map(answer -> answerBody(response, answer, span)).onErrorResume(failure -> {
             span.error(failure);
             return Mono.just(errorBody(response, failure));
         }).flatMap(body -> {
@@ -132,17 +127,32 @@ final class InferRoute implements NettyRouteProvider {
             return reader.ended() ? send(response, body, model, start, true, span, what)
                     : send(response, body, model, start, false, span, what).then(lingered(request, reader));
         });
+        return place == null ? answered : answered.doFinally(signal -> place.giveBack());
+    }
+
+    /** Sets the answer's status and headers; returns its body. */
+    private static byte[] answerBody(HttpServerResponse response, ServedRoutes.Answer answer, Span span) {
+        answer.attributes().forEach(span::tag);
+        response.status(HttpResponseStatus.valueOf(answer.status()));
+        answer.headers().forEach(response::header);
+        if (answer.jsonLength() >= 0) {
+            response.header(HttpHeaderNames.CONTENT_TYPE, "application/octet-stream")
+                    .header(OipCodec.HEADER_LENGTH, Integer.toString(answer.jsonLength()));
+        } else {
+            response.header(HttpHeaderNames.CONTENT_TYPE, "application/json");
+        }
+        return answer.body();
     }
 
     /**
-     * Answers a request refused before its body was read. When a body is on its way, what
+     * Answers a request refused before its body was read ({@code body}, with the status and
+     * headers already set on {@code response}). When a body is on its way, what
      * arrives after the answer is read and dropped, for the linger time at most (see
      * {@link BodyReader}). A client that waits for {@code 100 Continue} before sending its body
      * has nothing on its way.
      */
-    private Mono<Void> refuse(HttpServerRequest request, HttpServerResponse response, Throwable refused, long start,
+    private Mono<Void> refuse(HttpServerRequest request, HttpServerResponse response, byte[] body, long start,
                               String model, Span span, String what) {
-        byte[] body = errorBody(response, refused);
         HttpHeaders headers = request.requestHeaders();
         String length = headers.get(HttpHeaderNames.CONTENT_LENGTH);
         boolean bodyComing = (length != null ? !length.trim().equals("0") : headers.containsValue(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED, true))

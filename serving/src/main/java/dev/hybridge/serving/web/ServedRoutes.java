@@ -4,6 +4,7 @@ import dev.hybridge.oip.web.OipBackend;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.UnaryOperator;
 
 /**
  * Routes a serving program answers beside its models (an edge agent runs routes next to the data):
@@ -25,6 +26,36 @@ public interface ServedRoutes {
      */
     default CompletableFuture<Answer> infer(String route, byte[] body, int jsonLength, String trace) {
         return infer(route, body, jsonLength);
+    }
+
+    /**
+     * The routes' door, passed before the request's body is read, so that a refusal costs little
+     * more than its answer: the request is either refused (the answer to send; its body is read
+     * away unused) or given a place, handed to {@link #infer(String, byte[], int, String, Place)}
+     * and given back if the request never gets there. {@code header} reads the request's headers.
+     * Routes without a door of their own let every request in without a place.
+     */
+    default Entry enter(String route, UnaryOperator<String> header) {
+        return Entry.IN;
+    }
+
+    /**
+     * {@link #infer(String, byte[], int, String)} for a request let in at the door with
+     * {@code place} (null: no door passed), which the route gives back when it has answered.
+     */
+    default CompletableFuture<Answer> infer(String route, byte[] body, int jsonLength, String trace, Place place) {
+        return infer(route, body, jsonLength, trace);
+    }
+
+    /** A request's place at the routes' door. */
+    interface Place {
+        /** Gives the place back unused (the request failed before the route had it); nothing once the route has it. */
+        void giveBack();
+    }
+
+    /** What the door said: {@code refused} (the answer to send) or a {@code place} (null when there is no door). */
+    record Entry(Answer refused, Place place) {
+        static final Entry IN = new Entry(null, null);
     }
 
     /** The routes' metadata, readiness and configuration, for the OIP front (server metadata and readiness stay the program's). */
