@@ -251,6 +251,12 @@ public class HybridgeGatewayAutoConfiguration {
         return new HybridgeGatewayFilterFactory(runtime, apiKeys, codec, metrics, properties, traces, budget);
     }
 
+    /** The routes' door, before Spring Cloud Gateway's route lookup and filters. */
+    @Bean
+    DoorFilter hybridgeDoor(RouteRuntime runtime, PolicyEngine engine) {
+        return new DoorFilter(runtime, engine);
+    }
+
     /** Writes the Hybridge filter's answers once the route's other filters are done with the response. */
     @Bean
     HybridgeGatewayFilterFactory.AnswerWriter hybridgeAnswerWriter() {

@@ -113,14 +113,17 @@ public final class HybridgeGatewayFilterFactory extends AbstractGatewayFilterFac
     private Mono<Void> infer(ServerWebExchange exchange, String route) {
         long start = System.nanoTime();
         ServerHttpRequest request = exchange.getRequest();
-        // the door first, before the body is read: a refusal then costs little more than its answer
-        Admission.Lane lane = "true".equalsIgnoreCase(request.getHeaders().getFirst(RoutingParameters.ESCALATION_HEADER))
-                ? Admission.Lane.ESCALATION : Admission.Lane.CLIENT;
-        Admission.Permit admitted = runtime.admit(lane);
-        if (admitted == null) {
-            return write(exchange, runtime.refusedAtDoor(route, lane));
+        // passed at the door already (DoorFilter), or here, before the body is read, for a path of the operator's
+        Admission.Permit passed = exchange.getAttribute(DoorFilter.PLACE);
+        if (passed == null) {
+            Admission.Lane lane = DoorFilter.lane(request.getHeaders());
+            Admission.Permit admitted = runtime.admit(lane);
+            if (admitted == null) {
+                return write(exchange, runtime.refusedAtDoor(route, lane));
+            }
+            passed = Admission.once(admitted);
         }
-        Admission.Permit door = Admission.once(admitted);
+        Admission.Permit door = passed;
         BoundedBody body = new BoundedBody(maxRequestBytes, request.getHeaders().getContentLength(), bodies);
         if (!body.reserve()) {
             door.ignore();

@@ -145,10 +145,12 @@ class OverloadTest {
         }
         try (Socket socket = new Socket("127.0.0.1", port)) {
             socket.setSoTimeout(10_000);
-            // a large body the gateway does not read: refused from the headers alone
+            // refused from the headers alone, before the body is sent; the body sent after is dropped unread
             byte[] big = request(200_000);
             long sent = System.nanoTime();
-            Response refused = exchange(socket, big, Map.of());
+            socket.getOutputStream().write(head(big.length, Map.of()));
+            Response refused = read(socket);
+            socket.getOutputStream().write(big);
             assertThat(refused.status()).isEqualTo(503);
             assertThat(refused.headers()).contains("retry-after: 2").contains("hybridge-reason: overloaded");
             assertThat(refused.body()).contains("overloaded: door (limit 2, 2 in flight) is full for client requests");
@@ -193,14 +195,23 @@ class OverloadTest {
 
     /** One request on a kept-alive socket, and its response (Content-Length framed). */
     static Response exchange(Socket socket, byte[] body, Map<String, String> extra) throws IOException {
-        StringBuilder head = new StringBuilder("POST /v2/models/cascade/infer HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                + "Content-Type: application/json\r\nContent-Length: " + body.length + "\r\n");
-        extra.forEach((k, v) -> head.append(k).append(": ").append(v).append("\r\n"));
-        head.append("\r\n");
         OutputStream out = socket.getOutputStream();
-        out.write(head.toString().getBytes(StandardCharsets.US_ASCII));
+        out.write(head(body.length, extra));
         out.write(body);
         out.flush();
+        return read(socket);
+    }
+
+    /** A request's head, for a JSON body of {@code length} bytes. */
+    static byte[] head(int length, Map<String, String> extra) {
+        StringBuilder head = new StringBuilder("POST /v2/models/cascade/infer HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                + "Content-Type: application/json\r\nContent-Length: " + length + "\r\n");
+        extra.forEach((k, v) -> head.append(k).append(": ").append(v).append("\r\n"));
+        return head.append("\r\n").toString().getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /** The next response on the socket (Content-Length framed); header names lower-cased. */
+    static Response read(Socket socket) throws IOException {
         InputStream in = socket.getInputStream();
         StringBuilder headers = new StringBuilder();
         String line;
