@@ -37,7 +37,7 @@ LABELS = [str(d) for d in range(10)]
 SPEAKERS = ["george", "jackson", "lucas", "nicolas", "yweweler"]
 # the recipe's parts that can be switched off (--without), to measure what each one brings
 RECIPE = {"band-normalisation": True, "speed-perturbation": True, "spec-augment": True, "floor": True,
-          "tempo-normalisation": True}
+          "tempo-normalisation": False}
 # the log-mel image's floor: this far (natural log of power, 11.5 = 50 dB) below the clip's loudest
 # point, so that each recording's silence (its microphone's noise, or the zero padding) looks alike
 FLOOR = 11.5
@@ -53,6 +53,8 @@ STUDENT_STRETCH = 0.3  # the same for the edge model and the head, with the teac
 # TEMPO_MARGIN frames wider on each side, fills the clip's frames
 ACTIVE = 6.9
 TEMPO_MARGIN = 2
+TEMPO_TEACHERS = 0  # the last this many teachers see the tempo-normalised image (normalise_tempo), the others the plain one
+LIFTER = 0  # cepstral smoothing of the log-mel image: only its first LIFTER cepstra kept (0: off)
 WARP = 0.0  # frequency warping of the teacher's log-mel image by 1 +- this (0: off)
 
 
@@ -208,12 +210,24 @@ def normalise_tempo(logmel, loudness):
     return below * (1 - weight) + above * weight
 
 
+def lifter_matrix(keep):
+    """[mels, mels]: the log-mel frame through a DCT, its first keep cepstra only, and back: the
+    spectral envelope (the vocal tract's formants, which carry the digit) without the fine
+    structure of the voice's harmonics (its pitch, which carries the speaker)."""
+    n = torch.arange(N_MELS, dtype=torch.float64)
+    k = torch.arange(N_MELS, dtype=torch.float64)
+    dct = torch.cos(math.pi / N_MELS * (n[None, :] + 0.5) * k[:, None]) * math.sqrt(2.0 / N_MELS)
+    dct[0] /= math.sqrt(2.0)                                  # orthonormal DCT-II: rows are cepstra
+    return (dct[:keep].t() @ dct[:keep]).float()
+
+
 class LogMel(nn.Module):
     """Log-mel spectrogram from raw audio with plain ONNX operators: a fixed DFT as a strided
     convolution, power, a mel matrix, log, then per-utterance normalisation (gain-independent)."""
 
-    def __init__(self):
+    def __init__(self, tempo=None):
         super().__init__()
+        self.tempo = RECIPE["tempo-normalisation"] if tempo is None else tempo
         n = torch.arange(N_FFT, dtype=torch.float32)
         k = torch.arange(N_FFT // 2 + 1, dtype=torch.float32)
         window = 0.5 - 0.5 * torch.cos(2 * math.pi * n / N_FFT)
@@ -221,6 +235,8 @@ class LogMel(nn.Module):
         kernel = torch.cat([torch.cos(angle) * window, -torch.sin(angle) * window])[:, None, :]
         self.register_buffer("dft", kernel)
         self.register_buffer("mel", mel_filterbank())
+        if LIFTER > 0:
+            self.register_buffer("smooth", lifter_matrix(LIFTER))
 
     def forward(self, audio):
         spec = F.conv1d(audio.unsqueeze(1), self.dft, stride=HOP)       # [B, 2*129, T]
@@ -228,11 +244,13 @@ class LogMel(nn.Module):
         power = real * real + imag * imag                                  # [B, 129, T]
         mel = torch.matmul(self.mel, power)                                # [B, 40, T]
         logmel = torch.log(mel + 1e-6)
-        if RECIPE["tempo-normalisation"]:
+        if self.tempo:
             logmel = normalise_tempo(logmel, torch.log(mel.sum(dim=1) + 1e-6))
         if RECIPE["floor"]:
             top = logmel.amax(dim=(1, 2), keepdim=True)
             logmel = torch.maximum(logmel, top - FLOOR)
+        if LIFTER > 0:
+            logmel = torch.matmul(self.smooth, logmel)
         if RECIPE["band-normalisation"]:
             # each band's mean over the clip removed: the voice's and the microphone's average
             # spectral envelope, which differ from speaker to speaker, not the digit
@@ -247,9 +265,9 @@ def block(cin, cout):
 
 
 class CloudModel(nn.Module):
-    def __init__(self):
+    def __init__(self, tempo=None):
         super().__init__()
-        self.front = LogMel()
+        self.front = LogMel(tempo)
         w = [24, 48, 96, 128] if CLOUD_SIZE == "wide" else [16, 32, 64, 96]
         self.body = nn.Sequential(
             block(1, w[0]), block(w[0], w[0]), nn.MaxPool2d(2),
@@ -353,8 +371,18 @@ class Teachers(nn.Module):
         super().__init__()
         self.members = nn.ModuleList(members)
 
+    def mixed(self):
+        """Whether the members see different images (some tempo-normalised, some not)."""
+        return len({m.front.tempo for m in self.members}) > 1
+
     def probabilities(self, audio):
-        return self.from_features(self.members[0].front(audio))
+        if not self.mixed():
+            return self.from_features(self.members[0].front(audio))
+        views = {}
+        for m in self.members:
+            if m.front.tempo not in views:
+                views[m.front.tempo] = m.front(audio)
+        return torch.stack([F.softmax(m.body(views[m.front.tempo]), dim=1) for m in self.members]).mean(0)
 
     def from_features(self, features):
         return torch.stack([F.softmax(m.body(features), dim=1) for m in self.members]).mean(0)
@@ -373,11 +401,11 @@ def train_teachers(train_x, train_y, epochs, generator):
     members = []
     for k in range(TEACHERS):
         torch.manual_seed(SEED + k)
-        model = CloudModel()
+        model = CloudModel(True if k >= TEACHERS - TEMPO_TEACHERS else None)
 
         def loss(x, y, model=model):
             features = model.front(x)
-            if STRETCH > 0:
+            if STRETCH > 0 and not model.front.tempo:  # a tempo-normalised image has no tempo to perturb
                 features = stretch(features, generator)
             if WARP > 0:
                 features = warp(features, generator)
@@ -418,16 +446,18 @@ def train_all(train_x, train_y, epochs, generator):
         features = edge.front(x)
         return stretch(features, generator, STUDENT_STRETCH) if STUDENT_STRETCH > 0 else features
 
-    def distilled(student_logits, features, y):
-        """Match the teacher's soft labels at the temperature, plus a little of the hard labels."""
+    def distilled(student_logits, features, y, x):
+        """Match the teacher's soft labels at the temperature, plus a little of the hard labels. The
+        teacher labels the student's own image, or, when its members see different images, the audio."""
         with torch.no_grad():
-            teacher = F.softmax(torch.log(cloud.from_features(features) + 1e-7) / temperature, dim=1)
+            probabilities = cloud.probabilities(x) if cloud.mixed() else cloud.from_features(features)
+            teacher = F.softmax(torch.log(probabilities + 1e-7) / temperature, dim=1)
         soft = F.kl_div(F.log_softmax(student_logits / temperature, dim=1), teacher, reduction="batchmean")
         return alpha * soft * temperature ** 2 + (1 - alpha) * F.cross_entropy(student_logits, y)
 
     def edge_loss(x, y):
         features = image(x)
-        return distilled(edge.head(edge.stem(features)), features, y)
+        return distilled(edge.head(edge.stem(features)), features, y, x)
 
     train(edge, edge.parameters(), edge_loss, train_x, train_y, epochs, 5e-3, generator, "edge")
     edge.eval()
@@ -439,7 +469,7 @@ def train_all(train_x, train_y, epochs, generator):
         features = image(x)
         with torch.no_grad():
             embedding = edge.stem(features).flatten(1)
-        return distilled(head.logits(embedding), features, y)
+        return distilled(head.logits(embedding), features, y, x)
 
     train(head, head.parameters(), head_loss, train_x, train_y, epochs, 3e-3, generator, "head")
     head.eval()
@@ -461,7 +491,7 @@ def export_all(cloud, edge, head, example, out, results):
 
 def recipe():
     return dict(RECIPE, speed_range=SPEED_RANGE, edge=EDGE_SIZE, cloud=CLOUD_SIZE, teachers=TEACHERS, mixup=MIXUP,
-                stretch=STRETCH, student_stretch=STUDENT_STRETCH, warp=WARP)
+                stretch=STRETCH, student_stretch=STUDENT_STRETCH, warp=WARP, lifter=LIFTER, tempo_teachers=TEMPO_TEACHERS)
 
 
 def run_teachers(data, holdout, epochs):
@@ -515,7 +545,7 @@ def run(data, holdout, out, epochs):
 
 
 def main():
-    global SPEED_RANGE, EDGE_SIZE, CLOUD_SIZE, TEACHERS, MIXUP, STRETCH, STUDENT_STRETCH, WARP
+    global SPEED_RANGE, EDGE_SIZE, CLOUD_SIZE, TEACHERS, MIXUP, STRETCH, STUDENT_STRETCH, WARP, LIFTER, TEMPO_TEACHERS
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=os.path.join(here, "..", "..", "..", "shared", "datasets", "fsdd", "recordings"))
@@ -538,12 +568,18 @@ def main():
                         help="tempo perturbation for the teachers: time axis stretched by up to 1 + this")
     parser.add_argument("--student-stretch", type=float, default=STUDENT_STRETCH,
                         help="tempo perturbation for the edge model and the head (the teacher labels the same image)")
+    parser.add_argument("--tempo-teachers", type=int, default=TEMPO_TEACHERS,
+                        help="the last N teachers see the tempo-normalised image")
+    parser.add_argument("--lifter", type=int, default=LIFTER,
+                        help="cepstral smoothing: keep the log-mel image's first N cepstra (0: off)")
     parser.add_argument("--warp", type=float, default=WARP, help="frequency warping for the teachers: 1 +- this")
     parser.add_argument("--teachers-only", action="store_true",
                         help="train the cloud model only and print its accuracy and confusions (exports nothing)")
     args = parser.parse_args()
     SPEED_RANGE = args.speed_range
     TEACHERS, MIXUP, STRETCH, WARP = args.teachers, args.mixup, args.stretch, args.warp
+    LIFTER = args.lifter
+    TEMPO_TEACHERS = args.tempo_teachers
     STUDENT_STRETCH = args.student_stretch
     EDGE_SIZE = args.edge
     CLOUD_SIZE = args.cloud

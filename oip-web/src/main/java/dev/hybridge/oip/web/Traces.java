@@ -104,9 +104,16 @@ public final class Traces {
         return "00-" + traceId + "-" + spanId + (Boolean.TRUE.equals(context.sampled()) ? "-01" : "-00");
     }
 
-    /** Adds the span's context to an outgoing request's headers. */
+    /**
+     * Adds the span's context to an outgoing request's headers: its {@code traceparent}, written
+     * directly, as {@link #calling} reads it (the programs speak W3C trace context between
+     * themselves; a round through the propagators cost about 1% of a traced gateway's samples).
+     */
     public void inject(Span span, BiConsumer<String, String> header) {
-        propagator.inject(span.context(), header, BiConsumer::accept);
+        String value = traceparent(span);
+        if (value != null) {
+            header.accept(TRACEPARENT, value);
+        }
     }
 
     /** Ends the span, writing the request log line with it current. */
