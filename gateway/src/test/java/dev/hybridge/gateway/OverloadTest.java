@@ -113,7 +113,7 @@ class OverloadTest {
         for (int i = 0; i < 6; i++) {
             EntityExchangeResult<byte[]> result = infer("cascade");
             assertThat(result.getStatus().value()).isEqualTo(503);
-            assertThat(result.getResponseHeaders().getFirst("Retry-After")).isEqualTo("2");
+            assertThat(result.getResponseHeaders().getFirst("Retry-After")).as("retry-after 2s, up to twice").isIn("2", "3", "4");
             assertThat(result.getResponseHeaders().getFirst("Hybridge-Reason")).isEqualTo("overloaded");
             assertThat(CODEC.decodeError(result.getResponseBody())).startsWith("the edge tier is overloaded")
                     .contains("queue is full");
@@ -152,7 +152,7 @@ class OverloadTest {
             Response refused = read(socket);
             socket.getOutputStream().write(big);
             assertThat(refused.status()).isEqualTo(503);
-            assertThat(refused.headers()).contains("retry-after: 2").contains("hybridge-reason: overloaded");
+            assertThat(refused.headers()).containsPattern("retry-after: [234]\\b").contains("hybridge-reason: overloaded");
             assertThat(refused.body()).contains("overloaded: door (limit 2, 2 in flight) is full for client requests");
             assertThat(Duration.ofNanos(System.nanoTime() - sent)).as("not queued behind the slow ones")
                     .isLessThan(Duration.ofMillis(1000));
@@ -179,7 +179,7 @@ class OverloadTest {
             socket.setSoTimeout(10_000);
             Response refused = exchange(socket, big, Map.of());
             assertThat(refused.status()).isEqualTo(503);
-            assertThat(refused.headers()).contains("retry-after: 2").contains("hybridge-reason: overloaded");
+            assertThat(refused.headers()).containsPattern("retry-after: [234]\\b").contains("hybridge-reason: overloaded");
             assertThat(refused.body()).contains("hybridge.gateway.max-buffered-request-bytes");
             assertThat(EDGE.calls()).isZero();
             Response small = exchange(socket, request(4), Map.of());

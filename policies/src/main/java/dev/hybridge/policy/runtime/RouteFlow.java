@@ -62,7 +62,9 @@ final class RouteFlow {
 
     /**
      * @param defers            whether the runtime keeps escalations it cannot send (an edge agent's); else none are made
-     * @param retryAfterSeconds what a refusal for overload tells the client to wait ({@code Retry-After})
+     * @param retryAfterSeconds what a refusal for overload tells the client to wait at least ({@code Retry-After}):
+     *                          each refusal says between this and twice this, drawn at random, so that clients
+     *                          refused together do not all come back together
      */
     RouteFlow(OipCodec codec, LongSupplier nanoTime, boolean defers, long retryAfterSeconds) {
         this.codec = codec;
@@ -273,7 +275,8 @@ final class RouteFlow {
 
     /** That refusal, for a request of {@code route} that has cost {@code costUsd} so far (none, before any work). */
     RouteAnswer refusal(String route, Reason reason, double costUsd, String message) {
-        return new RouteAnswer(new RouteOutcome(route, null, reason, null, costUsd, false, 503, null, retryAfterSeconds),
+        long wait = retryAfterSeconds + java.util.concurrent.ThreadLocalRandom.current().nextLong(retryAfterSeconds + 1);
+        return new RouteAnswer(new RouteOutcome(route, null, reason, null, costUsd, false, 503, null, wait),
                 codec.encodeError(message), -1);
     }
 

@@ -115,6 +115,22 @@ class RouteRuntimeTest {
         Files.writeString(folder.resolve(name + ".yaml"), yaml);
     }
 
+    /** A refusal for overload tells the client to wait between retry-after (1s here) and twice it. */
+    static void assertRetryAfter(RouteAnswer answer) {
+        assertThat(answer.outcome().headers()).containsKey("Retry-After");
+        assertThat(Long.parseLong(answer.outcome().headers().get("Retry-After"))).isBetween(1L, 2L);
+    }
+
+    @Test
+    void refusalsSpreadTheirRetryAfterSoThatClientsRefusedTogetherDoNotReturnTogether() {
+        java.util.Set<String> said = new java.util.TreeSet<>();
+        for (int i = 0; i < 200; i++) {
+            RouteAnswer refused = runtime.refusedForLoad("digits", "overloaded: test");
+            said.add(refused.outcome().headers().get("Retry-After"));
+        }
+        assertThat(said).containsExactly("1", "2");
+    }
+
     static InferRequest request(Map<String, Object> parameters, List<String> outputs) {
         return new InferRequest("r-1", parameters,
                 List.of(new Tensor("audio", Datatype.FP32, new long[] {1, 4}, new float[] {0.1f, 0.2f, 0.3f, 0.4f})),
@@ -251,10 +267,10 @@ class RouteRuntimeTest {
         edge.failing(TierFailure.Kind.BUSY);
         cloud.answering(0.9, "4");
         RouteAnswer answer = run("digits");
-        assertThat(answer.outcome()).isEqualTo(new RouteOutcome("digits", null, Reason.OVERLOADED, null, 0, false, 503,
-                null, 1));
-        assertThat(answer.outcome().headers()).containsEntry("Retry-After", "1").containsEntry("Hybridge-Reason",
-                "overloaded");
+        assertThat(answer.outcome()).usingRecursiveComparison().ignoringFields("retryAfterSeconds")
+                .isEqualTo(new RouteOutcome("digits", null, Reason.OVERLOADED, null, 0, false, 503, null, 1));
+        assertRetryAfter(answer);
+        assertThat(answer.outcome().headers()).containsEntry("Hybridge-Reason", "overloaded");
         assertThat(error(answer)).startsWith("the edge tier is overloaded, try again later");
         assertThat(cloud.calls()).isZero();
         assertThat(policies.spentUsd("acme")).isZero();
@@ -292,7 +308,7 @@ class RouteRuntimeTest {
         RouteAnswer answer = run("big");
         assertThat(answer.outcome().status()).isEqualTo(503);
         assertThat(answer.outcome().reason()).isEqualTo(Reason.OVERLOADED);
-        assertThat(answer.outcome().headers()).containsEntry("Retry-After", "1");
+        assertRetryAfter(answer);
         cloud.failing(TierFailure.Kind.UNREACHABLE);
         RouteAnswer down = run("big");
         assertThat(down.outcome().reason()).isEqualTo(Reason.CLOUD_UNAVAILABLE);
@@ -308,7 +324,7 @@ class RouteRuntimeTest {
         RouteAnswer answer = run("big");
         assertThat(answer.outcome().status()).isEqualTo(503);
         assertThat(answer.outcome().reason()).isEqualTo(Reason.DEADLINE_TOO_TIGHT);
-        assertThat(answer.outcome().headers()).containsEntry("Retry-After", "1");
+        assertRetryAfter(answer);
         assertThat(cloud.calls()).isZero();
     }
 
@@ -326,8 +342,9 @@ class RouteRuntimeTest {
         assertThat(open).noneMatch(CompletableFuture::isDone);
         assertThat(runtime.admission().door().inFlight()).isEqualTo(4);
         RouteAnswer refused = run("digits");
-        assertThat(refused.outcome()).isEqualTo(new RouteOutcome("digits", null, Reason.OVERLOADED, null, 0, false, 503,
-                null, 3));
+        assertThat(refused.outcome()).usingRecursiveComparison().ignoringFields("retryAfterSeconds")
+                .isEqualTo(new RouteOutcome("digits", null, Reason.OVERLOADED, null, 0, false, 503, null, 3));
+        assertThat(refused.outcome().retryAfterSeconds()).as("retry-after 3s, up to twice").isBetween(3L, 6L);
         assertThat(error(refused)).startsWith("overloaded: door (limit 4, 4 in flight) is full for client requests");
         assertThat(edge.calls()).as("refused before any tier was asked").isEqualTo(4);
         assertThat(runtime.admission().door().refused(Admission.Lane.CLIENT)).isEqualTo(1);
@@ -564,7 +581,7 @@ class RouteRuntimeTest {
         RouteAnswer tooTight = run("digits", Map.of("hybridge.escalation", true, "hybridge.deadline_ms", 5L));
         assertThat(tooTight.outcome().status()).as("declined before any work: not a 504").isEqualTo(503);
         assertThat(tooTight.outcome().reason()).isEqualTo(Reason.DEADLINE_TOO_TIGHT);
-        assertThat(tooTight.outcome().headers()).containsEntry("Retry-After", "1");
+        assertRetryAfter(tooTight);
         cloud.failing(TierFailure.Kind.UNREACHABLE);
         RouteAnswer down = run("digits", escalation);
         assertThat(down.outcome().status()).as("the agent keeps its own answer").isEqualTo(503);
