@@ -19,7 +19,8 @@ import org.springframework.boot.context.properties.bind.DefaultValue;
  * @param rttTolerance    how much longer than the long-term round trip a window's may be before the limit shrinks
  * @param escalationShare the share of a full gate kept for edge agents' escalations (live or replayed)
  * @param window          how long round trips are gathered before a limit is worked out again
- * @param retryAfter      what a refusal tells the client to wait (whole seconds)
+ * @param retryAfter      what a refusal tells the client to wait at least (whole seconds): each refusal says between
+ *                        this and twice this, drawn at random, so that clients refused together do not come back together
  *
  * <p>Checked where the gates are made: a value that makes no sense stops the program at start,
  * naming the setting.
