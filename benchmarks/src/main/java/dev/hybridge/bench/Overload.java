@@ -43,11 +43,16 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code benchmarks/results/Overload.md}. Settings ({@code -D}): {@code bench.phaseSeconds} (10;
  * 20), {@code bench.warmupSeconds} (20; 40), {@code bench.connections} (256), {@code bench.gatewaySettings}
  * (program settings added to the gateway's, to try limits; the results then go to
- * {@code Overload-tried.md}).
+ * {@code Overload-tried.md}), {@code bench.gatewayJvm} (the gateway's JVM options instead of
+ * {@code -Xmx256m}, for example the chart's with {@code -XX:MaxRAM} as the pod's memory limit; the
+ * results then go to {@code Overload-tried.md} too).
  */
 public final class Overload {
 
     private static final Path DEMO = Bench.root().resolve("models/demo/repository");
+    /** The gateway's JVM options: {@code -Xmx256m}, or {@code bench.gatewayJvm} (the chart's, say). */
+    private static final List<String> GATEWAY_JVM = System.getProperty("bench.gatewayJvm", "").isBlank()
+            ? List.of("-Xmx256m") : List.of(System.getProperty("bench.gatewayJvm").trim().split("\\s+"));
     private static final List<String> GATEWAY_SETTINGS = System.getProperty("bench.gatewaySettings", "").isBlank()
             ? List.of() : List.of(System.getProperty("bench.gatewaySettings").trim().split("\\s+"));
 
@@ -71,7 +76,8 @@ public final class Overload {
     }
 
     public static void main(String[] args) throws Exception {
-        Bench bench = new Bench(GATEWAY_SETTINGS.isEmpty() ? "Overload" : "Overload-tried", Overload.class, args);
+        boolean tried = !GATEWAY_SETTINGS.isEmpty() || !System.getProperty("bench.gatewayJvm", "").isBlank();
+        Bench bench = new Bench(tried ? "Overload-tried" : "Overload", Overload.class, args);
         int phaseSeconds = Bench.intSetting("phaseSeconds", 10, 20);
         int warmupSeconds = Bench.intSetting("warmupSeconds", 20, 40);
         int connections = Bench.intSetting("connections", 256, 256);
@@ -125,7 +131,7 @@ public final class Overload {
             gatewayArgs.add("--hybridge.gateway.edge.addresses=" + agent.baseUri());
             gatewayArgs.addAll(GATEWAY_SETTINGS);
 
-            bench.text("The local system: a gateway (`-Xmx256m`, the shipped policies, two more tenants: `ample` with"
+            bench.text("The local system: a gateway (`" + String.join(" ", GATEWAY_JVM) + "`, the shipped policies, two more tenants: `ample` with"
                     + " a budget the run cannot spend, `spent` with a budget that is spent, both `when-spent:"
                     + " edge-only`), one edge agent (its launch options) as the gateway's edge tier, two cloud workers"
                     + " (`-Xmx512m`, batching as shipped) serving the demo models; all of it and the load generator on"
@@ -146,7 +152,7 @@ public final class Overload {
                 if (config.equals("admission off")) {
                     settings.add("--hybridge.gateway.admission.enabled=false");
                 }
-                gateway = ProgramProcess.startOn(gatewayPort, "gateway", Bench.logDir(), List.of("-Xmx256m"), settings);
+                gateway = ProgramProcess.startOn(gatewayPort, "gateway", Bench.logDir(), GATEWAY_JVM, settings);
                 ProgramProcess running = gateway;
                 gateway.awaitReady(Duration.ofSeconds(120));
                 try {
