@@ -67,6 +67,11 @@ class OverloadTest {
         registry.add("hybridge.gateway.max-buffered-request-bytes", () -> "1MB");
         registry.add("hybridge.gateway.edge.breaker.minimum-number-of-calls", () -> "2");
         registry.add("hybridge.gateway.edge.breaker.sliding-window-size", () -> "4");
+        // an operator's own path for a route: the door is passed in the Hybridge filter there
+        registry.add("spring.cloud.gateway.server.webflux.routes[0].id", () -> "partner");
+        registry.add("spring.cloud.gateway.server.webflux.routes[0].uri", () -> "hybridge:partner");
+        registry.add("spring.cloud.gateway.server.webflux.routes[0].predicates[0]", () -> "Path=/partner/infer");
+        registry.add("spring.cloud.gateway.server.webflux.routes[0].filters[0]", () -> "Hybridge=partner");
     }
 
     static Path policies() {
@@ -74,6 +79,7 @@ class OverloadTest {
         return TestFiles.policyFolder("gateway-overload-policies", Map.of(
                 "cascade.yaml", TestFiles.CASCADE + "deadline: 5s\n",
                 "spill.yaml", TestFiles.CASCADE + "cloud-on-edge-overload: true\n",
+                "partner.yaml", TestFiles.CASCADE,
                 "tenants.yaml", "version: 1\ndefault: {allow: [auto, edge, cloud]}\n"));
     }
 
@@ -156,6 +162,13 @@ class OverloadTest {
             assertThat(refused.body()).contains("overloaded: door (limit 2, 2 in flight) is full for client requests");
             assertThat(Duration.ofNanos(System.nanoTime() - sent)).as("not queued behind the slow ones")
                     .isLessThan(Duration.ofMillis(1000));
+            // on an operator's own path, the same door, passed in the Hybridge filter
+            EntityExchangeResult<byte[]> partner = client.post().uri("/partner/infer").contentType(MediaType.APPLICATION_JSON)
+                    .bodyValue(request(4)).exchange().expectBody(byte[].class).returnResult();
+            assertThat(partner.getStatus().value()).isEqualTo(503);
+            assertThat(partner.getResponseHeaders().getFirst("Hybridge-Reason")).isEqualTo("overloaded");
+            assertThat(CODEC.decodeError(partner.getResponseBody()))
+                    .startsWith("overloaded: door (limit 2, 2 in flight) is full for client requests");
             // an edge agent's escalation has a place of its own (a quarter of the limit, at least one)
             EDGE.delayed(Duration.ZERO);
             CLOUD.answering(0.9, "4");
