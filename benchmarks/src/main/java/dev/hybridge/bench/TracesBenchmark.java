@@ -1,0 +1,170 @@
+package dev.hybridge.bench;
+
+import dev.hybridge.oip.web.Traces;
+import io.micrometer.tracing.Span;
+import io.micrometer.tracing.otel.bridge.OtelCurrentTraceContext;
+import io.micrometer.tracing.otel.bridge.OtelPropagator;
+import io.micrometer.tracing.otel.bridge.OtelTracer;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
+import io.opentelemetry.context.propagation.ContextPropagators;
+import io.opentelemetry.sdk.OpenTelemetrySdk;
+import io.opentelemetry.sdk.trace.SdkTracerProvider;
+import io.opentelemetry.sdk.trace.samplers.Sampler;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.Blackhole;
+import org.openjdk.jmh.profile.GCProfiler;
+import org.openjdk.jmh.results.Result;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.options.Options;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.support.Netty4HeadersAdapter;
+
+/**
+ * What the programs' tracing costs per request, piece by piece: the spans a gateway request makes
+ * ({@link Traces#received} for the request, {@link Traces#calling} for its tier call, the call's
+ * {@code traceparent}), over the OpenTelemetry SDK with the programs' default sampler (parent
+ * based, 0.1 of new traces) and Spring's header adapter over Netty's request headers, as a
+ * gateway sees them. The peer is the same work with {@link Traces#none()} (tracing off), and a
+ * bare header lookup.
+ *
+ * <p>{@code java -cp benchmarks/target/benchmarks.jar dev.hybridge.bench.TracesBenchmark} writes
+ * {@code benchmarks/results/TracesBenchmark.md}.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Fork(value = 1, jvmArgsAppend = {"-Xms256m", "-Xmx256m"})
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+public class TracesBenchmark {
+
+    private OpenTelemetrySdk sdk;
+    private Traces traces;
+    private Traces off;
+    private HttpHeaders plain;
+    private HttpHeaders traced;
+
+    @Setup
+    public void setUp() {
+        SdkTracerProvider provider = SdkTracerProvider.builder()
+                .setSampler(Sampler.parentBased(Sampler.traceIdRatioBased(0.1))).build();
+        sdk = OpenTelemetrySdk.builder().setTracerProvider(provider)
+                .setPropagators(ContextPropagators.create(W3CTraceContextPropagator.getInstance())).build();
+        io.opentelemetry.api.trace.Tracer otel = sdk.getTracer("bench");
+        traces = new Traces(new OtelTracer(otel, new OtelCurrentTraceContext(), event -> { }),
+                new OtelPropagator(sdk.getPropagators(), otel));
+        off = Traces.none();
+        plain = headers(false);
+        traced = headers(true);
+    }
+
+    /** A request's headers as a plain client sends them, read through Spring's adapter over Netty's headers. */
+    private static HttpHeaders headers(boolean withTraceparent) {
+        DefaultHttpHeaders netty = new DefaultHttpHeaders();
+        netty.add("Host", "127.0.0.1:8080");
+        netty.add("User-Agent", "bench");
+        netty.add("Accept", "*/*");
+        netty.add("Content-Type", "application/json");
+        netty.add("Content-Length", "90360");
+        if (withTraceparent) {
+            netty.add("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        }
+        return new HttpHeaders(new Netty4HeadersAdapter(netty));
+    }
+
+    @TearDown
+    public void tearDown() {
+        sdk.close();
+    }
+
+    /** One header lookup, of a header the request does not carry. */
+    @Benchmark
+    public String headerLookup() {
+        return plain.getFirst("traceparent");
+    }
+
+    /** A request's span and its tier call's, as a request without traceparent makes them. */
+    @Benchmark
+    public void requestSpans(Blackhole hole) {
+        spans(traces, plain, hole);
+    }
+
+    /** The same with a sampled client traceparent (every trace recorded). */
+    @Benchmark
+    public void requestSpansTraced(Blackhole hole) {
+        spans(traces, traced, hole);
+    }
+
+    /** The same with tracing off ({@link Traces#none()}). */
+    @Benchmark
+    public void requestSpansOff(Blackhole hole) {
+        spans(off, plain, hole);
+    }
+
+    /** The request's span alone. */
+    @Benchmark
+    public void receivedOnly(Blackhole hole) {
+        Span span = traces.received("route digits", plain::getFirst);
+        hole.consume(span);
+        span.end();
+    }
+
+    private static void spans(Traces traces, HttpHeaders headers, Blackhole hole) {
+        Span request = traces.received("route digits", headers::getFirst);
+        String parent = traces.traceparent(request);
+        Span call = traces.calling("cloud digits-cloud", parent);
+        List<String> sent = new ArrayList<>(2);
+        traces.inject(call, (name, value) -> sent.add(value));
+        hole.consume(sent);
+        call.end();
+        request.tag("hybridge.route", "digits");
+        traces.answered(request, "route digits", 200, 1_000_000);
+    }
+
+    public static void main(String[] args) throws Exception {
+        Bench bench = new Bench("TracesBenchmark", TracesBenchmark.class, args);
+        Options options = new OptionsBuilder()
+                .include(TracesBenchmark.class.getName() + "\\.")
+                .addProfiler(GCProfiler.class)
+                .forks(1)
+                .warmupIterations(3)
+                .warmupTime(TimeValue.seconds(2))
+                .measurementIterations(5)
+                .measurementTime(TimeValue.seconds(2))
+                .build();
+        Collection<RunResult> results = new Runner(options).run();
+        bench.text("JMH, average time per call, 1 fork with -Xms256m -Xmx256m, 3 x 2 s warm-up, 5 x 2 s"
+                + " measurement, one thread; allocation from JMH's GC profiler (`gc.alloc.rate.norm`). OpenTelemetry"
+                + " SDK with a parent-based sampler of 0.1 and no exporter; headers through Spring's adapter over"
+                + " Netty's `DefaultHttpHeaders` (five headers, plus `traceparent` for the traced case).");
+        List<List<String>> rows = new ArrayList<>();
+        for (RunResult result : results) {
+            String name = result.getParams().getBenchmark();
+            name = name.substring(name.lastIndexOf('.') + 1);
+            Result<?> primary = result.getPrimaryResult();
+            Result<?> alloc = result.getSecondaryResults().get("gc.alloc.rate.norm");
+            rows.add(List.of(name, Bench.fixed(primary.getScore(), 1), Bench.fixed(primary.getScoreError(), 1),
+                    alloc == null ? "n/a" : Bench.fixed(alloc.getScore(), 1)));
+        }
+        bench.table(List.of("benchmark", "ns/op", "error (99.9%)", "bytes allocated/op"), rows);
+        bench.write();
+    }
+}
