@@ -491,7 +491,7 @@ def export_all(cloud, edge, head, example, out, results):
 
 def recipe():
     return dict(RECIPE, speed_range=SPEED_RANGE, edge=EDGE_SIZE, cloud=CLOUD_SIZE, teachers=TEACHERS, mixup=MIXUP,
-                stretch=STRETCH, student_stretch=STUDENT_STRETCH, warp=WARP, lifter=LIFTER, tempo_teachers=TEMPO_TEACHERS)
+                stretch=STRETCH, student_stretch=STUDENT_STRETCH, warp=WARP, lifter=LIFTER, tempo_teachers=TEMPO_TEACHERS, seed=SEED)
 
 
 def run_teachers(data, holdout, epochs):
@@ -545,7 +545,7 @@ def run(data, holdout, out, epochs):
 
 
 def main():
-    global SPEED_RANGE, EDGE_SIZE, CLOUD_SIZE, TEACHERS, MIXUP, STRETCH, STUDENT_STRETCH, WARP, LIFTER, TEMPO_TEACHERS
+    global SPEED_RANGE, EDGE_SIZE, CLOUD_SIZE, TEACHERS, MIXUP, STRETCH, STUDENT_STRETCH, WARP, LIFTER, TEMPO_TEACHERS, SEED
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=os.path.join(here, "..", "..", "..", "shared", "datasets", "fsdd", "recordings"))
@@ -570,6 +570,8 @@ def main():
                         help="tempo perturbation for the edge model and the head (the teacher labels the same image)")
     parser.add_argument("--tempo-teachers", type=int, default=TEMPO_TEACHERS,
                         help="the last N teachers see the tempo-normalised image")
+    parser.add_argument("--seed", type=int, default=SEED,
+                        help="the seed of everything random (the shipped models: the default); to judge a recipe on several")
     parser.add_argument("--lifter", type=int, default=LIFTER,
                         help="cepstral smoothing: keep the log-mel image's first N cepstra (0: off)")
     parser.add_argument("--warp", type=float, default=WARP, help="frequency warping for the teachers: 1 +- this")
@@ -580,6 +582,7 @@ def main():
     TEACHERS, MIXUP, STRETCH, WARP = args.teachers, args.mixup, args.stretch, args.warp
     LIFTER = args.lifter
     TEMPO_TEACHERS = args.tempo_teachers
+    SEED = args.seed
     STUDENT_STRETCH = args.student_stretch
     EDGE_SIZE = args.edge
     CLOUD_SIZE = args.cloud
