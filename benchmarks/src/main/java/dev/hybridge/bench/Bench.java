@@ -286,6 +286,28 @@ final class Bench {
         }
     }
 
+    // ------------------------------------------------------------------------------ JMH
+
+    /**
+     * Runs the JMH benchmarks of {@code benchmark}: one fork, 3 x 2 s warm-up, 5 x 2 s measurement
+     * (a long run: 3 forks, 5 and 10 iterations); with JMH's GC profiler when {@code allocation}.
+     */
+    static java.util.Collection<org.openjdk.jmh.results.RunResult> jmh(Class<?> benchmark, boolean allocation)
+            throws org.openjdk.jmh.runner.RunnerException {
+        boolean longer = longRun();
+        org.openjdk.jmh.runner.options.ChainedOptionsBuilder options = new org.openjdk.jmh.runner.options.OptionsBuilder()
+                .include(benchmark.getName() + "\\.")
+                .forks(longer ? 3 : 1)
+                .warmupIterations(longer ? 5 : 3)
+                .warmupTime(org.openjdk.jmh.runner.options.TimeValue.seconds(2))
+                .measurementIterations(longer ? 10 : 5)
+                .measurementTime(org.openjdk.jmh.runner.options.TimeValue.seconds(2));
+        if (allocation) {
+            options.addProfiler(org.openjdk.jmh.profile.GCProfiler.class);
+        }
+        return new org.openjdk.jmh.runner.Runner(options.build()).run();
+    }
+
     // ------------------------------------------------------------------------------ statistics
 
     /** Latency statistics over nanosecond samples. */

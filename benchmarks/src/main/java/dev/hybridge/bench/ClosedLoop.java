@@ -15,7 +15,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 final class ClosedLoop {
 
-    /** What one run gave: answered calls (200), failed ones, the elapsed time, every 200's latency. */
+    /** What one run gave: answered calls (200, or the status measured), the others, the elapsed time, their latencies. */
     record Result(long ok, long errors, double seconds, long[] latencies) {
         double rps() {
             return ok / seconds;
@@ -26,6 +26,14 @@ final class ClosedLoop {
     }
 
     static Result run(URI base, byte[] post, int clients, double seconds) throws InterruptedException {
+        return run(base, post, clients, seconds, 200);
+    }
+
+    /**
+     * {@link #run(URI, byte[], int, double)} counting and timing the answers of status
+     * {@code measured} (a refusal's 503, say); every other answer counts as an error.
+     */
+    static Result run(URI base, byte[] post, int clients, double seconds, int measured) throws InterruptedException {
         long[][] latencies = new long[clients][];
         int[] counts = new int[clients];
         AtomicLong errors = new AtomicLong();
@@ -50,8 +58,8 @@ final class ClosedLoop {
                         }
                         int status = connection.send(post);
                         long t1 = System.nanoTime();
-                        if (status != 200) {
-                            if (errors.incrementAndGet() == 1) {
+                        if (status != measured) {
+                            if (errors.incrementAndGet() == 1 && status != 200) {
                                 System.err.println("infer answered " + status + ": " + connection.bodyText());
                             }
                             continue;

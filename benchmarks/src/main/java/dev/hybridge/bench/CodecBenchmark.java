@@ -18,9 +18,6 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
-import org.openjdk.jmh.runner.options.Options;
-import org.openjdk.jmh.runner.options.OptionsBuilder;
-import org.openjdk.jmh.runner.options.TimeValue;
 
 /**
  * {@link OipCodec#decodeRequest} of one second of 8 kHz audio (FP32 [1, 8000]) sent as JSON
@@ -82,15 +79,7 @@ public class CodecBenchmark {
         CodecBenchmark sizes = new CodecBenchmark();
         sizes.encode();
         boolean longer = Bench.longRun();
-        Options options = new OptionsBuilder()
-                .include(CodecBenchmark.class.getName() + "\\.")
-                .forks(longer ? 3 : 1)
-                .warmupIterations(longer ? 5 : 3)
-                .warmupTime(TimeValue.seconds(2))
-                .measurementIterations(longer ? 10 : 5)
-                .measurementTime(TimeValue.seconds(2))
-                .build();
-        Collection<RunResult> results = new Runner(options).run();
+        Collection<RunResult> results = Bench.jmh(CodecBenchmark.class, false);
         bench.text("JMH " + jmhVersion()
                 + ", average time per `decodeRequest` call, " + (longer ? 3 : 1) + " fork(s) with -Xms512m -Xmx512m, "
                 + (longer ? 5 : 3) + " x 2 s warm-up, " + (longer ? 10 : 5) + " x 2 s measurement. Request: FP32 [1, 8000]"

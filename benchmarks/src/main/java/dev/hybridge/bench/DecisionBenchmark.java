@@ -24,13 +24,8 @@ import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
-import org.openjdk.jmh.profile.GCProfiler;
 import org.openjdk.jmh.results.Result;
 import org.openjdk.jmh.results.RunResult;
-import org.openjdk.jmh.runner.Runner;
-import org.openjdk.jmh.runner.options.Options;
-import org.openjdk.jmh.runner.options.OptionsBuilder;
-import org.openjdk.jmh.runner.options.TimeValue;
 
 /**
  * What one routing decision costs: {@link RouteEngine#beforeEdge} and {@link RouteEngine#afterEdge}
@@ -159,16 +154,7 @@ public class DecisionBenchmark {
     public static void main(String[] args) throws Exception {
         Bench bench = new Bench("DecisionBenchmark", DecisionBenchmark.class, args);
         boolean longer = Bench.longRun();
-        Options options = new OptionsBuilder()
-                .include(DecisionBenchmark.class.getName() + "\\.")
-                .addProfiler(GCProfiler.class)
-                .forks(longer ? 3 : 1)
-                .warmupIterations(longer ? 5 : 3)
-                .warmupTime(TimeValue.seconds(2))
-                .measurementIterations(longer ? 10 : 5)
-                .measurementTime(TimeValue.seconds(2))
-                .build();
-        Collection<RunResult> results = new Runner(options).run();
+        Collection<RunResult> results = Bench.jmh(DecisionBenchmark.class, true);
         bench.text("JMH, average time per call, " + (longer ? 3 : 1) + " fork(s) with -Xms256m -Xmx256m, "
                 + (longer ? 5 : 3) + " x 2 s warm-up, " + (longer ? 10 : 5) + " x 2 s measurement, one thread;"
                 + " allocation from JMH's GC profiler (`gc.alloc.rate.norm`). Policies: the shipped"

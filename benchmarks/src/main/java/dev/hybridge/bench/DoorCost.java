@@ -3,7 +3,6 @@ package dev.hybridge.bench;
 import dev.hybridge.e2e.ProgramProcess;
 import dev.hybridge.e2e.RawHttp;
 import dev.hybridge.oip.OipCodec;
-import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -12,8 +11,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * What a refusal at the gateway's door costs: this build's gateway against another build's
@@ -29,6 +26,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class DoorCost {
 
+    /** A phase: refusals (503), the other answers (2xx here), its time, the gateway's CPU, the refusals' latencies. */
     private record Phase(long refused, long ok, double seconds, long cpuMillis, long[] refusalNanos) {
         double refusedPerSecond() {
             return refused / seconds;
@@ -92,16 +90,16 @@ public final class DoorCost {
                 List<List<String>> rows = new ArrayList<>();
                 for (int g = 0; g < 2; g++) {
                     List<Phase> mine = phases.get(g);
-                    long[] refusals = mine.stream().flatMapToLong(p -> Arrays.stream(p.refusalNanos())).sorted().toArray();
+                    Bench.Stats refusals = Bench.Stats.of(mine.stream().flatMapToLong(p -> Arrays.stream(p.refusalNanos())).toArray());
                     rows.add(List.of(names.get(g),
-                            String.format(Locale.ROOT, "%.0f", median(mine.stream().mapToDouble(Phase::refusedPerSecond).toArray())),
-                            String.format(Locale.ROOT, "%.3f", median(mine.stream().mapToDouble(Phase::cpuPerRefusal).toArray())),
-                            String.format(Locale.ROOT, "%.0f", median(mine.stream().mapToDouble(p -> p.ok() / p.seconds()).toArray())),
-                            String.format(Locale.ROOT, "%.2f", percentile(refusals, 0.50)),
-                            String.format(Locale.ROOT, "%.2f", percentile(refusals, 0.99))));
+                            String.format(Locale.ROOT, "%.0f", Bench.median(mine.stream().mapToDouble(Phase::refusedPerSecond).toArray())),
+                            String.format(Locale.ROOT, "%.3f", Bench.median(mine.stream().mapToDouble(Phase::cpuPerRefusal).toArray())),
+                            String.format(Locale.ROOT, "%.0f", Bench.median(mine.stream().mapToDouble(p -> p.ok() / p.seconds()).toArray())),
+                            String.format(Locale.ROOT, "%.2f", refusals.p50() / 1e6),
+                            String.format(Locale.ROOT, "%.2f", refusals.p99() / 1e6)));
                 }
                 bench.table(List.of("gateway", "refusals/s (median of rounds)", "ms CPU per refusal (median)",
-                        "2xx/s (median)", "refusal p50 ms", "refusal p99 ms"), rows);
+                        "other answers (2xx)/s (median)", "refusal p50 ms", "refusal p99 ms"), rows);
                 double[] cpuRatios = new double[rounds];
                 double[] rateRatios = new double[rounds];
                 for (int r = 0; r < rounds; r++) {
@@ -109,71 +107,17 @@ public final class DoorCost {
                     rateRatios[r] = phases.get(1).get(r).refusedPerSecond() / phases.get(0).get(r).refusedPerSecond();
                 }
                 bench.text(String.format(Locale.ROOT, "This build against the other, median of the per-round ratios:"
-                        + " **%.2fx** the CPU per refusal, **%.2fx** the refusals per second.", median(cpuRatios),
-                        median(rateRatios)));
+                        + " **%.2fx** the CPU per refusal, **%.2fx** the refusals per second.", Bench.median(cpuRatios),
+                        Bench.median(rateRatios)));
             }
         }
         bench.write();
     }
 
     private static Phase phase(ProgramProcess gateway, byte[] post, int connections, double seconds) throws Exception {
-        URI base = gateway.baseUri();
         long cpuBefore = Bench.cpuMillis(gateway.pid());
-        AtomicLong refused = new AtomicLong();
-        AtomicLong ok = new AtomicLong();
-        long[][] latencies = new long[connections][];
-        CountDownLatch done = new CountDownLatch(connections);
-        List<RawHttp> clients = new ArrayList<>();
-        for (int c = 0; c < connections; c++) {
-            clients.add(new RawHttp(base));
-        }
-        long start = System.nanoTime();
-        long end = start + (long) (seconds * 1e9);
-        for (int c = 0; c < connections; c++) {
-            int index = c;
-            RawHttp client = clients.get(c);
-            Thread thread = new Thread(() -> {
-                long[] mine = new long[1 << 16];
-                int n = 0;
-                try {
-                    while (System.nanoTime() < end) {
-                        long t0 = System.nanoTime();
-                        int status = client.send(post);
-                        long t1 = System.nanoTime();
-                        if (status == 503) {
-                            refused.incrementAndGet();
-                            if (n < mine.length) {
-                                mine[n++] = t1 - t0;
-                            }
-                        } else if (status == 200) {
-                            ok.incrementAndGet();
-                        }
-                    }
-                } catch (RuntimeException e) {
-                    System.err.println("client failed: " + e);
-                } finally {
-                    latencies[index] = Arrays.copyOf(mine, n);
-                    done.countDown();
-                }
-            }, "client-" + c);
-            thread.setDaemon(true);
-            thread.start();
-        }
-        done.await();
-        double elapsed = (System.nanoTime() - start) / 1e9;
-        clients.forEach(RawHttp::close);
-        long[] all = Arrays.stream(latencies).flatMapToLong(Arrays::stream).toArray();
-        return new Phase(refused.get(), ok.get(), elapsed, Bench.cpuMillis(gateway.pid()) - cpuBefore, all);
-    }
-
-    private static double median(double[] values) {
-        double[] sorted = values.clone();
-        Arrays.sort(sorted);
-        int n = sorted.length;
-        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-    }
-
-    private static double percentile(long[] sortedNanos, double p) {
-        return sortedNanos.length == 0 ? 0 : sortedNanos[Math.min(sortedNanos.length - 1, (int) (p * sortedNanos.length))] / 1e6;
+        ClosedLoop.Result refusals = ClosedLoop.run(gateway.baseUri(), post, connections, seconds, 503);
+        return new Phase(refusals.ok(), refusals.errors(), refusals.seconds(), Bench.cpuMillis(gateway.pid()) - cpuBefore,
+                refusals.latencies());
     }
 }

@@ -27,13 +27,8 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
-import org.openjdk.jmh.profile.GCProfiler;
 import org.openjdk.jmh.results.Result;
 import org.openjdk.jmh.results.RunResult;
-import org.openjdk.jmh.runner.Runner;
-import org.openjdk.jmh.runner.options.Options;
-import org.openjdk.jmh.runner.options.OptionsBuilder;
-import org.openjdk.jmh.runner.options.TimeValue;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.support.Netty4HeadersAdapter;
 
@@ -141,18 +136,10 @@ public class TracesBenchmark {
 
     public static void main(String[] args) throws Exception {
         Bench bench = new Bench("TracesBenchmark", TracesBenchmark.class, args);
-        Options options = new OptionsBuilder()
-                .include(TracesBenchmark.class.getName() + "\\.")
-                .addProfiler(GCProfiler.class)
-                .forks(1)
-                .warmupIterations(3)
-                .warmupTime(TimeValue.seconds(2))
-                .measurementIterations(5)
-                .measurementTime(TimeValue.seconds(2))
-                .build();
-        Collection<RunResult> results = new Runner(options).run();
-        bench.text("JMH, average time per call, 1 fork with -Xms256m -Xmx256m, 3 x 2 s warm-up, 5 x 2 s"
-                + " measurement, one thread; allocation from JMH's GC profiler (`gc.alloc.rate.norm`). OpenTelemetry"
+        Collection<RunResult> results = Bench.jmh(TracesBenchmark.class, true);
+        boolean longer = Bench.longRun();
+        bench.text("JMH, average time per call, " + (longer ? 3 : 1) + " fork(s) with -Xms256m -Xmx256m, "
+                + (longer ? 5 : 3) + " x 2 s warm-up, " + (longer ? 10 : 5) + " x 2 s measurement, one thread; allocation from JMH's GC profiler (`gc.alloc.rate.norm`). OpenTelemetry"
                 + " SDK with a parent-based sampler of 0.1 and no exporter; headers through Spring's adapter over"
                 + " Netty's `DefaultHttpHeaders` (five headers, plus `traceparent` for the traced case).");
         List<List<String>> rows = new ArrayList<>();

@@ -3,7 +3,6 @@ package dev.hybridge.edge;
 import dev.hybridge.oip.ModelConfiguration;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.OipException;
-import dev.hybridge.oip.RoutingParameters;
 import dev.hybridge.oip.web.OipBackend;
 import dev.hybridge.policy.PolicyEngine;
 import dev.hybridge.policy.RoutePolicy;
@@ -68,8 +67,7 @@ final class EdgeRoutes implements ServedRoutes {
      */
     @Override
     public Entry enter(String route, UnaryOperator<String> header) {
-        Admission.Lane lane = "true".equalsIgnoreCase(header.apply(RoutingParameters.ESCALATION_HEADER))
-                ? Admission.Lane.ESCALATION : Admission.Lane.CLIENT;
+        Admission.Lane lane = Admission.Lane.of(header);
         Admission.Permit permit = runtime.admit(lane);
         if (permit == null) {
             return new Entry(answer(runtime.refusedAtDoor(route, lane)), null);

@@ -1,6 +1,5 @@
 package dev.hybridge.gateway;
 
-import dev.hybridge.oip.RoutingParameters;
 import dev.hybridge.policy.PolicyEngine;
 import dev.hybridge.policy.runtime.Admission;
 import dev.hybridge.policy.runtime.RouteAnswer;
@@ -54,7 +53,7 @@ final class DoorFilter implements WebFilter, Ordered {
         if (route == null || !engine.current().routes().containsKey(route)) {
             return chain.filter(exchange);
         }
-        Admission.Lane lane = lane(request.getHeaders());
+        Admission.Lane lane = Admission.Lane.of(request.getHeaders()::getFirst);
         Admission.Permit admitted = runtime.admit(lane);
         if (admitted == null) {
             return refuse(exchange.getResponse(), runtime.refusedAtDoor(route, lane));
@@ -62,12 +61,6 @@ final class DoorFilter implements WebFilter, Ordered {
         Admission.Permit place = Admission.once(admitted);
         exchange.getAttributes().put(PLACE, place);
         return chain.filter(exchange).doFinally(signal -> place.ignore()); // given back already, unless never run
-    }
-
-    /** The lane of a request, by its headers: edge agents mark their escalations. */
-    static Admission.Lane lane(HttpHeaders headers) {
-        return "true".equalsIgnoreCase(headers.getFirst(RoutingParameters.ESCALATION_HEADER))
-                ? Admission.Lane.ESCALATION : Admission.Lane.CLIENT;
     }
 
     /** The route a path names ({@code /v2/models/<route>/infer}), or null. */

@@ -116,7 +116,7 @@ public final class HybridgeGatewayFilterFactory extends AbstractGatewayFilterFac
         // passed at the door already (DoorFilter), or here, before the body is read, for a path of the operator's
         Admission.Permit passed = exchange.getAttribute(DoorFilter.PLACE);
         if (passed == null) {
-            Admission.Lane lane = DoorFilter.lane(request.getHeaders());
+            Admission.Lane lane = Admission.Lane.of(request.getHeaders()::getFirst);
             Admission.Permit admitted = runtime.admit(lane);
             if (admitted == null) {
                 return write(exchange, runtime.refusedAtDoor(route, lane));

@@ -46,6 +46,16 @@ public final class Admission {
         public String wire() {
             return name().toLowerCase(Locale.ROOT);
         }
+
+        /**
+         * The lane of a request, by its headers ({@code header} reads one, null when absent): edge
+         * agents mark their escalations with {@code Hybridge-Escalation: true}, so the door can tell
+         * before the body is read.
+         */
+        public static Lane of(java.util.function.Function<String, String> header) {
+            return "true".equalsIgnoreCase(header.apply(dev.hybridge.oip.RoutingParameters.ESCALATION_HEADER))
+                    ? ESCALATION : CLIENT;
+        }
     }
 
     /**
