@@ -3,11 +3,8 @@ package dev.hybridge.bench;
 import dev.hybridge.oip.web.Traces;
 import io.micrometer.tracing.Span;
 import io.micrometer.tracing.otel.bridge.OtelCurrentTraceContext;
-import io.micrometer.tracing.otel.bridge.OtelPropagator;
 import io.micrometer.tracing.otel.bridge.OtelTracer;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
-import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
-import io.opentelemetry.context.propagation.ContextPropagators;
 import io.opentelemetry.sdk.OpenTelemetrySdk;
 import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.samplers.Sampler;
@@ -61,11 +58,9 @@ public class TracesBenchmark {
     public void setUp() {
         SdkTracerProvider provider = SdkTracerProvider.builder()
                 .setSampler(Sampler.parentBased(Sampler.traceIdRatioBased(0.1))).build();
-        sdk = OpenTelemetrySdk.builder().setTracerProvider(provider)
-                .setPropagators(ContextPropagators.create(W3CTraceContextPropagator.getInstance())).build();
+        sdk = OpenTelemetrySdk.builder().setTracerProvider(provider).build();
         io.opentelemetry.api.trace.Tracer otel = sdk.getTracer("bench");
-        traces = new Traces(new OtelTracer(otel, new OtelCurrentTraceContext(), event -> { }),
-                new OtelPropagator(sdk.getPropagators(), otel));
+        traces = new Traces(new OtelTracer(otel, new OtelCurrentTraceContext(), event -> { }));
         off = Traces.none();
         plain = headers(false);
         traced = headers(true);

@@ -19,7 +19,9 @@ import org.junit.jupiter.api.Test;
  * its own {@code traceparent}, the agent escalates to the gateway, the gateway calls a cloud
  * worker. Each program writes its request log line ({@code hybridge.requests}, turned on here)
  * with the span current, so the client's trace id is in all three logs, each hop with a span id
- * of its own; a request without a traceparent starts a trace of its own.
+ * of its own; a request without a traceparent starts a trace of its own. The three programs also
+ * export their spans over OTLP (the one setting that turns export on) to a receiver on loopback,
+ * which sees the hops as one trace, each span the child of the one before.
  */
 class TracesIT {
 
@@ -29,6 +31,7 @@ class TracesIT {
     /** Spring Boot's log correlation: [traceId-spanId] on each line written with a span current. */
     static final Pattern CORRELATION = Pattern.compile("\\[([0-9a-f]{32})-([0-9a-f]{16})]");
 
+    static OtlpReceiver otlp;
     static ProgramProcess cloud;
     static ProgramProcess gateway;
     static ProgramProcess agent;
@@ -39,20 +42,27 @@ class TracesIT {
     static void start() throws IOException {
         policies = E2e.shippedPolicies("hybridge-e2e-traces-policies");
         state = Files.createTempDirectory("hybridge-e2e-traces-state");
+        otlp = new OtlpReceiver();
+        // the setting that turns export on, and a short batch delay so that spans leave within the test
+        String export = "--management.opentelemetry.tracing.export.otlp.endpoint=" + otlp.endpoint();
+        String soon = "--management.opentelemetry.tracing.export.schedule-delay=200ms";
         cloud = ProgramProcess.start(E2e.CLOUD, E2e.logDir(), List.of(),
-                List.of("--hybridge.serving.model-repository=" + E2e.DEMO.resolve("cloud"), REQUEST_LOG));
+                List.of("--hybridge.serving.model-repository=" + E2e.DEMO.resolve("cloud"), REQUEST_LOG, export, soon));
         cloud.awaitReady(E2e.START_TIMEOUT);
         gateway = E2e.startGateway("--hybridge.gateway.policy-folder=" + policies,
                 "--hybridge.gateway.cloud.addresses=" + cloud.baseUri(), "--hybridge.gateway.anonymous-tenant=fleet",
-                REQUEST_LOG);
+                REQUEST_LOG, export, soon);
         gateway.awaitReady(E2e.START_TIMEOUT);
-        agent = E2e.startAgent(gateway.baseUri(), "traces-device", state, REQUEST_LOG);
+        agent = E2e.startAgent(gateway.baseUri(), "traces-device", state, REQUEST_LOG, export, soon);
     }
 
     @AfterAll
     static void stop() throws IOException {
         for (ProgramProcess p : new ProgramProcess[] {agent, gateway, cloud}) {
             E2e.closeQuietly(p);
+        }
+        if (otlp != null) {
+            otlp.close();
         }
         E2e.deleteTrees(policies, state);
     }
@@ -81,6 +91,36 @@ class TracesIT {
         String started = line.substring(0, 32);
         assertThat(started).isNotEqualTo(TRACE_ID);
         awaitLine(cloud, started, "infer digits-cloud");
+    }
+
+    @Test
+    void everyProgramExportsItsSpansOverOtlpAsOneTrace() throws Exception {
+        String traceId = "0af7651916cd43dd8448eb211c80319c";
+        String clientSpan = "b7ad6b7169203331";
+        Fsdd.Clip clip = Fsdd.testSplit(Fsdd.recordings(ProgramProcess.root())).get(1);
+        OipClient.Answer answer = new OipClient(agent.baseUri()).infer("digits", E2e.clip(clip, "exported-1",
+                        Map.of("hybridge.route", "cloud", "hybridge.deadline_ms", 10_000)), true,
+                Map.of("traceparent", "00-" + traceId + "-" + clientSpan + "-01"));
+        assertThat(answer.status()).as(answer.text()).isEqualTo(200);
+
+        OtlpReceiver.Received agentRoute = exported("edge-agent", "route digits", traceId, clientSpan);
+        assertThat(agentRoute.kind()).isEqualTo(io.opentelemetry.proto.trace.v1.Span.SpanKind.SPAN_KIND_SERVER);
+        assertThat(agentRoute.attributes()).containsEntry("hybridge.tier", "cloud");
+        OtlpReceiver.Received escalation = exported("edge-agent", "escalate digits", traceId, agentRoute.spanId());
+        assertThat(escalation.kind()).isEqualTo(io.opentelemetry.proto.trace.v1.Span.SpanKind.SPAN_KIND_CLIENT);
+        OtlpReceiver.Received gatewayRoute = exported("gateway", "route digits", traceId, escalation.spanId());
+        assertThat(gatewayRoute.attributes()).containsEntry("hybridge.tier", "cloud").containsKey("hybridge.cost_usd");
+        OtlpReceiver.Received cloudCall = exported("gateway", "cloud digits-cloud", traceId, gatewayRoute.spanId());
+        OtlpReceiver.Received inference = exported("cloud-worker", "infer digits-cloud", traceId, cloudCall.spanId());
+        assertThat(inference.attributes()).containsEntry("http.response.status_code", "200");
+    }
+
+    /** The span {@code service} exported named {@code name} in the trace, the child of {@code parent}. */
+    private static OtlpReceiver.Received exported(String service, String name, String traceId, String parent)
+            throws InterruptedException {
+        return otlp.await(service + " '" + name + "' in trace " + traceId + " under " + parent,
+                r -> service.equals(r.service()) && name.equals(r.name()) && traceId.equals(r.traceId())
+                        && parent.equals(r.parentId()), 20);
     }
 
     /**

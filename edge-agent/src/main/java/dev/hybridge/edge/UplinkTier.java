@@ -121,10 +121,12 @@ final class UplinkTier implements TierClient {
         // a live escalation is a step of the request's trace; a replay, later, starts its own, linked to it
         Span span = reserve < 0 ? traces.calling("escalate " + call.route(), call.trace())
                 : traces.linkedTo("replay " + call.route(), call.trace());
-        if (call.reason() != null) {
-            span.tag("hybridge.reason", call.reason().code());
+        if (!span.isNoop()) { // a span not recorded keeps no attributes
+            if (call.reason() != null) {
+                span.tag("hybridge.reason", call.reason().code());
+            }
+            span.tag("hybridge.idempotency_key", idempotencyKey(call));
         }
-        span.tag("hybridge.idempotency_key", idempotencyKey(call));
         Map<String, String> headers = new HashMap<>(2);
         traces.inject(span, headers::put);
         long start = System.nanoTime();

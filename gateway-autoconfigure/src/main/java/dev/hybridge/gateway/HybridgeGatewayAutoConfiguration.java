@@ -19,7 +19,6 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.observation.ObservationPredicate;
 import io.micrometer.tracing.Tracer;
-import io.micrometer.tracing.propagation.Propagator;
 import java.time.Clock;
 import java.time.Duration;
 import org.springframework.beans.factory.ObjectProvider;
@@ -164,11 +163,11 @@ public class HybridgeGatewayAutoConfiguration {
                 .doOnNext(tick -> pool.refreshFromDns());
     }
 
-    /** Spans per request and per tier call, with W3C trace context (Micrometer Tracing's, when present). */
+    /** Spans per request and per tier call, with W3C trace context (over Micrometer Tracing's tracer, when present). */
     @Bean
     @ConditionalOnMissingBean
-    Traces traces(ObjectProvider<Tracer> tracer, ObjectProvider<Propagator> propagator) {
-        return Traces.of(tracer.getIfAvailable(), propagator.getIfAvailable());
+    Traces traces(ObjectProvider<Tracer> tracer) {
+        return Traces.of(tracer.getIfAvailable());
     }
 
     /**

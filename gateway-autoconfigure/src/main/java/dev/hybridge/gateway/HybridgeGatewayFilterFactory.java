@@ -9,6 +9,7 @@ import dev.hybridge.oip.web.Traces;
 import dev.hybridge.policy.metrics.RouteMetrics;
 import dev.hybridge.policy.runtime.Admission;
 import dev.hybridge.policy.runtime.RouteAnswer;
+import dev.hybridge.policy.runtime.RouteOutcome;
 import dev.hybridge.policy.runtime.RouteRuntime;
 import io.micrometer.tracing.Span;
 import java.time.Duration;
@@ -140,9 +141,12 @@ public final class HybridgeGatewayFilterFactory extends AbstractGatewayFilterFac
                     .flatMap(raw -> Mono.fromFuture(runtime.infer(route, tenant,
                             ContentCoding.decode(encoding, raw, maxRequestBytes, LIMIT_NAME), jsonLength, trace, door)))
                     .flatMap(answer -> {
-                        answer.outcome().attributes().forEach(span::tag);
-                        traces.answered(span, "route " + route + " " + answer.outcome().attributes(),
-                                answer.outcome().status(), System.nanoTime() - start);
+                        RouteOutcome outcome = answer.outcome();
+                        if (!span.isNoop()) { // a span not recorded (most of them) keeps no attributes
+                            outcome.attributes().forEach(span::tag);
+                        }
+                        traces.answered(span, () -> "route " + route + " " + outcome.attributes(), outcome.status(),
+                                System.nanoTime() - start);
                         return write(exchange, answer);
                     });
         }).doFinally(signal -> {
@@ -153,7 +157,7 @@ public final class HybridgeGatewayFilterFactory extends AbstractGatewayFilterFac
             OipException error = OipErrors.of(e);
             metrics.refused(route, error.status(), System.nanoTime() - start);
             span.error(e);
-            traces.answered(span, "route " + route + " refused: " + error.getMessage(), error.status(),
+            traces.answered(span, () -> "route " + route + " refused: " + error.getMessage(), error.status(),
                     System.nanoTime() - start);
             return writeError(exchange, error, body.started() && !body.ended());
         });

@@ -41,15 +41,18 @@ final class PoolTier implements TierClient {
     public CompletableFuture<TierReply> infer(RoutePolicy.Stage stage, byte[] body, int jsonLength, long deadlineNanos,
                                               TierCall call) {
         Span span = traces.calling(pool.tier().wire() + " " + stage.model(), call == null ? null : call.trace());
-        if (call != null && call.reason() != null) {
+        boolean recorded = !span.isNoop(); // a span not recorded (most of them) keeps no attributes
+        if (recorded && call != null && call.reason() != null) {
             span.tag("hybridge.reason", call.reason().code());
         }
         Map<String, String> headers = new HashMap<>(2);
         traces.inject(span, headers::put);
         return pool.infer(stage.model(), stage.version(), body, jsonLength, deadlineNanos, headers)
                 .map(attempt -> {
-                    span.tag("hybridge.worker", attempt.worker().toString())
-                            .tag("http.response.status_code", Integer.toString(attempt.response().status()));
+                    if (recorded) {
+                        span.tag("hybridge.worker", attempt.worker().toString())
+                                .tag("http.response.status_code", Integer.toString(attempt.response().status()));
+                    }
                     return new TierReply(attempt.response().status(), attempt.response().body(),
                             attempt.response().jsonLength(), attempt.millis());
                 })

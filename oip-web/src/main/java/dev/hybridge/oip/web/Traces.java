@@ -4,9 +4,9 @@ import io.micrometer.tracing.Link;
 import io.micrometer.tracing.Span;
 import io.micrometer.tracing.TraceContext;
 import io.micrometer.tracing.Tracer;
-import io.micrometer.tracing.propagation.Propagator;
 import java.util.function.BiConsumer;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,32 +29,32 @@ public final class Traces {
     private static final Logger requests = LoggerFactory.getLogger(REQUEST_LOG);
 
     private final Tracer tracer;
-    private final Propagator propagator;
 
-    public Traces(Tracer tracer, Propagator propagator) {
+    public Traces(Tracer tracer) {
         this.tracer = tracer;
-        this.propagator = propagator;
     }
 
-    /** Over the program's tracer and propagator, or {@link #none()} when it has no tracing (either is null). */
-    public static Traces of(Tracer tracer, Propagator propagator) {
-        return tracer != null && propagator != null ? new Traces(tracer, propagator) : none();
+    /** Over the program's tracer, or {@link #none()} when it has no tracing (null). */
+    public static Traces of(Tracer tracer) {
+        return tracer != null ? new Traces(tracer) : none();
     }
 
     /** No spans, no headers: for tests and programs without tracing. */
     public static Traces none() {
-        return new Traces(Tracer.NOOP, Propagator.NOOP);
+        return new Traces(Tracer.NOOP);
     }
 
     /**
-     * A span for a request this program received, the child of the caller's context when it sent
-     * one. A request without a {@code traceparent} starts a new trace without running the
-     * propagators (most requests, and the dearest part of a span here: each propagator asks the
-     * headers for its own fields).
+     * A span for a request this program received, the child of the caller's context when its
+     * {@code traceparent} names one (read directly, as {@link #calling} reads it: the programs
+     * speak W3C trace context's {@code traceparent} and nothing else, and a round through the
+     * configured propagators, each asking the headers for its own fields, was most of what a
+     * span cost a cloud worker).
      */
     public Span received(String name, Function<String, String> header) {
-        Span.Builder builder = header.apply(TRACEPARENT) == null ? tracer.spanBuilder().setNoParent()
-                : propagator.extract(header, Function::apply);
+        TraceContext caller = parse(header.apply(TRACEPARENT));
+        Span.Builder builder = tracer.spanBuilder();
+        builder = caller == null ? builder.setNoParent() : builder.setParent(caller);
         return builder.name(name).kind(Span.Kind.SERVER).start();
     }
 
@@ -71,13 +71,42 @@ public final class Traces {
         return builder.name(name).kind(Span.Kind.CLIENT).start();
     }
 
-    /** The context a {@code traceparent} value names (version 00: ids in lower-case hex), or null. */
+    /**
+     * The context a {@code traceparent} value names, or null when it names none: version 00's
+     * four fields (or a later version's first four), ids in lower-case hex and not all zeros, as
+     * W3C trace context asks of a receiver.
+     */
     private TraceContext parse(String traceparent) {
-        String[] parts = traceparent == null ? new String[0] : traceparent.split("-");
-        if (parts.length != 4 || parts[1].length() != 32 || parts[2].length() != 16 || parts[3].length() != 2) {
+        if (traceparent == null || traceparent.length() < 55 || (traceparent.length() > 55
+                && (traceparent.startsWith("00") || traceparent.charAt(55) != '-'))
+                || traceparent.charAt(2) != '-' || traceparent.charAt(35) != '-' || traceparent.charAt(52) != '-'
+                || !hex(traceparent, 0, 2) || traceparent.startsWith("ff") || !hex(traceparent, 3, 35)
+                || !hex(traceparent, 36, 52) || !hex(traceparent, 53, 55)
+                || zeros(traceparent, 3, 35) || zeros(traceparent, 36, 52)) {
             return null;
         }
-        return tracer.traceContextBuilder().traceId(parts[1]).spanId(parts[2]).sampled(parts[3].endsWith("1")).build();
+        boolean sampled = (Character.digit(traceparent.charAt(54), 16) & 1) == 1;
+        return tracer.traceContextBuilder().traceId(traceparent.substring(3, 35)).spanId(traceparent.substring(36, 52))
+                .sampled(sampled).build();
+    }
+
+    private static boolean hex(String s, int from, int to) {
+        for (int i = from; i < to; i++) {
+            char c = s.charAt(i);
+            if (!(c >= '0' && c <= '9' || c >= 'a' && c <= 'f')) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static boolean zeros(String s, int from, int to) {
+        for (int i = from; i < to; i++) {
+            if (s.charAt(i) != '0') {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
@@ -118,11 +147,22 @@ public final class Traces {
 
     /** Ends the span, writing the request log line with it current. */
     public void answered(Span span, String what, int status, long nanos) {
+        answered(span, () -> what, status, nanos);
+    }
+
+    /**
+     * Ends the span, writing the request log line with it current; {@code what} is only made when
+     * that line is written (most requests write none).
+     */
+    public void answered(Span span, Supplier<String> what, int status, long nanos) {
         if (requests.isDebugEnabled()) {
             try (Tracer.SpanInScope scope = tracer.withSpan(span)) {
-                requests.debug("{} -> {} in {} ms", what, status, nanos / 1_000_000);
+                requests.debug("{} -> {} in {} ms", what.get(), status, nanos / 1_000_000);
             }
         }
-        span.tag("http.response.status_code", Integer.toString(status)).end();
+        if (!span.isNoop()) {
+            span.tag("http.response.status_code", Integer.toString(status));
+        }
+        span.end();
     }
 }

@@ -4,10 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.micrometer.tracing.Span;
 import io.micrometer.tracing.otel.bridge.OtelCurrentTraceContext;
-import io.micrometer.tracing.otel.bridge.OtelPropagator;
 import io.micrometer.tracing.otel.bridge.OtelTracer;
-import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
-import io.opentelemetry.context.propagation.ContextPropagators;
 import io.opentelemetry.sdk.OpenTelemetrySdk;
 import io.opentelemetry.sdk.common.CompletableResultCode;
 import io.opentelemetry.sdk.trace.SdkTracerProvider;
@@ -46,11 +43,9 @@ class TracesTest {
                     return CompletableResultCode.ofSuccess();
                 }
             })).build();
-    private final OpenTelemetrySdk sdk = OpenTelemetrySdk.builder().setTracerProvider(provider)
-            .setPropagators(ContextPropagators.create(W3CTraceContextPropagator.getInstance())).build();
+    private final OpenTelemetrySdk sdk = OpenTelemetrySdk.builder().setTracerProvider(provider).build();
     private final io.opentelemetry.api.trace.Tracer otel = sdk.getTracer("test");
-    private final Traces traces = new Traces(new OtelTracer(otel, new OtelCurrentTraceContext(), event -> { }),
-            new OtelPropagator(sdk.getPropagators(), otel));
+    private final Traces traces = new Traces(new OtelTracer(otel, new OtelCurrentTraceContext(), event -> { }));
 
     @AfterEach
     void close() {
@@ -84,6 +79,30 @@ class TracesTest {
         Span received = traces.received("infer digits-cloud", name -> null);
         assertThat(traces.traceparent(received)).matches("00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]").doesNotContain(TRACE_ID);
         received.end();
+    }
+
+    @Test
+    void aTraceparentThatNamesNoContextIsIgnoredAndTheRequestStartsATrace() {
+        for (String wrong : List.of("", "00-" + TRACE_ID + "-00f067aa0ba902b7", // no flags
+                "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", // upper case
+                "00-00000000000000000000000000000000-00f067aa0ba902b7-01", // no trace id
+                "00-" + TRACE_ID + "-0000000000000000-01", // no parent id
+                "ff-" + TRACE_ID + "-00f067aa0ba902b7-01", // a version that is never valid
+                "00-" + TRACE_ID + "-00f067aa0ba902b7-01-extra", // version 00 has four fields
+                "00_" + TRACE_ID + "-00f067aa0ba902b7-01", "00-" + TRACE_ID + "-00f067aa0ba902bz-01")) {
+            Span received = traces.received("route digits", Map.of("traceparent", wrong)::get);
+            assertThat(traces.traceparent(received)).as(wrong).doesNotContain(TRACE_ID);
+            received.end();
+        }
+        // a later version's first four fields are read; fields it adds are left alone
+        Span later = traces.received("route digits", Map.of("traceparent", "01-" + TRACE_ID + "-00f067aa0ba902b7-01-what")::get);
+        assertThat(traces.traceparent(later)).startsWith("00-" + TRACE_ID + "-");
+        later.end();
+        // the sampled flag is the last bit of the flags
+        Span unsampled = traces.received("route digits", Map.of("traceparent", "00-" + TRACE_ID + "-00f067aa0ba902b7-02")::get);
+        assertThat(traces.traceparent(unsampled)).startsWith("00-" + TRACE_ID + "-").endsWith("-00");
+        unsampled.end();
+        assertThat(ended).extracting(SpanData::getTraceId).filteredOn(TRACE_ID::equals).hasSize(1);
     }
 
     @Test

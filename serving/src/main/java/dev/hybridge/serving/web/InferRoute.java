@@ -132,7 +132,9 @@ final class InferRoute implements NettyRouteProvider {
 
     /** Sets the answer's status and headers; returns its body. */
     private static byte[] answerBody(HttpServerResponse response, ServedRoutes.Answer answer, Span span) {
-        answer.attributes().forEach(span::tag);
+        if (!span.isNoop()) { // a span not recorded keeps no attributes
+            answer.attributes().forEach(span::tag);
+        }
         response.status(HttpResponseStatus.valueOf(answer.status()));
         answer.headers().forEach(response::header);
         if (answer.jsonLength() >= 0) {

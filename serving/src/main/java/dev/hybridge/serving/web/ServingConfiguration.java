@@ -6,7 +6,6 @@ import dev.hybridge.oip.web.Traces;
 import dev.hybridge.serving.model.ModelHost;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.tracing.Tracer;
-import io.micrometer.tracing.propagation.Propagator;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.ApplicationRunner;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
@@ -63,11 +62,11 @@ public class ServingConfiguration {
         return front.fallback();
     }
 
-    /** Spans per request and per call, with W3C trace context (Micrometer Tracing's, when present). */
+    /** Spans per request and per call, with W3C trace context (over Micrometer Tracing's tracer, when present). */
     @Bean
     @org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean
-    Traces traces(ObjectProvider<Tracer> tracer, ObjectProvider<Propagator> propagator) {
-        return Traces.of(tracer.getIfAvailable(), propagator.getIfAvailable());
+    Traces traces(ObjectProvider<Tracer> tracer) {
+        return Traces.of(tracer.getIfAvailable());
     }
 
     @Bean
