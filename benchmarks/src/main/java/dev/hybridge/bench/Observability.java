@@ -33,7 +33,8 @@ import java.util.Map;
  * {@code benchmarks/results/Observability.md}. Settings ({@code -D}): {@code bench.rounds} (8; long 12),
  * {@code bench.clients} (16), {@code bench.phaseSeconds} (6; 10), {@code bench.warmupSeconds} (40; 60),
  * {@code bench.calls} (1000; 3000), {@code bench.tracingSettings} (program settings added to the two
- * traced pairs, to try what lowers the cost; the results then go to {@code Observability-tried.md}).
+ * traced pairs, to try what lowers the cost; the results then go to {@code Observability-tried.md}),
+ * {@code bench.jvm} (JVM options for every program, a profiler's agent say; results to the same).
  */
 public final class Observability {
 
@@ -53,6 +54,9 @@ public final class Observability {
     /** Settings to try on the two traced pairs ({@code -Dbench.tracingSettings="--a=b --c=d"}). */
     private static final List<String> TRACING_SETTINGS = System.getProperty("bench.tracingSettings", "").isBlank()
             ? List.of() : List.of(System.getProperty("bench.tracingSettings").trim().split("\\s+"));
+    /** JVM options for every program ({@code -Dbench.jvm="..."}, a profiler's agent, say). */
+    private static final List<String> JVM = System.getProperty("bench.jvm", "").isBlank()
+            ? List.of() : List.of(System.getProperty("bench.jvm").trim().split("\\s+"));
     private static final String SHIPPED_NAME = "as shipped (metrics, 1 trace in 10 recorded)";
     private static final String EVERY_NAME = "metrics, every trace recorded";
     private static final String METRICS_NAME = "metrics, tracing off";
@@ -65,8 +69,8 @@ public final class Observability {
     }
 
     public static void main(String[] args) throws Exception {
-        Bench bench = new Bench(TRACING_SETTINGS.isEmpty() ? "Observability" : "Observability-tried", Observability.class,
-                args);
+        Bench bench = new Bench(TRACING_SETTINGS.isEmpty() && JVM.isEmpty() ? "Observability" : "Observability-tried",
+                Observability.class, args);
         int rounds = Bench.intSetting("rounds", 8, 12);
         int clients = Bench.intSetting("clients", 16, 16);
         int phaseSeconds = Bench.intSetting("phaseSeconds", 6, 10);
@@ -92,13 +96,14 @@ public final class Observability {
                 List<String> workerArgs = new ArrayList<>(List.of("--hybridge.serving.model-repository="
                         + Bench.testRepository(), "--hybridge.serving.batching.enabled=false"));
                 workerArgs.addAll(settings);
-                ProgramProcess worker = ProgramProcess.start("cloud-worker", Bench.logDir(), List.of(), workerArgs);
+                ProgramProcess worker = ProgramProcess.start("cloud-worker", Bench.logDir(), JVM, workerArgs);
                 worker.awaitReady(Duration.ofSeconds(120));
                 List<String> gatewayArgs = new ArrayList<>(List.of("--hybridge.gateway.policy-folder=" + policies,
                         "--hybridge.gateway.cloud.addresses=" + worker.baseUri(),
                         "--hybridge.gateway.cloud.max-concurrent=256", "--hybridge.gateway.anonymous-tenant=bench"));
                 gatewayArgs.addAll(settings);
-                ProgramProcess gateway = ProgramProcess.start("gateway", Bench.logDir(), List.of(), gatewayArgs);
+                ProgramProcess gateway = ProgramProcess.start("gateway", Bench.logDir(), JVM, gatewayArgs);
+                System.out.println(name + ": gateway pid " + gateway.pid() + ", worker pid " + worker.pid());
                 gateway.awaitReady(Duration.ofSeconds(120));
                 byte[] post = RawHttp.post(gateway.baseUri(), "/v2/models/pass/infer", body,
                         !name.equals(EVERY_NAME) ? Map.of()
@@ -115,7 +120,8 @@ public final class Observability {
                     + String.join(" ", TRACING_OFF) + "` (no tracer at all; the first alone still makes every span)"
                     + ", to tell the two costs apart. **Off**: `" + String.join(" ", OFF)
                     + "`. " + (TRACING_SETTINGS.isEmpty() ? "" : "Tried on both traced pairs: `"
-                    + String.join(" ", TRACING_SETTINGS) + "`. ") + clients + " closed-loop clients; warm-up "
+                    + String.join(" ", TRACING_SETTINGS) + "`. ") + (JVM.isEmpty() ? ""
+                    : "JVM options on every program: `" + String.join(" ", JVM) + "`. ") + clients + " closed-loop clients; warm-up "
                     + warmupSeconds + " s per pair; " + rounds + " rounds of one " + phaseSeconds
                     + " s phase per pair, alternating.");
             for (Pair pair : pairs) {
@@ -124,7 +130,8 @@ public final class Observability {
             }
             Map<String, List<ClosedLoop.Result>> load = new LinkedHashMap<>();
             Map<String, List<Long>> p50s = new LinkedHashMap<>();
-            Map<String, List<Double>> cpuPerRequest = new LinkedHashMap<>();
+            // CPU us per request of the gateway, the worker, both, and of both's JIT compilers, per pair and round
+            Map<String, List<double[]>> cpuPerRequest = new LinkedHashMap<>();
             for (Pair pair : pairs) {
                 cpuPerRequest.put(pair.name(), new ArrayList<>());
                 load.put(pair.name(), new ArrayList<>());
@@ -133,10 +140,17 @@ public final class Observability {
             for (int round = 0; round < rounds; round++) {
                 for (int i = 0; i < pairs.size(); i++) {
                     Pair pair = pairs.get((i + round) % pairs.size());
-                    long cpuBefore = Bench.cpuMillis(pair.gateway().pid()) + Bench.cpuMillis(pair.worker().pid());
+                    long gatewayBefore = Bench.cpuMillis(pair.gateway().pid());
+                    long workerBefore = Bench.cpuMillis(pair.worker().pid());
+                    long jitBefore = Bench.jitMillis(pair.gateway().pid()) + Bench.jitMillis(pair.worker().pid());
                     ClosedLoop.Result result = ClosedLoop.run(pair.gateway().baseUri(), pair.post(), clients, phaseSeconds);
-                    long cpu = Bench.cpuMillis(pair.gateway().pid()) + Bench.cpuMillis(pair.worker().pid()) - cpuBefore;
-                    cpuPerRequest.get(pair.name()).add(result.ok() == 0 ? Double.NaN : cpu * 1000.0 / result.ok());
+                    double gateway = (Bench.cpuMillis(pair.gateway().pid()) - gatewayBefore) * 1000.0 / result.ok();
+                    double worker = (Bench.cpuMillis(pair.worker().pid()) - workerBefore) * 1000.0 / result.ok();
+                    double jit = (Bench.jitMillis(pair.gateway().pid()) + Bench.jitMillis(pair.worker().pid()) - jitBefore)
+                            * 1000.0 / result.ok();
+                    cpuPerRequest.get(pair.name()).add(result.ok() == 0
+                            ? new double[] {Double.NaN, Double.NaN, Double.NaN, Double.NaN}
+                            : new double[] {gateway, worker, gateway + worker, jit});
                     load.get(pair.name()).add(result);
                     long p50 = Bench.Stats.of(ClosedLoop.sequential(pair.gateway().baseUri(), pair.post(), calls, pair.name())).p50();
                     p50s.get(pair.name()).add(p50);
@@ -172,23 +186,34 @@ public final class Observability {
                     + " against both sides of a ratio.");
             double shipped = ratios.get(SHIPPED_NAME);
             double every = ratios.get(EVERY_NAME);
-            bench.heading("CPU per request (gateway and worker together)");
-            bench.text("The two programs' CPU time (user and system, from /proc) over each phase, divided by the"
+            bench.heading("CPU per request");
+            bench.text("Each program's CPU time (user and system, from /proc) over each phase, divided by the"
                     + " requests it answered: what the instrumentation costs in work, which the shared machine's"
-                    + " slow stretches move far less than they move throughput. Median over rounds; the ratio is"
+                    + " slow stretches move far less than they move throughput. Median over rounds; each ratio is"
                     + " each round's figure over the same round's with everything off (the median of those).");
             List<List<String>> cpuRows = new ArrayList<>();
             for (Pair pair : pairs) {
-                List<Double> mine = cpuPerRequest.get(pair.name());
-                List<Double> offs = cpuPerRequest.get(OFF_NAME);
-                List<Double> perRound = new ArrayList<>();
-                for (int r = 0; r < mine.size(); r++) {
-                    perRound.add(mine.get(r) / offs.get(r));
+                List<String> row = new ArrayList<>(List.of(pair.name()));
+                for (int program = 0; program < 3; program++) {
+                    List<Double> mine = new ArrayList<>();
+                    List<Double> perRound = new ArrayList<>();
+                    for (int r = 0; r < rounds; r++) {
+                        double value = cpuPerRequest.get(pair.name()).get(r)[program];
+                        mine.add(value);
+                        perRound.add(value / cpuPerRequest.get(OFF_NAME).get(r)[program]);
+                    }
+                    row.add(Bench.fixed(medianOf(mine), 1));
+                    row.add(Bench.fixed(medianOf(perRound), 3) + "x");
                 }
-                cpuRows.add(List.of(pair.name(), Bench.fixed(medianOf(mine), 1), Bench.fixed(medianOf(perRound), 3) + "x"));
+                List<Double> jit = new ArrayList<>();
+                for (int r = 0; r < rounds; r++) {
+                    jit.add(cpuPerRequest.get(pair.name()).get(r)[3]);
+                }
+                row.add(Bench.fixed(medianOf(jit), 1));
+                cpuRows.add(row);
             }
-            bench.table(List.of("pair", "CPU us per request (median of rounds)", "vs off (median of the rounds' ratios)"),
-                    cpuRows);
+            bench.table(List.of("pair", "gateway us per request", "vs off", "worker us per request", "vs off",
+                    "both us per request", "vs off", "of which JIT compiling, us per request"), cpuRows);
             bench.heading("Target");
             bench.table(List.of("target", "measured", "met"), List.of(
                     List.of("as shipped >= 0.97x off", Bench.fixed(shipped, 3) + "x", shipped >= 0.97 ? "yes" : "no"),

@@ -106,6 +106,26 @@ class TracesTest {
     }
 
     @Test
+    void aTraceTheCallerDoesNotRecordIsCarriedOnWithSpanIdsOfItsOwnAndNothingRecorded() {
+        String unrecorded = "00-" + TRACE_ID + "-00f067aa0ba902b7-00";
+        Span received = traces.received("route digits", Map.of("traceparent", unrecorded)::get);
+        assertThat(received.isNoop()).isTrue();
+        String context = traces.traceparent(received);
+        assertThat(context).matches("00-" + TRACE_ID + "-[0-9a-f]{16}-00").isNotEqualTo(unrecorded);
+
+        Span call = traces.calling("cloud digits-cloud", context);
+        Map<String, String> headers = new java.util.HashMap<>();
+        traces.inject(call, headers::put);
+        assertThat(headers.get("traceparent")).matches("00-" + TRACE_ID + "-[0-9a-f]{16}-00").isNotEqualTo(context);
+        call.tag("hybridge.worker", "w1").end();
+        traces.answered(received, "route digits", 200, 1_000_000);
+        assertThat(ended).as("nothing recorded").isEmpty();
+
+        Span none = Traces.none().received("route digits", Map.of("traceparent", unrecorded)::get);
+        assertThat(Traces.none().traceparent(none)).as("without tracing nothing is carried on").isNull();
+    }
+
+    @Test
     void aReplayStartsATraceOfItsOwnLinkedToTheRequestThatKeptIt() {
         Span replay = traces.linkedTo("replay digits", CALLER);
         replay.end();
