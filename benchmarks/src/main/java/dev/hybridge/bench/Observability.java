@@ -125,8 +125,8 @@ public final class Observability {
                     + warmupSeconds + " s per pair; " + rounds + " rounds of one " + phaseSeconds
                     + " s phase per pair, alternating.");
             for (Pair pair : pairs) {
-                System.out.println("warm-up " + pair.name());
-                ClosedLoop.run(pair.gateway().baseUri(), pair.post(), clients, warmupSeconds);
+                ClosedLoop.Result warm = ClosedLoop.run(pair.gateway().baseUri(), pair.post(), clients, warmupSeconds);
+                System.out.printf("warm-up %s: %d answered%n", pair.name(), warm.ok());
             }
             Map<String, List<ClosedLoop.Result>> load = new LinkedHashMap<>();
             Map<String, List<Long>> p50s = new LinkedHashMap<>();
