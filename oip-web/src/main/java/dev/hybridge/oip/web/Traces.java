@@ -77,12 +77,17 @@ public final class Traces {
      * W3C trace context asks of a receiver.
      */
     private TraceContext parse(String traceparent) {
-        if (traceparent == null || traceparent.length() < 55 || (traceparent.length() > 55
-                && (traceparent.startsWith("00") || traceparent.charAt(55) != '-'))
-                || traceparent.charAt(2) != '-' || traceparent.charAt(35) != '-' || traceparent.charAt(52) != '-'
-                || !hex(traceparent, 0, 2) || traceparent.startsWith("ff") || !hex(traceparent, 3, 35)
-                || !hex(traceparent, 36, 52) || !hex(traceparent, 53, 55)
-                || zeros(traceparent, 3, 35) || zeros(traceparent, 36, 52)) {
+        // version "-" trace id (32) "-" parent id (16) "-" flags (2): 55 characters, then later versions' fields
+        if (traceparent == null || traceparent.length() < 55) {
+            return null;
+        }
+        boolean fourFields = traceparent.length() == 55;
+        boolean laterFields = !fourFields && !traceparent.startsWith("00") && traceparent.charAt(55) == '-';
+        boolean dashes = traceparent.charAt(2) == '-' && traceparent.charAt(35) == '-' && traceparent.charAt(52) == '-';
+        boolean fields = hex(traceparent, 0, 2) && !traceparent.startsWith("ff") && hex(traceparent, 3, 35)
+                && hex(traceparent, 36, 52) && hex(traceparent, 53, 55);
+        if (!(fourFields || laterFields) || !dashes || !fields || zeros(traceparent, 3, 35)
+                || zeros(traceparent, 36, 52)) {
             return null;
         }
         boolean sampled = (Character.digit(traceparent.charAt(54), 16) & 1) == 1;
