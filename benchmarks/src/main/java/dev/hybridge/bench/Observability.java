@@ -23,7 +23,7 @@ import java.util.Map;
  * round's ratio (the phases of one round run back to back, so the shared machine's slow stretches
  * weigh on both sides).
  *
- * <p>Each pair: a cloud worker (batching off) serving {@code dense_audio} from
+ * <p>Each pair: a cloud worker (batching off) serving {@code dense_audio} (or {@code bench.model}) from
  * {@code models/testdata/repository}, a gateway with one cloud-only route {@code pass} to it.
  * Requests: one second of audio with the binary tensor extension on keep-alive connections
  * ({@link RawHttp}); on the pair that records every trace, each with a client {@code traceparent}
@@ -34,11 +34,16 @@ import java.util.Map;
  * {@code bench.clients} (16), {@code bench.phaseSeconds} (6; 10), {@code bench.warmupSeconds} (40; 60),
  * {@code bench.calls} (1000; 3000), {@code bench.tracingSettings} (program settings added to the two
  * traced pairs, to try what lowers the cost; the results then go to {@code Observability-tried.md}),
- * {@code bench.jvm} (JVM options for every program, a profiler's agent say; results to the same).
+ * {@code bench.jvm} (JVM options for every program, a profiler's agent say; results to the same),
+ * {@code bench.model} and {@code bench.repository} (another model, e.g. {@code digits-cloud} from
+ * {@code models/demo/repository/cloud}, whose requests cost more than the near-empty
+ * {@code dense_audio}'s; results then go to {@code Observability-<model>.md}).
  */
 public final class Observability {
 
-    private static final String MODEL = "dense_audio";
+    private static final String MODEL = System.getProperty("bench.model", "dense_audio");
+    private static final Path REPOSITORY = System.getProperty("bench.repository") == null
+            ? Bench.testRepository() : Bench.root().resolve(System.getProperty("bench.repository"));
     /**
      * Tracing off: Spring Boot's OpenTelemetry tracing left out, so that the programs get its no-op
      * tracer. {@code management.tracing.export.enabled=false} alone is not off: Spring Boot 4 then
@@ -69,7 +74,8 @@ public final class Observability {
     }
 
     public static void main(String[] args) throws Exception {
-        Bench bench = new Bench(TRACING_SETTINGS.isEmpty() && JVM.isEmpty() ? "Observability" : "Observability-tried",
+        String results = MODEL.equals("dense_audio") ? "Observability" : "Observability-" + MODEL;
+        Bench bench = new Bench(TRACING_SETTINGS.isEmpty() && JVM.isEmpty() ? results : results + "-tried",
                 Observability.class, args);
         int rounds = Bench.intSetting("rounds", 8, 12);
         int clients = Bench.intSetting("clients", 16, 16);
@@ -94,7 +100,7 @@ public final class Observability {
                     settings.addAll(TRACING_SETTINGS);
                 }
                 List<String> workerArgs = new ArrayList<>(List.of("--hybridge.serving.model-repository="
-                        + Bench.testRepository(), "--hybridge.serving.batching.enabled=false"));
+                        + REPOSITORY, "--hybridge.serving.batching.enabled=false"));
                 workerArgs.addAll(settings);
                 ProgramProcess worker = ProgramProcess.start("cloud-worker", Bench.logDir(), JVM, workerArgs);
                 worker.awaitReady(Duration.ofSeconds(120));
