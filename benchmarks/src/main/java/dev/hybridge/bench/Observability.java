@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.ToDoubleFunction;
 
 /**
  * What metrics and traces cost on the request path: the same requests through three gateway and
@@ -71,6 +72,13 @@ public final class Observability {
     }
 
     private record Pair(String name, ProgramProcess worker, ProgramProcess gateway, byte[] post) {
+    }
+
+    /** CPU us per request in one phase: the gateway's, the worker's, and the two's JIT compilers'. */
+    private record Cpu(double gateway, double worker, double jit) {
+        double both() {
+            return gateway + worker;
+        }
     }
 
     public static void main(String[] args) throws Exception {
@@ -136,8 +144,7 @@ public final class Observability {
             }
             Map<String, List<ClosedLoop.Result>> load = new LinkedHashMap<>();
             Map<String, List<Long>> p50s = new LinkedHashMap<>();
-            // CPU us per request of the gateway, the worker, both, and of both's JIT compilers, per pair and round
-            Map<String, List<double[]>> cpuPerRequest = new LinkedHashMap<>();
+            Map<String, List<Cpu>> cpuPerRequest = new LinkedHashMap<>();
             for (Pair pair : pairs) {
                 cpuPerRequest.put(pair.name(), new ArrayList<>());
                 load.put(pair.name(), new ArrayList<>());
@@ -150,13 +157,12 @@ public final class Observability {
                     long workerBefore = Bench.cpuMillis(pair.worker().pid());
                     long jitBefore = Bench.jitMillis(pair.gateway().pid()) + Bench.jitMillis(pair.worker().pid());
                     ClosedLoop.Result result = ClosedLoop.run(pair.gateway().baseUri(), pair.post(), clients, phaseSeconds);
-                    double gateway = (Bench.cpuMillis(pair.gateway().pid()) - gatewayBefore) * 1000.0 / result.ok();
-                    double worker = (Bench.cpuMillis(pair.worker().pid()) - workerBefore) * 1000.0 / result.ok();
-                    double jit = (Bench.jitMillis(pair.gateway().pid()) + Bench.jitMillis(pair.worker().pid()) - jitBefore)
-                            * 1000.0 / result.ok();
-                    cpuPerRequest.get(pair.name()).add(result.ok() == 0
-                            ? new double[] {Double.NaN, Double.NaN, Double.NaN, Double.NaN}
-                            : new double[] {gateway, worker, gateway + worker, jit});
+                    double perRequest = result.ok() == 0 ? Double.NaN : 1000.0 / result.ok();
+                    cpuPerRequest.get(pair.name()).add(new Cpu(
+                            (Bench.cpuMillis(pair.gateway().pid()) - gatewayBefore) * perRequest,
+                            (Bench.cpuMillis(pair.worker().pid()) - workerBefore) * perRequest,
+                            (Bench.jitMillis(pair.gateway().pid()) + Bench.jitMillis(pair.worker().pid()) - jitBefore)
+                                    * perRequest));
                     load.get(pair.name()).add(result);
                     long p50 = Bench.Stats.of(ClosedLoop.sequential(pair.gateway().baseUri(), pair.post(), calls, pair.name())).p50();
                     p50s.get(pair.name()).add(p50);
@@ -199,23 +205,19 @@ public final class Observability {
                     + " each round's figure over the same round's with everything off (the median of those).");
             List<List<String>> cpuRows = new ArrayList<>();
             for (Pair pair : pairs) {
+                List<Cpu> mine = cpuPerRequest.get(pair.name());
+                List<Cpu> offs = cpuPerRequest.get(OFF_NAME);
                 List<String> row = new ArrayList<>(List.of(pair.name()));
-                for (int program = 0; program < 3; program++) {
-                    List<Double> mine = new ArrayList<>();
+                for (ToDoubleFunction<Cpu> program : List.<ToDoubleFunction<Cpu>>of(
+                        Cpu::gateway, Cpu::worker, Cpu::both)) {
                     List<Double> perRound = new ArrayList<>();
-                    for (int r = 0; r < rounds; r++) {
-                        double value = cpuPerRequest.get(pair.name()).get(r)[program];
-                        mine.add(value);
-                        perRound.add(value / cpuPerRequest.get(OFF_NAME).get(r)[program]);
+                    for (int r = 0; r < mine.size(); r++) {
+                        perRound.add(program.applyAsDouble(mine.get(r)) / program.applyAsDouble(offs.get(r)));
                     }
-                    row.add(Bench.fixed(medianOf(mine), 1));
+                    row.add(Bench.fixed(medianOf(mine.stream().map(program::applyAsDouble).toList()), 1));
                     row.add(Bench.fixed(medianOf(perRound), 3) + "x");
                 }
-                List<Double> jit = new ArrayList<>();
-                for (int r = 0; r < rounds; r++) {
-                    jit.add(cpuPerRequest.get(pair.name()).get(r)[3]);
-                }
-                row.add(Bench.fixed(medianOf(jit), 1));
+                row.add(Bench.fixed(medianOf(mine.stream().map(Cpu::jit).toList()), 1));
                 cpuRows.add(row);
             }
             bench.table(List.of("pair", "gateway us per request", "vs off", "worker us per request", "vs off",
@@ -239,9 +241,7 @@ public final class Observability {
         for (int round = 0; round < pair.size(); round++) {
             ratios.add(pair.get(round).rps() / off.get(round).rps());
         }
-        ratios.sort(null);
-        int n = ratios.size();
-        return n % 2 == 1 ? ratios.get(n / 2) : (ratios.get(n / 2 - 1) + ratios.get(n / 2)) / 2;
+        return medianOf(ratios);
     }
 
     private static double medianOf(List<Double> values) {
