@@ -40,4 +40,20 @@ final class BodyBudget {
     long limit() {
         return limit;
     }
+
+    /** Why a request is refused: its body would take the bytes held at once over the limit. */
+    String refusal() {
+        return "overloaded: the request bodies held at once would go over " + limit
+                + " bytes (hybridge.gateway.max-buffered-request-bytes); try again later";
+    }
+
+    /**
+     * A body that outgrew the budget while it was read (one sent without a length, growing):
+     * refused as any other request over the budget, with the route's {@code Retry-After}.
+     */
+    static final class Exceeded extends RuntimeException {
+        Exceeded(String message) {
+            super(message, null, false, false);
+        }
+    }
 }

@@ -99,8 +99,7 @@ final class BoundedBody {
         if (length + n > bytes.length) {
             int grown = (int) Math.min(limit, Math.max((long) bytes.length * 2, length + n));
             if (!budget.tryReserve(grown)) { // the old array is held until the copy is made
-                throw OipException.overloaded("overloaded: the request bodies held at once would go over "
-                        + budget.limit() + " bytes (hybridge.gateway.max-buffered-request-bytes); try again later");
+                throw new BodyBudget.Exceeded(budget.refusal());
             }
             reserved.addAndGet(grown);
             byte[] old = bytes;

@@ -128,8 +128,7 @@ public final class HybridgeGatewayFilterFactory extends AbstractGatewayFilterFac
         BoundedBody body = new BoundedBody(maxRequestBytes, request.getHeaders().getContentLength(), bodies);
         if (!body.reserve()) {
             door.ignore();
-            return write(exchange, runtime.refusedForLoad(route, "overloaded: the request bodies held at once would go"
-                    + " over " + bodies.limit() + " bytes (hybridge.gateway.max-buffered-request-bytes); try again later"));
+            return write(exchange, runtime.refusedForLoad(route, bodies.refusal()));
         }
         Span span = traces.received("route " + route, request.getHeaders()::getFirst);
         String trace = traces.traceparent(span);
@@ -154,6 +153,15 @@ public final class HybridgeGatewayFilterFactory extends AbstractGatewayFilterFac
             body.release();
         })
                 .onErrorResume(e -> {
+            if (e instanceof BodyBudget.Exceeded) { // a refusal for load, told as the door tells one
+                RouteAnswer refused = runtime.refusedForLoad(route, e.getMessage());
+                traces.answered(span, () -> "route " + route + " refused: " + e.getMessage(), 503,
+                        System.nanoTime() - start);
+                if (body.started() && !body.ended()) {
+                    exchange.getResponse().getHeaders().set(HttpHeaders.CONNECTION, "close");
+                }
+                return write(exchange, refused);
+            }
             OipException error = OipErrors.of(e);
             metrics.refused(route, error.status(), System.nanoTime() - start);
             span.error(e);

@@ -203,6 +203,37 @@ class OverloadTest {
         assertThat(metrics).contains("hybridge_gateway_buffered_request_bytes 0.0");
     }
 
+    @Test
+    void aBodyWithoutALengthThatOutgrowsTheHeldBytesIsRefusedWithTheRoutesRetryAfter() throws Exception {
+        // chunked, so its size is learnt as it is read: 16 KB reserved first, then doubled while it
+        // grows, until doubling past 512 KB would take the held bytes over the 1 MB limit
+        byte[] chunk = new byte[64 * 1024];
+        java.util.Arrays.fill(chunk, (byte) ' ');
+        try (Socket socket = new Socket("127.0.0.1", port)) {
+            socket.setSoTimeout(10_000);
+            OutputStream out = socket.getOutputStream();
+            out.write(("POST /v2/models/cascade/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Transfer-Encoding: chunked\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            for (int i = 0; i < 9; i++) { // 576 KB, and the body is not ended: the answer cannot wait for its end
+                out.write((Integer.toHexString(chunk.length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+                out.write(chunk);
+                out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
+            }
+            out.flush();
+            Response refused = read(socket);
+            assertThat(refused.status()).isEqualTo(503);
+            assertThat(refused.headers()).as("the route's Retry-After (2 s, spread to at most 4)")
+                    .containsPattern("retry-after: [234]\\b").contains("hybridge-reason: overloaded")
+                    .contains("connection: close");
+            assertThat(refused.body()).contains("hybridge.gateway.max-buffered-request-bytes");
+        }
+        assertThat(EDGE.calls()).isZero();
+        assertThat(infer("cascade").getStatus().value()).as("the bytes given back").isEqualTo(200);
+        String metrics = client.get().uri("/actuator/prometheus").exchange().expectBody(String.class).returnResult()
+                .getResponseBody();
+        assertThat(metrics).contains("hybridge_gateway_buffered_request_bytes 0.0");
+    }
+
     record Response(int status, String headers, String body) {
     }
 
