@@ -11,7 +11,8 @@ What it makes (all take FP32 audio [batch, 8000]: one second at 8 kHz, PCM16 / 3
 zero-padded at the end or cropped; feature extraction is inside each graph):
   cloud/digits-cloud     the teacher: three CNNs over log-mel features, averaged; outputs probs [batch, 10]
   edge/digits-edge       a small student distilled from the teacher's soft labels,
-                         outputs probs [batch, 10] and embedding [batch, 1080] (a 24 x 5 x 9 feature map)
+                         outputs probs [batch, 10] and embedding FP16 [batch, 4560] (its 24 x 10 x 19
+                         feature map before the last pool)
   cloud/digits-head      finishes from the edge embedding (split processing): probs [batch, 10]
 Official split: recordings with index 0-4 are the test set, 5-49 the training set.
 """
@@ -56,9 +57,13 @@ TEMPO_MARGIN = 2
 TEMPO_TEACHERS = 0  # the last this many teachers see the tempo-normalised image (normalise_tempo), the others the plain one
 LIFTER = 0  # cepstral smoothing of the log-mel image: only its first LIFTER cepstra kept (0: off)
 WARP = 0.0  # frequency warping of the teacher's log-mel image by 1 +- this (0: off)
-# what crosses the link for split routes: "embedding" (the edge model's last stem output, [24, 5, 9])
-# or "prepool" (the same features before the stem's last 2x2 average pool, [24, 10, 19]: four times the bytes)
-HEAD_FROM = "embedding"
+# what crosses the link for split routes: "prepool" (the edge model's features before the stem's last
+# 2x2 average pool, [24, 10, 19]) or "embedding" (its last stem output, [24, 5, 9]: a quarter of the
+# bytes; the head learns less from it, about a point under prepool on voices it never heard)
+HEAD_FROM = "prepool"
+# the datatype of what crosses the link for split routes: "fp16" (the edge casts its features to half
+# precision, the head casts them back: half the bytes) or "fp32"
+LINK = "fp16"
 ROUTED_SHARE = 0.12  # the share of test clips the routed figures escalate (the least sure, by the edge's margin)
 
 
@@ -286,7 +291,7 @@ class CloudModel(nn.Module):
         return F.softmax(self.logits(audio), dim=1)
 
 
-EMBED_SHAPE = (24, 5, 9)  # channels, mel bands, frames of the edge embedding (HEAD_FROM "prepool": (24, 10, 19))
+EMBED_SHAPE = (24, 10, 19)  # channels, mel bands, frames of what the head gets (HEAD_FROM "embedding": (24, 5, 9))
 
 
 class EdgeModel(nn.Module):
@@ -294,13 +299,13 @@ class EdgeModel(nn.Module):
         super().__init__()
         self.front = LogMel()
         if EDGE_SIZE == "wide":
-            # [1, 40, 78] -> [16, 20, 39] -> [24, 10, 19] -> [24, 5, 9]: the same embedding, four times the layers' width
+            # [1, 40, 78] -> [16, 20, 39] -> [24, 10, 19] -> [24, 5, 9]: split routes send the [24, 10, 19] map (HEAD_FROM)
             self.stem = nn.Sequential(block(1, 16), block(16, 16), nn.MaxPool2d(2), block(16, 32), nn.MaxPool2d(2),
                                       block(32, 24), nn.AvgPool2d(2))
             self.head = nn.Sequential(block(24, 48), block(48, 48), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                                       nn.Linear(48, 10))
             return
-        # [1, 40, 78] -> [12, 20, 39] -> [24, 10, 19] -> [24, 5, 9]: 1080 floats cross the WAN instead of 8000
+        # [1, 40, 78] -> [12, 20, 39] -> [24, 10, 19] -> [24, 5, 9]: the first recipe's, narrower
         self.stem = nn.Sequential(block(1, 12), nn.MaxPool2d(2), block(12, 24), nn.MaxPool2d(2), nn.AvgPool2d(2))
         self.head = nn.Sequential(block(24, 32), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
 
@@ -514,15 +519,59 @@ def export_all(cloud, edge, head, example, out, results):
     export(edge, example, os.path.join(out, "edge", "digits-edge", "model.onnx"), "audio", ["probs", "embedding"], config)
     export(head, edge(example)[1].detach(), os.path.join(out, "cloud", "digits-head", "model.onnx"), "embedding",
            ["probs"], config)
+    if LINK == "fp16":
+        half_link(out)
     with open(os.path.join(out, "training.json"), "w") as f:
         json.dump(results, f, indent=2)
         f.write("\n")
 
 
+def half_link(out):
+    """Makes the split's link half precision in the exported graphs: the edge model casts its
+    embedding output to FP16 as its last step, and the head casts its FP16 input back to FP32 as
+    its first; in between, half the bytes cross the network. Runs on a folder export_all wrote."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    edge_path = os.path.join(out, "edge", "digits-edge", "model.onnx")
+    edge = onnx.load(edge_path)
+    if any(o.name == "embedding" and o.type.tensor_type.elem_type == TensorProto.FLOAT16 for o in edge.graph.output):
+        return  # made half precision already
+    for node in edge.graph.node:
+        node.output[:] = ["embedding_fp32" if o == "embedding" else o for o in node.output]
+    edge.graph.node.append(helper.make_node("Cast", ["embedding_fp32"], ["embedding"], name="embedding_to_fp16",
+                                            to=TensorProto.FLOAT16))
+    for output in edge.graph.output:
+        if output.name == "embedding":
+            output.type.tensor_type.elem_type = TensorProto.FLOAT16
+    onnx.checker.check_model(edge)
+    onnx.save(edge, edge_path)
+
+    head_path = os.path.join(out, "cloud", "digits-head", "model.onnx")
+    head = onnx.load(head_path)
+    for node in head.graph.node:
+        node.input[:] = ["embedding_fp32" if i == "embedding" else i for i in node.input]
+    head.graph.node.insert(0, helper.make_node("Cast", ["embedding"], ["embedding_fp32"], name="embedding_to_fp32",
+                                               to=TensorProto.FLOAT))
+    for graph_input in head.graph.input:
+        if graph_input.name == "embedding":
+            graph_input.type.tensor_type.elem_type = TensorProto.FLOAT16
+    onnx.checker.check_model(head)
+    onnx.save(head, head_path)
+    record = os.path.join(out, "training.json")
+    if os.path.exists(record):
+        with open(record) as f:
+            results = json.load(f)
+        results["recipe"]["link"] = "fp16"
+        with open(record, "w") as f:
+            json.dump(results, f, indent=2)
+            f.write("\n")
+
+
 def recipe():
     return dict(RECIPE, speed_range=SPEED_RANGE, edge=EDGE_SIZE, cloud=CLOUD_SIZE, teachers=TEACHERS, mixup=MIXUP,
                 stretch=STRETCH, student_stretch=STUDENT_STRETCH, warp=WARP, lifter=LIFTER, tempo_teachers=TEMPO_TEACHERS, seed=SEED,
-                head_from=HEAD_FROM)
+                head_from=HEAD_FROM, link=LINK)
 
 
 def run_teachers(data, holdout, epochs):
@@ -578,7 +627,7 @@ def run(data, holdout, out, epochs):
 
 def main():
     global SPEED_RANGE, EDGE_SIZE, CLOUD_SIZE, TEACHERS, MIXUP, STRETCH, STUDENT_STRETCH, WARP, LIFTER, TEMPO_TEACHERS, SEED
-    global HEAD_FROM, EMBED_SHAPE
+    global HEAD_FROM, EMBED_SHAPE, LINK
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=os.path.join(here, "..", "..", "..", "shared", "datasets", "fsdd", "recordings"))
@@ -610,9 +659,17 @@ def main():
     parser.add_argument("--warp", type=float, default=WARP, help="frequency warping for the teachers: 1 +- this")
     parser.add_argument("--head-from", choices=["embedding", "prepool"], default=HEAD_FROM,
                         help="what split routes send the cloud head: the edge's embedding, or its features before the last pool")
+    parser.add_argument("--link", choices=["fp16", "fp32"], default=LINK,
+                        help="the datatype of what split routes send the cloud head")
+    parser.add_argument("--half-link", metavar="FOLDER",
+                        help="make the split's link FP16 in models already exported to FOLDER, and exit")
     parser.add_argument("--teachers-only", action="store_true",
                         help="train the cloud model only and print its accuracy and confusions (exports nothing)")
     args = parser.parse_args()
+    if args.half_link:
+        half_link(args.half_link)
+        return
+    LINK = args.link
     SPEED_RANGE = args.speed_range
     TEACHERS, MIXUP, STRETCH, WARP = args.teachers, args.mixup, args.stretch, args.warp
     LIFTER = args.lifter
@@ -621,8 +678,8 @@ def main():
     STUDENT_STRETCH = args.student_stretch
     EDGE_SIZE = args.edge
     HEAD_FROM = args.head_from
-    if HEAD_FROM == "prepool":
-        EMBED_SHAPE = (24, 10, 19)
+    if HEAD_FROM == "embedding":
+        EMBED_SHAPE = (24, 5, 9)
     CLOUD_SIZE = args.cloud
     for part in args.without:
         RECIPE[part] = False

@@ -243,7 +243,7 @@ class OipClientsIT {
                 }
             }
         }
-        // the edge agent's answer with its 1080-float embedding is well over the 2 KB threshold
+        // the edge agent's answer with its 4560-value embedding is well over the 2 KB threshold
         URI base = edge.baseUri();
         byte[] json = new OipCodec().encodeRequest(clip(clips.get(4)), false).body();
         try (RawHttp connection = new RawHttp(base, UNANSWERED)) {

@@ -68,7 +68,7 @@ final class LocalTier implements TierClient {
     /**
      * The request as its answer is encoded for the route runtime: every output it asked for (all
      * the model's when none) as binary tensor data. The runtime reads the answer back at once;
-     * as JSON, the demo edge model's 1080-float embedding alone took about 0.9 ms to write and
+     * as JSON, the demo edge model's embedding alone (1080 floats then) took about 0.9 ms to write and
      * read again per request on the agent (C1), against next to nothing as binary.
      */
     private InferRequest binaryOutputs(InferRequest request, RoutePolicy.Stage stage) {

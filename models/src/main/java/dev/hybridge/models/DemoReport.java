@@ -94,20 +94,21 @@ public final class DemoReport {
                         + "one band of up to 6 mel bands and two stretches of up to 8 frames) and for other recordings "
                         + "(time shift, gain 0.3-1.5, light noise).");
         card(md, "edge/digits-edge", "The edge model (distilled student)",
-                "Conv 3x3 (16), conv 3x3 (16), max-pool, conv 3x3 (32), max-pool, conv 3x3 (24), average-pool 2 -> "
-                        + "the embedding (24 x 5 x 9); head: conv 3x3 (48), conv 3x3 (48), global average pool, linear "
-                        + "48 -> 10, softmax. Every conv with batch-norm and ReLU.",
-                "outputs `probs [batch, 10]` and `embedding [batch, 1080]` (the 24 x 5 x 9 feature map, flattened: "
-                        + "1080 floats cross the network instead of 8000 samples)",
+                "Conv 3x3 (16), conv 3x3 (16), max-pool, conv 3x3 (32), max-pool, conv 3x3 (24) -> the embedding "
+                        + "(24 x 10 x 19); average-pool 2, then its own head: conv 3x3 (48), conv 3x3 (48), global "
+                        + "average pool, linear 48 -> 10, softmax. Every conv with batch-norm and ReLU.",
+                "outputs `probs [batch, 10]` and `embedding` FP16 `[batch, 4560]` (the 24 x 10 x 19 feature map "
+                        + "before the last pool, flattened, in half precision: 9 KB cross the network instead of "
+                        + "8000 samples, 32 KB)",
                 training.path("parameters").path("edge").asLong(), repository, measured.get("accuracy.edge"),
                 "Distilled from the cloud model's soft labels (KL at temperature 3, weight 0.8, plus 0.2 "
                         + "cross-entropy) on audio shifted, scaled and with light noise, not speed-perturbed or masked: "
                         + "those cost the small student accuracy on unseen speakers. Accuracy on its most confident 80%: "
                         + pct(measured.get("accuracy.edge.most_confident_80")) + ".");
         card(md, "cloud/digits-head", "The cloud head (split processing)",
-                "Takes the edge model's embedding: conv 3x3 (64), conv 3x3 (64), max-pool, conv 3x3 (96), global "
+                "Takes the edge model's embedding (cast back to FP32): conv 3x3 (64), conv 3x3 (64), max-pool, conv 3x3 (96), global "
                         + "average pool, dropout 0.3, linear 96 -> 10, softmax.",
-                "input `embedding [batch, 1080]`, outputs `probs [batch, 10]`",
+                "input `embedding` FP16 `[batch, 4560]`, outputs `probs [batch, 10]`",
                 training.path("parameters").path("head").asLong(), repository, measured.get("accuracy.head"),
                 "Trained on the frozen edge model's embeddings against the cloud model's soft labels.");
         md.append("## Cascade trade-off\n\n")

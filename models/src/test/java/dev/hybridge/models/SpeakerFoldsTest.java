@@ -67,6 +67,15 @@ class SpeakerFoldsTest {
     }
 
     @Test
+    void theSplitWithEarlyExitIsWithinAPointOfTheCascadeOnNewVoicesAtTheSameShare() {
+        // digits-split escalates by the same score and calibration as digits: the same clips go to the cloud
+        for (SpeakerFolds.Fold f : folds) {
+            assertThat(figure(f, "digits-split.escalated")).as(f.speaker()).isEqualTo(figure(f, "digits.escalated"));
+        }
+        assertThat(mean("digits-split.accuracy")).isGreaterThanOrEqualTo(mean("digits.accuracy") - 0.01);
+    }
+
+    @Test
     void onNewVoicesTheCloudModelIsAheadOfTheEdgeModel() {
         assertThat(mean("accuracy.cloud")).isGreaterThan(mean("accuracy.edge"));
     }

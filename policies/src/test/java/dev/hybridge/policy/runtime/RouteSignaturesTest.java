@@ -34,7 +34,7 @@ class RouteSignaturesTest {
     @Test
     void theRouteIsOneModelWithTheFirstStagesInputsAndTheOutputsAllStagesGive() {
         var signature = RouteSignatures.signature(route(RouteKind.CASCADE), List.of(
-                model("digits-edge", List.of(spec("probs", Datatype.FP32, -1, 10), spec("embedding", Datatype.FP32, -1, 1080))),
+                model("digits-edge", List.of(spec("probs", Datatype.FP32, -1, 10), spec("embedding", Datatype.FP16, -1, 4560))),
                 model("digits-cloud", List.of(spec("probs", Datatype.FP32, -1, 10)))));
         assertThat(signature.metadata().name()).isEqualTo("digits");
         assertThat(signature.metadata().versions()).isEmpty();
@@ -57,14 +57,14 @@ class RouteSignaturesTest {
     @Test
     void aSingleStageRouteHasAllOfItsOutputs() {
         var signature = RouteSignatures.signature(route(RouteKind.EDGE_ONLY), List.of(
-                model("digits-edge", List.of(spec("probs", Datatype.FP32, -1, 10), spec("embedding", Datatype.FP32, -1, 1080)))));
+                model("digits-edge", List.of(spec("probs", Datatype.FP32, -1, 10), spec("embedding", Datatype.FP16, -1, 4560)))));
         assertThat(signature.outputs()).containsExactlyInAnyOrder("probs", "embedding");
     }
 
     @Test
     void aSplitRoutesHandedTensorIsInternalUnlessTheCloudGivesItToo() {
         var signature = RouteSignatures.signature(route(RouteKind.SPLIT_EARLY_EXIT), List.of(
-                model("digits-edge", List.of(spec("probs", Datatype.FP32, -1, 10), spec("embedding", Datatype.FP32, -1, 1080))),
+                model("digits-edge", List.of(spec("probs", Datatype.FP32, -1, 10), spec("embedding", Datatype.FP16, -1, 4560))),
                 model("digits-head", List.of(spec("probs", Datatype.FP32, -1, 10)))));
         assertThat(signature.outputs()).containsExactly("probs");
     }
