@@ -88,9 +88,13 @@ public final class EdgeRoutes {
                     Map<String, List<byte[]>> bodies = new LinkedHashMap<>();
                     for (String model : List.of("digits-edge", "digits", "digits-split")) {
                         List<byte[]> posts = new ArrayList<>();
+                        // the edge model alone is asked for what the routes answer, its probabilities (a
+                        // device without Hybridge has no use for the embedding, 9 KB to write per answer)
+                        List<InferRequest.RequestedOutput> outputs = model.equals("digits-edge")
+                                ? List.of(new InferRequest.RequestedOutput("probs", Map.of())) : List.of();
                         for (Fsdd.Clip c : clips) {
                             InferRequest request = new InferRequest(c.file(), Map.of(), List.of(new Tensor("audio",
-                                    Datatype.FP32, new long[] {1, Fsdd.SAMPLES}, c.audio())), List.of());
+                                    Datatype.FP32, new long[] {1, Fsdd.SAMPLES}, c.audio())), outputs);
                             posts.add(RawHttp.post(agent.baseUri(), "/v2/models/" + model + "/infer",
                                     codec.encodeRequest(request, true)));
                         }
