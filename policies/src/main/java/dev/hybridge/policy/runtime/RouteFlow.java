@@ -221,11 +221,16 @@ final class RouteFlow {
                     + state.edgeFailure().describe() + "; cloud: " + failure.describe()));
             case CLOUD_FIRST -> handOff(call).edgeStandsIn(call)
                     // the edge was skipped (a hard request, or the client asked for the cloud): it answers now
-                    ? new Next(state.calling(Phase.EDGE_INSTEAD, Reason.CLOUD_UNAVAILABLE, 0, now()),
-                    new Step.CallEdge(call.body(), call.jsonLength()))
+                    ? standIn(call, state)
                     : finish(state, cloudUnavailable(call, state, failure));
             default -> finish(state, cloudUnavailable(call, state, failure));
         };
+    }
+
+    private Next standIn(RouteCall call, CallState state) {
+        OipCodec.Encoded request = handOff(call).edgeRequest(call, codec);
+        return new Next(state.calling(Phase.EDGE_INSTEAD, Reason.CLOUD_UNAVAILABLE, 0, now()),
+                new Step.CallEdge(request.body(), request.jsonLength()));
     }
 
     /** The cloud, asked after the edge, did not answer: the edge's answer stands, degraded (and is kept for later). */

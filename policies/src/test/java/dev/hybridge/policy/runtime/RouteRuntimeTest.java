@@ -184,6 +184,30 @@ class RouteRuntimeTest {
     }
 
     @Test
+    void aRequestNamingNoOutputsAsksTheEdgeForTheRoutesOutputsAsBinaryAndIsAnsweredAsItAsked() {
+        edge.answering(0.9, "7");
+        RouteAnswer answer = run("digits");
+        // the edge model also has an embedding (for split routes), which a cascade never answers with
+        assertThat(edge.requests().get(0).outputs()).singleElement().satisfies(output -> {
+            assertThat(output.name()).isEqualTo("probs");
+            assertThat(output.parameters()).containsEntry(OipCodec.BINARY_DATA, true);
+        });
+        assertThat(edge.requests().get(0).inputs()).extracting(Tensor::name).containsExactly("audio");
+        assertThat(answer.jsonLength()).as("all JSON, as the client asked").isEqualTo(-1);
+        assertThat(ok(answer).outputs()).extracting(Tensor::name).containsExactly("probs");
+    }
+
+    @Test
+    void aRequestNamingOutputsGoesToTheEdgeAsItCame() {
+        edge.answering(0.9, "7");
+        ok(send("digits", "acme", Map.of(), List.of("probs")).join());
+        assertThat(edge.requests().get(0).outputs()).singleElement().satisfies(output -> {
+            assertThat(output.name()).isEqualTo("probs");
+            assertThat(output.parameters()).doesNotContainKey(OipCodec.BINARY_DATA);
+        });
+    }
+
+    @Test
     void anUnsureEdgeEscalatesAndTheCloudAnswersAndItsRoundTripIsCounted() {
         edge.answering(0.3, "1");
         cloud.answering(0.95, "4").taking(400);
