@@ -69,10 +69,14 @@ public final class FakeWorker implements AutoCloseable {
                                     requests.add(decoded);
                                     int status = shedding ? 503
                                             : failStatus != 0 && (!flapping || n % 2 == 0) ? failStatus : 200;
-                                    byte[] out = status == 200 ? answer(request.param("model"), decoded)
-                                            : codec.encodeError("model '" + request.param("model")
+                                    OipCodec.Encoded answer = status == 200 ? answer(request.param("model"), decoded)
+                                            : new OipCodec.Encoded(codec.encodeError("model '" + request.param("model")
                                                     + (shedding ? "': queue is full (" + name + ")"
-                                                    : "' refuses on purpose (" + name + ")"));
+                                                    : "' refuses on purpose (" + name + ")")), -1);
+                                    byte[] out = answer.body();
+                                    if (answer.hasBinary()) { // outputs asked for as binary data, as a real worker sends them
+                                        response.header(OipCodec.HEADER_LENGTH, Integer.toString(answer.jsonLength()));
+                                    }
                                     if (shedding) {
                                         response.header("Retry-After", "1");
                                     }
@@ -81,7 +85,8 @@ public final class FakeWorker implements AutoCloseable {
                                         reply = reply.delayElement(delay);
                                     }
                                     return reply.flatMap(bytes -> response.status(HttpResponseStatus.valueOf(status))
-                                            .header("Content-Type", "application/json")
+                                            .header("Content-Type", answer.hasBinary() ? "application/octet-stream"
+                                                    : "application/json")
                                             .sendByteArray(Mono.just(bytes)).then());
                                 }))
                         .get("/v2/models/{model}", (request, response) -> response
@@ -105,7 +110,7 @@ public final class FakeWorker implements AutoCloseable {
                 .bindNow();
     }
 
-    private byte[] answer(String model, InferRequest request) {
+    private OipCodec.Encoded answer(String model, InferRequest request) {
         Map<String, Object> parameters = new LinkedHashMap<>();
         parameters.put("hybridge.label", label);
         parameters.put("hybridge.confidence", confidence);
@@ -123,7 +128,7 @@ public final class FakeWorker implements AutoCloseable {
         if (!request.outputs().isEmpty()) { // as a real worker: only the outputs asked for
             outputs.removeIf(t -> request.outputs().stream().noneMatch(o -> o.name().equals(t.name())));
         }
-        return codec.encodeResponse(new InferResponse(model, "1", request.id(), parameters, outputs), request).body();
+        return codec.encodeResponse(new InferResponse(model, "1", request.id(), parameters, outputs), request);
     }
 
     public String address() {
