@@ -56,6 +56,11 @@ final class LocalTier implements TierClient {
     }
 
     @Override
+    public boolean inProcess() {
+        return true;
+    }
+
+    @Override
     public CompletableFuture<byte[]> metadata(RoutePolicy.Stage stage, long deadlineNanos) {
         try {
             return CompletableFuture.completedFuture(codec.encodeModelMetadata(

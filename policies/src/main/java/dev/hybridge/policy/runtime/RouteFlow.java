@@ -59,18 +59,21 @@ final class RouteFlow {
     private final LongSupplier nanoTime;
     private final boolean defers;
     private final long retryAfterSeconds;
+    private final boolean edgeInProcess;
 
     /**
      * @param defers            whether the runtime keeps escalations it cannot send (an edge agent's); else none are made
      * @param retryAfterSeconds what a refusal for overload tells the client to wait at least ({@code Retry-After}):
      *                          each refusal says between this and twice this, drawn at random, so that clients
      *                          refused together do not all come back together
+     * @param edgeInProcess     whether the edge tier runs in this process ({@link TierClient#inProcess})
      */
-    RouteFlow(OipCodec codec, LongSupplier nanoTime, boolean defers, long retryAfterSeconds) {
+    RouteFlow(OipCodec codec, LongSupplier nanoTime, boolean defers, long retryAfterSeconds, boolean edgeInProcess) {
         this.codec = codec;
         this.nanoTime = nanoTime;
         this.defers = defers;
         this.retryAfterSeconds = retryAfterSeconds;
+        this.edgeInProcess = edgeInProcess;
     }
 
     // ------------------------------------------------------------------------------- starting
@@ -84,7 +87,7 @@ final class RouteFlow {
             case REJECT -> finish(state, rejection(call, state, before.reason()));
             case GO_CLOUD -> callCloud(state, Phase.CLOUD_FIRST, before.reason(), call.body(), call.jsonLength());
             default -> {
-                OipCodec.Encoded request = handOff(call).edgeRequest(call, codec);
+                OipCodec.Encoded request = edgeRequest(call);
                 yield new Next(state.calling(Phase.EDGE, before.reason(), 0, now()),
                         new Step.CallEdge(request.body(), request.jsonLength()));
             }
@@ -227,8 +230,19 @@ final class RouteFlow {
         };
     }
 
+    /**
+     * The edge stage's request: as the route's kind makes it, except that an edge in this process
+     * gets a whole request as it came (it answers with binary data anyway, and writing the request
+     * again would only cost the agent its copies).
+     */
+    private OipCodec.Encoded edgeRequest(RouteCall call) {
+        HandOff handOff = handOff(call);
+        return edgeInProcess && handOff == HandOff.WHOLE_REQUEST ? new OipCodec.Encoded(call.body(), call.jsonLength())
+                : handOff.edgeRequest(call, codec);
+    }
+
     private Next standIn(RouteCall call, CallState state) {
-        OipCodec.Encoded request = handOff(call).edgeRequest(call, codec);
+        OipCodec.Encoded request = edgeRequest(call);
         return new Next(state.calling(Phase.EDGE_INSTEAD, Reason.CLOUD_UNAVAILABLE, 0, now()),
                 new Step.CallEdge(request.body(), request.jsonLength()));
     }

@@ -134,7 +134,8 @@ public final class RouteRuntime {
         this.nanoTime = nanoTime;
         this.timer = timer;
         this.listener = listener;
-        this.flow = new RouteFlow(codec, nanoTime, deferrer != null, admission.settings().retryAfter().toSeconds());
+        this.flow = new RouteFlow(codec, nanoTime, deferrer != null, admission.settings().retryAfter().toSeconds(),
+                edge.inProcess());
         this.signatures = new RouteSignatures(edge, cloud, codec, nanoTime);
     }
 

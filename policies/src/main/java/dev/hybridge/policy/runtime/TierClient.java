@@ -29,6 +29,15 @@ public interface TierClient {
     }
 
     /**
+     * Whether the tier runs its models in this process (an edge agent's own), answering a request
+     * that names no outputs as binary data of its own accord: the route runtime then passes it
+     * requests as they came, instead of writing them again to name the outputs the route needs.
+     */
+    default boolean inProcess() {
+        return false;
+    }
+
+    /**
      * Whether this tier has anywhere to send calls. A gateway whose devices run the edge stage
      * themselves has no edge workers: its routes are described by the stages it can reach.
      */

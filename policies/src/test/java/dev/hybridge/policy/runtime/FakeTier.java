@@ -34,6 +34,7 @@ final class FakeTier implements TierClient {
     private volatile boolean hanging;
     private volatile boolean metadataFails;
     private volatile boolean unconfigured;
+    private volatile boolean inProcess;
     private final java.util.concurrent.atomic.AtomicInteger metadataCalls = new java.util.concurrent.atomic.AtomicInteger();
     private volatile double millis = 20;
 
@@ -96,6 +97,17 @@ final class FakeTier implements TierClient {
     FakeTier unconfigured() {
         this.unconfigured = true;
         return this;
+    }
+
+    /** As an edge agent's own models: in this process. */
+    FakeTier local() {
+        this.inProcess = true;
+        return this;
+    }
+
+    @Override
+    public boolean inProcess() {
+        return inProcess;
     }
 
     int metadataCalls() {

@@ -198,6 +198,19 @@ class RouteRuntimeTest {
     }
 
     @Test
+    void anEdgeInThisProcessGetsTheRequestAsItCameButASplitsTensorIsStillAskedFor() {
+        FakeTier local = FakeTier.edge().local().answering(0.9, "7");
+        runtime = new RouteRuntime(policies, local, cloud, codec, time, time, RouteRuntime.Listener.NONE);
+        assertThat(ok(run("digits")).outputs()).extracting(Tensor::name).containsExactly("probs");
+        assertThat(local.requests().get(0).outputs()).isEmpty();
+        local.answering(0.2, "1");
+        cloud.answering(0.9, "4");
+        send("split", "acme", Map.of(), List.of("probs")).join();
+        assertThat(local.requests().get(1).outputs()).extracting(InferRequest.RequestedOutput::name)
+                .containsExactly("probs", "embedding");
+    }
+
+    @Test
     void aRequestNamingOutputsGoesToTheEdgeAsItCame() {
         edge.answering(0.9, "7");
         ok(send("digits", "acme", Map.of(), List.of("probs")).join());
