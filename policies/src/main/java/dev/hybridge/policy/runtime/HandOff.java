@@ -25,8 +25,13 @@ sealed interface HandOff {
         return kind.split() ? SPLIT_TENSOR : WHOLE_REQUEST;
     }
 
-    /** The edge stage's request. */
-    OipCodec.Encoded edgeRequest(RouteCall call, OipCodec codec);
+    /**
+     * The edge stage's request.
+     *
+     * @param edgeInProcess whether the edge tier runs in this process ({@link TierClient#inProcess}):
+     *                      it answers with binary data of its own accord
+     */
+    OipCodec.Encoded edgeRequest(RouteCall call, OipCodec codec, boolean edgeInProcess);
 
     /** The cloud stage's request once the edge has answered. */
     OipCodec.Encoded cloudRequestAfterEdge(RouteCall call, InferResponse edgeAnswer, OipCodec codec);
@@ -38,8 +43,9 @@ sealed interface HandOff {
     List<Tensor> withoutInternals(RouteCall call, List<Tensor> outputs);
 
     /**
-     * Either stage gets the request as it came; except that when it names no outputs, the edge
-     * is asked for the route's outputs as binary data, not for every output its model has.
+     * Either stage gets the request as it came; except that when it names no outputs, an edge in
+     * another process is asked for the route's outputs as binary data, not for every output its
+     * model has.
      */
     record WholeRequest() implements HandOff {
 
@@ -48,12 +54,14 @@ sealed interface HandOff {
          * cut to them whichever tier answers): the edge is asked for those alone, as binary data the
          * runtime reads back at once. Asked as it came, an edge model answers with every output,
          * as JSON: the demo edge model's embedding for split routes is 4560 values, which took more
-         * to write and read than the rest of its answer. A request naming outputs goes as it came.
+         * to write and read than the rest of its answer. A request naming outputs goes as it came, and
+         * so does every request to an edge in this process (writing it again would only cost copies).
          */
         @Override
-        public OipCodec.Encoded edgeRequest(RouteCall call, OipCodec codec) {
+        public OipCodec.Encoded edgeRequest(RouteCall call, OipCodec codec, boolean edgeInProcess) {
             RouteSignatures.Signature signature = call.signature();
-            if (!call.request().outputs().isEmpty() || signature == null || signature.outputs().isEmpty()) {
+            if (edgeInProcess || !call.request().outputs().isEmpty() || signature == null
+                    || signature.outputs().isEmpty()) {
                 return new OipCodec.Encoded(call.body(), call.jsonLength());
             }
             List<InferRequest.RequestedOutput> outputs = new ArrayList<>();
@@ -84,7 +92,7 @@ sealed interface HandOff {
     record SplitTensor() implements HandOff {
 
         @Override
-        public OipCodec.Encoded edgeRequest(RouteCall call, OipCodec codec) {
+        public OipCodec.Encoded edgeRequest(RouteCall call, OipCodec codec, boolean edgeInProcess) {
             String tensor = call.policy().edge().tensor();
             if (call.request().outputs().isEmpty() || call.asksFor(tensor)) {
                 return new OipCodec.Encoded(call.body(), call.jsonLength()); // the edge answers with every output

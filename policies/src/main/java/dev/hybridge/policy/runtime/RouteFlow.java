@@ -87,7 +87,7 @@ final class RouteFlow {
             case REJECT -> finish(state, rejection(call, state, before.reason()));
             case GO_CLOUD -> callCloud(state, Phase.CLOUD_FIRST, before.reason(), call.body(), call.jsonLength());
             default -> {
-                OipCodec.Encoded request = edgeRequest(call);
+                OipCodec.Encoded request = handOff(call).edgeRequest(call, codec, edgeInProcess);
                 yield new Next(state.calling(Phase.EDGE, before.reason(), 0, now()),
                         new Step.CallEdge(request.body(), request.jsonLength()));
             }
@@ -230,19 +230,8 @@ final class RouteFlow {
         };
     }
 
-    /**
-     * The edge stage's request: as the route's kind makes it, except that an edge in this process
-     * gets a whole request as it came (it answers with binary data anyway, and writing the request
-     * again would only cost the agent its copies).
-     */
-    private OipCodec.Encoded edgeRequest(RouteCall call) {
-        HandOff handOff = handOff(call);
-        return edgeInProcess && handOff == HandOff.WHOLE_REQUEST ? new OipCodec.Encoded(call.body(), call.jsonLength())
-                : handOff.edgeRequest(call, codec);
-    }
-
     private Next standIn(RouteCall call, CallState state) {
-        OipCodec.Encoded request = edgeRequest(call);
+        OipCodec.Encoded request = handOff(call).edgeRequest(call, codec, edgeInProcess);
         return new Next(state.calling(Phase.EDGE_INSTEAD, Reason.CLOUD_UNAVAILABLE, 0, now()),
                 new Step.CallEdge(request.body(), request.jsonLength()));
     }
