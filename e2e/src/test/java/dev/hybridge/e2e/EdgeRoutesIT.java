@@ -161,7 +161,7 @@ class EdgeRoutesIT {
 
             // the breaker is open: no request goes near the link any more (nothing more is sent),
             // each is answered at once from the edge. How fast against the edge model alone is the
-            // EdgeRoutes benchmark's to say (0.95x at p99), not a timed assertion here.
+            // EdgeRoutes benchmark's to say (benchmarks/README.md), not a timed assertion here.
             double sentBefore = sentEscalations();
             for (Fsdd.Clip c : sample) {
                 InferResponse response = ok(client.infer("digits", clip(c), true));

@@ -5,6 +5,7 @@ import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.OipException;
 import dev.hybridge.oip.TensorSpec;
 import dev.hybridge.policy.RoutePolicy;
+import dev.hybridge.policy.runtime.TierCall;
 import dev.hybridge.policy.runtime.TierClient;
 import dev.hybridge.policy.runtime.TierFailure;
 import dev.hybridge.policy.runtime.TierReply;
@@ -35,9 +36,28 @@ final class LocalTier implements TierClient {
 
     @Override
     public CompletableFuture<TierReply> infer(RoutePolicy.Stage stage, byte[] body, int jsonLength, long deadlineNanos) {
+        return infer(stage, body, jsonLength, deadlineNanos, List.of());
+    }
+
+    /** Answers only the outputs the route needs ({@link TierCall#outputs}) when the request names none. */
+    @Override
+    public CompletableFuture<TierReply> infer(RoutePolicy.Stage stage, byte[] body, int jsonLength, long deadlineNanos,
+                                              TierCall call) {
+        return infer(stage, body, jsonLength, deadlineNanos, call.outputs());
+    }
+
+    private CompletableFuture<TierReply> infer(RoutePolicy.Stage stage, byte[] body, int jsonLength, long deadlineNanos,
+                                               List<String> needed) {
         long start = System.nanoTime();
         try {
             InferRequest request = codec.decodeRequest(body, jsonLength);
+            if (request.outputs().isEmpty() && !needed.isEmpty()) {
+                List<InferRequest.RequestedOutput> outputs = new ArrayList<>(needed.size());
+                for (String output : needed) {
+                    outputs.add(new InferRequest.RequestedOutput(output, Map.of()));
+                }
+                request = new InferRequest(request.id(), request.parameters(), request.inputs(), outputs);
+            }
             InferRequest binaryAnswer = binaryOutputs(request, stage);
             return host.infer(stage.model(), stage.version(), request).handle((answer, failure) -> {
                 if (failure != null) {

@@ -169,7 +169,7 @@ public final class OipCodec {
 
     /** Encodes a request; with {@code binaryInputs} every input travels as binary data. */
     public Encoded encodeRequest(InferRequest request, boolean binaryInputs) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream(estimate(request.inputs()));
+        ByteArrayOutputStream out = new ByteArrayOutputStream(estimate(request.inputs(), name -> binaryInputs));
         List<byte[]> binaryParts = new ArrayList<>();
         try (JsonGenerator g = json.createGenerator(ObjectWriteContext.empty(), out)) {
             g.writeStartObject();
@@ -209,7 +209,8 @@ public final class OipCodec {
 
     /** Encodes a response; outputs the request asked for as binary travel as binary data. */
     public Encoded encodeResponse(InferResponse response, InferRequest request) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream(estimate(response.outputs()));
+        java.util.function.Predicate<String> asBinary = name -> request != null && wantsBinary(request, name);
+        ByteArrayOutputStream out = new ByteArrayOutputStream(estimate(response.outputs(), asBinary));
         List<byte[]> binaryParts = new ArrayList<>();
         try (JsonGenerator g = json.createGenerator(ObjectWriteContext.empty(), out)) {
             g.writeStartObject();
@@ -222,7 +223,7 @@ public final class OipCodec {
             }
             writeParameters(g, "parameters", response.parameters());
             g.writeName("outputs");
-            writeTensors(g, response.outputs(), name -> request != null && wantsBinary(request, name), binaryParts);
+            writeTensors(g, response.outputs(), asBinary, binaryParts);
             g.writeEndObject();
         }
         return withBinary(out, binaryParts);
@@ -766,23 +767,35 @@ public final class OipCodec {
 
     // ------------------------------------------------------------------------------ writing
 
-    private static int estimate(List<Tensor> tensors) {
+    /** Room for the JSON part: tensors written as JSON take up to 16 bytes a value, binary ones only their header. */
+    private static int estimate(List<Tensor> tensors, java.util.function.Predicate<String> asBinary) {
         long total = 256;
         for (Tensor t : tensors) {
-            total += 16L * Tensor.elementCount(t.data()) + 128;
+            total += (asBinary.test(t.name()) ? 0 : 16L * Tensor.elementCount(t.data())) + 128;
         }
         return (int) Math.min(total, 64 << 20);
     }
 
+    /** The JSON part and the binary parts after it, copied once into a body of the exact size. */
     private static Encoded withBinary(ByteArrayOutputStream out, List<byte[]> binaryParts) {
         if (binaryParts.isEmpty()) {
             return new Encoded(out.toByteArray(), -1);
         }
         int jsonLength = out.size();
+        long size = jsonLength;
         for (byte[] part : binaryParts) {
-            out.writeBytes(part);
+            size += part.length;
         }
-        return new Encoded(out.toByteArray(), jsonLength);
+        if (size > Integer.MAX_VALUE - 8) {
+            throw new OipException(413, "the encoded message would be " + size + " bytes, more than an array holds");
+        }
+        byte[] body = Arrays.copyOf(out.toByteArray(), (int) size);
+        int at = jsonLength;
+        for (byte[] part : binaryParts) {
+            System.arraycopy(part, 0, body, at, part.length);
+            at += part.length;
+        }
+        return new Encoded(body, jsonLength);
     }
 
     private static void writeParameters(JsonGenerator g, String field, Map<String, Object> parameters) {

@@ -26,12 +26,13 @@ sealed interface HandOff {
     }
 
     /**
-     * The edge stage's request.
+     * The edge stage's call.
      *
      * @param edgeInProcess whether the edge tier runs in this process ({@link TierClient#inProcess}):
-     *                      it answers with binary data of its own accord
+     *                      it answers with binary data of its own accord, and can be told the outputs
+     *                      the route needs beside a request that names none
      */
-    OipCodec.Encoded edgeRequest(RouteCall call, OipCodec codec, boolean edgeInProcess);
+    Step.CallEdge edgeRequest(RouteCall call, OipCodec codec, boolean edgeInProcess);
 
     /** The cloud stage's request once the edge has answered. */
     OipCodec.Encoded cloudRequestAfterEdge(RouteCall call, InferResponse edgeAnswer, OipCodec codec);
@@ -43,9 +44,9 @@ sealed interface HandOff {
     List<Tensor> withoutInternals(RouteCall call, List<Tensor> outputs);
 
     /**
-     * Either stage gets the request as it came; except that when it names no outputs, an edge in
-     * another process is asked for the route's outputs as binary data, not for every output its
-     * model has.
+     * Either stage gets the request as it came; except that when it names no outputs, the edge is
+     * asked for the route's outputs only (an edge in another process as binary data), not for
+     * every output its model has.
      */
     record WholeRequest() implements HandOff {
 
@@ -54,22 +55,26 @@ sealed interface HandOff {
          * cut to them whichever tier answers): the edge is asked for those alone, as binary data the
          * runtime reads back at once. Asked as it came, an edge model answers with every output,
          * as JSON: the demo edge model's embedding for split routes is 4560 values, which took more
-         * to write and read than the rest of its answer. A request naming outputs goes as it came, and
-         * so does every request to an edge in this process (writing it again would only cost copies).
+         * to write and read than the rest of its answer. An edge in this process gets the request as
+         * it came with the route's outputs named beside it (writing the request again would only
+         * cost copies). A request naming outputs goes as it came.
          */
         @Override
-        public OipCodec.Encoded edgeRequest(RouteCall call, OipCodec codec, boolean edgeInProcess) {
+        public Step.CallEdge edgeRequest(RouteCall call, OipCodec codec, boolean edgeInProcess) {
             RouteSignatures.Signature signature = call.signature();
-            if (edgeInProcess || !call.request().outputs().isEmpty() || signature == null
-                    || signature.outputs().isEmpty()) {
-                return new OipCodec.Encoded(call.body(), call.jsonLength());
+            if (!call.request().outputs().isEmpty() || signature == null || signature.outputs().isEmpty()) {
+                return new Step.CallEdge(call.body(), call.jsonLength(), List.of());
+            }
+            if (edgeInProcess) {
+                return new Step.CallEdge(call.body(), call.jsonLength(), List.copyOf(signature.outputs()));
             }
             List<InferRequest.RequestedOutput> outputs = new ArrayList<>();
             for (String output : signature.outputs()) {
                 outputs.add(new InferRequest.RequestedOutput(output, Map.of(OipCodec.BINARY_DATA, true)));
             }
             InferRequest full = codec.decodeRequest(call.body(), call.jsonLength());
-            return codec.encodeRequest(new InferRequest(full.id(), full.parameters(), full.inputs(), outputs), true);
+            return new Step.CallEdge(codec.encodeRequest(new InferRequest(full.id(), full.parameters(), full.inputs(),
+                    outputs), true));
         }
 
         @Override
@@ -92,16 +97,17 @@ sealed interface HandOff {
     record SplitTensor() implements HandOff {
 
         @Override
-        public OipCodec.Encoded edgeRequest(RouteCall call, OipCodec codec, boolean edgeInProcess) {
+        public Step.CallEdge edgeRequest(RouteCall call, OipCodec codec, boolean edgeInProcess) {
             String tensor = call.policy().edge().tensor();
             if (call.request().outputs().isEmpty() || call.asksFor(tensor)) {
-                return new OipCodec.Encoded(call.body(), call.jsonLength()); // the edge answers with every output
+                return new Step.CallEdge(call.body(), call.jsonLength(), List.of()); // the edge answers with every output
             }
             // the cloud stage needs the edge's tensor even when the client did not ask for it
             List<InferRequest.RequestedOutput> outputs = new ArrayList<>(call.request().outputs());
             outputs.add(new InferRequest.RequestedOutput(tensor, Map.of(OipCodec.BINARY_DATA, true)));
             InferRequest full = codec.decodeRequest(call.body(), call.jsonLength());
-            return codec.encodeRequest(new InferRequest(full.id(), full.parameters(), full.inputs(), outputs), true);
+            return new Step.CallEdge(codec.encodeRequest(new InferRequest(full.id(), full.parameters(), full.inputs(),
+                    outputs), true));
         }
 
         @Override

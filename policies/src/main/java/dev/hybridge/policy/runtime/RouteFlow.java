@@ -87,9 +87,8 @@ final class RouteFlow {
             case REJECT -> finish(state, rejection(call, state, before.reason()));
             case GO_CLOUD -> callCloud(state, Phase.CLOUD_FIRST, before.reason(), call.body(), call.jsonLength());
             default -> {
-                OipCodec.Encoded request = handOff(call).edgeRequest(call, codec, edgeInProcess);
                 yield new Next(state.calling(Phase.EDGE, before.reason(), 0, now()),
-                        new Step.CallEdge(request.body(), request.jsonLength()));
+                        handOff(call).edgeRequest(call, codec, edgeInProcess));
             }
         };
     }
@@ -231,9 +230,8 @@ final class RouteFlow {
     }
 
     private Next standIn(RouteCall call, CallState state) {
-        OipCodec.Encoded request = handOff(call).edgeRequest(call, codec, edgeInProcess);
         return new Next(state.calling(Phase.EDGE_INSTEAD, Reason.CLOUD_UNAVAILABLE, 0, now()),
-                new Step.CallEdge(request.body(), request.jsonLength()));
+                handOff(call).edgeRequest(call, codec, edgeInProcess));
     }
 
     /** The cloud, asked after the edge, did not answer: the edge's answer stands, degraded (and is kept for later). */

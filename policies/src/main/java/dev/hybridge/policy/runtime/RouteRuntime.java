@@ -20,6 +20,7 @@ import dev.hybridge.policy.RouteEngine;
 import dev.hybridge.policy.Tier;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -355,7 +356,7 @@ public final class RouteRuntime {
             CallState at = next.state();
             TierCall purpose = new TierCall(call.route(), call.request().id(), call.key(), call.tenant(),
                     call.facts().device(), at.reason(), at.edgeAnswer() == null ? null : at.edgeAnswer().outcome(),
-                    call.trace());
+                    call.trace(), step instanceof Step.CallEdge e ? e.outputs() : List.of());
             state.set(at);
             Admission.Lane lane = at.phase() == CallState.Phase.ESCALATION ? Admission.Lane.ESCALATION : Admission.Lane.CLIENT;
             CompletableFuture<TierReply> reply = step instanceof Step.CallEdge e

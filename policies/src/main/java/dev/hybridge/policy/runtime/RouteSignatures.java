@@ -22,8 +22,11 @@ import java.util.function.LongSupplier;
  * the route unless the cloud stage gives it too.
  *
  * <p>Read from the stages' own metadata, kept for {@link #TTL} and until the route's policy
- * changes, so that inference does not ask for it each time. When a stage cannot be asked,
- * nothing is kept and the next request asks again.
+ * changes, so that inference does not ask for it each time. Once the TTL has passed, the next
+ * request asks the stages again in the background and goes on with the signature it has. When
+ * a stage cannot be asked (a link down), the last signature stands, so that the route's answers
+ * keep their outputs whether or not the cloud can be reached, and the stages are asked again
+ * after {@link #RETRY_AFTER_FAILURE}. A route not known yet goes on without one meanwhile.
  */
 public final class RouteSignatures {
 
@@ -38,7 +41,12 @@ public final class RouteSignatures {
     public record Signature(ModelMetadata metadata, Set<String> outputs) {
     }
 
-    private record Entry(RoutePolicy policy, CompletableFuture<Signature> signature, long fetchedNanos, long keepNanos) {
+    /**
+     * @param fetch   the latest fetch (done, or in flight)
+     * @param known   the last signature fetched for this policy, or null
+     */
+    private record Entry(RoutePolicy policy, CompletableFuture<Signature> fetch, Signature known, long fetchedNanos,
+                         long keepNanos) {
     }
 
     private final TierClient edge;
@@ -55,28 +63,44 @@ public final class RouteSignatures {
     }
 
     /**
-     * The route's signature, from the cache when fresh; one fetch at a time per route. A fetch
-     * that failed is kept for {@link #RETRY_AFTER_FAILURE}: requests in that time go on without a
-     * signature at once, instead of each asking (and waiting for) a stage that cannot answer.
+     * The route's signature: the one known, at once, when there is one; else the fetch (one at a
+     * time per route). A fetch that failed is kept for {@link #RETRY_AFTER_FAILURE}: requests in
+     * that time go on with the last signature, or without one, at once, instead of each asking
+     * (and waiting for) a stage that cannot answer.
      */
     public CompletableFuture<Signature> of(RoutePolicy route) {
         long now = nanoTime.getAsLong();
-        Entry entry = cache.get(route.name());
-        if (entry != null && entry.policy() == route && now - entry.fetchedNanos() < entry.keepNanos()) {
-            return entry.signature();
-        }
-        CompletableFuture<Signature> fetch = fetch(route);
-        Entry fresh = new Entry(route, fetch, now, TTL.toNanos());
-        cache.put(route.name(), fresh);
-        fetch.whenComplete((signature, failure) -> {
-            if (failure != null) {
-                cache.replace(route.name(), fresh, new Entry(route, fetch, now, RETRY_AFTER_FAILURE.toNanos()));
+        CompletableFuture<Signature> fetch = new CompletableFuture<>();
+        Entry entry = cache.compute(route.name(), (name, e) -> {
+            if (e != null && e.policy() == route && now - e.fetchedNanos() < e.keepNanos()) {
+                return e;
             }
+            return new Entry(route, fetch, e != null && e.policy() == route ? e.known() : null, now, TTL.toNanos());
         });
-        return fetch;
+        if (entry.fetch() == fetch) { // this call asks the stages
+            fetch(route).whenComplete((signature, failure) -> {
+                cache.replace(route.name(), entry, failure != null
+                        ? new Entry(route, fetch, entry.known(), now, RETRY_AFTER_FAILURE.toNanos())
+                        : new Entry(route, fetch, signature, now, TTL.toNanos()));
+                if (failure != null) {
+                    fetch.completeExceptionally(failure);
+                } else {
+                    fetch.complete(signature);
+                }
+            });
+        }
+        return entry.known() != null ? CompletableFuture.completedFuture(entry.known()) : entry.fetch();
     }
 
     private CompletableFuture<Signature> fetch(RoutePolicy route) {
+        try {
+            return fetchFromStages(route);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    private CompletableFuture<Signature> fetchFromStages(RoutePolicy route) {
         long deadline = nanoTime.getAsLong() + METADATA_TIMEOUT.toNanos();
         List<CompletableFuture<ModelMetadata>> stages = new ArrayList<>();
         // a tier with nowhere to send calls (a gateway whose devices run the edge stage themselves)

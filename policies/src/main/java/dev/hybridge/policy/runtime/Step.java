@@ -1,10 +1,19 @@
 package dev.hybridge.policy.runtime;
 
+import dev.hybridge.oip.OipCodec;
+
 /** What the runtime does next for a request. */
 sealed interface Step {
 
-    /** Call the edge stage with this request body. */
-    record CallEdge(byte[] body, int jsonLength) implements Step {
+    /**
+     * Call the edge stage with this request body; {@code outputs}: those the route needs when the
+     * body names none and the edge runs in this process ({@link TierCall#outputs}), else empty.
+     */
+    record CallEdge(byte[] body, int jsonLength, java.util.List<String> outputs) implements Step {
+
+        CallEdge(OipCodec.Encoded request) {
+            this(request.body(), request.jsonLength(), java.util.List.of());
+        }
     }
 
     /** Call the cloud stage with this request body (the request itself, or on split routes the edge's tensor). */

@@ -2,6 +2,7 @@ package dev.hybridge.policy.runtime;
 
 import dev.hybridge.policy.EdgeOutcome;
 import dev.hybridge.policy.Reason;
+import java.util.List;
 
 /**
  * What a tier call is for, beside the request itself: a worker pool needs none of it, but an edge
@@ -18,9 +19,21 @@ import dev.hybridge.policy.Reason;
  * @param edge      what the edge stage concluded, when it has answered; else null
  * @param trace     the request's trace context as a W3C {@code traceparent} value, the parent of
  *                  the call's own span; null when it has none
+ * @param outputs   the outputs the route needs from this call when its body names none (an edge in
+ *                  this process, given the request as it came, answers only these); empty: every
+ *                  output, or those the body names
  */
 public record TierCall(String route, String requestId, String key, String tenant, String device, Reason reason,
-                       EdgeOutcome edge, String trace) {
+                       EdgeOutcome edge, String trace, List<String> outputs) {
+
+    public TierCall {
+        outputs = List.copyOf(outputs);
+    }
+
+    public TierCall(String route, String requestId, String key, String tenant, String device, Reason reason,
+                    EdgeOutcome edge, String trace) {
+        this(route, requestId, key, tenant, device, reason, edge, trace, List.of());
+    }
 
     public TierCall(String route, String requestId, String key, String tenant, String device, Reason reason,
                     EdgeOutcome edge) {

@@ -29,9 +29,10 @@ public interface TierClient {
     }
 
     /**
-     * Whether the tier runs its models in this process (an edge agent's own), answering a request
-     * that names no outputs as binary data of its own accord: the route runtime then passes it
-     * requests as they came, instead of writing them again to name the outputs the route needs.
+     * Whether the tier runs its models in this process (an edge agent's own), answering as binary
+     * data of its own accord: the route runtime then passes it requests as they came, with the
+     * outputs the route needs in {@link TierCall#outputs} when the request names none, instead of
+     * writing the request again to name them.
      */
     default boolean inProcess() {
         return false;

@@ -24,6 +24,8 @@ final class FakeTier implements TierClient {
 
     private final OipCodec codec = new OipCodec();
     private final List<InferRequest> requests = new CopyOnWriteArrayList<>();
+    /** Per call, the outputs the runtime named beside the request ({@link TierCall#outputs}). */
+    private final List<List<String>> namedBeside = new CopyOnWriteArrayList<>();
     private final List<CompletableFuture<TierReply>> open = new CopyOnWriteArrayList<>();
     private final List<TensorSpec> outputs;
     private volatile double confidence = 0.9;
@@ -127,16 +129,32 @@ final class FakeTier implements TierClient {
         return requests.size();
     }
 
+    List<List<String>> namedBeside() {
+        return namedBeside;
+    }
+
     /** Answers every call still open, as it would have. */
     void release() {
         for (CompletableFuture<TierReply> call : open) {
-            OipCodec.Encoded answer = answer(requests.get(0));
+            OipCodec.Encoded answer = answer(requests.get(0), List.of());
             call.complete(new TierReply(200, answer.body(), answer.jsonLength(), millis));
         }
     }
 
     @Override
     public CompletableFuture<TierReply> infer(RoutePolicy.Stage stage, byte[] body, int jsonLength, long deadlineNanos) {
+        return infer(stage, body, jsonLength, deadlineNanos, List.of());
+    }
+
+    @Override
+    public CompletableFuture<TierReply> infer(RoutePolicy.Stage stage, byte[] body, int jsonLength, long deadlineNanos,
+                                              TierCall call) {
+        namedBeside.add(call.outputs());
+        return infer(stage, body, jsonLength, deadlineNanos, call.outputs());
+    }
+
+    private CompletableFuture<TierReply> infer(RoutePolicy.Stage stage, byte[] body, int jsonLength, long deadlineNanos,
+                                               List<String> beside) {
         InferRequest request = codec.decodeRequest(body, jsonLength);
         requests.add(request);
         if (hanging) {
@@ -151,11 +169,12 @@ final class FakeTier implements TierClient {
             return CompletableFuture.completedFuture(new TierReply(refuseStatus,
                     codec.encodeError(refuseMessage.replace("%model", stage.model())), -1, millis));
         }
-        OipCodec.Encoded answer = answer(request);
+        OipCodec.Encoded answer = answer(request, inProcess ? beside : List.of());
         return CompletableFuture.completedFuture(new TierReply(200, answer.body(), answer.jsonLength(), millis));
     }
 
-    private OipCodec.Encoded answer(InferRequest request) {
+    /** @param beside the outputs to answer when the request names none (an edge in this process); empty: all */
+    private OipCodec.Encoded answer(InferRequest request, List<String> beside) {
         Map<String, Object> parameters = new LinkedHashMap<>();
         parameters.put("hybridge.label", label);
         parameters.put("hybridge.confidence", confidence);
@@ -165,6 +184,9 @@ final class FakeTier implements TierClient {
         for (TensorSpec spec : outputs) {
             if (!request.outputs().isEmpty() && request.outputs().stream().noneMatch(o -> o.name().equals(spec.name()))) {
                 continue; // as a real worker: only the outputs asked for
+            }
+            if (request.outputs().isEmpty() && !beside.isEmpty() && !beside.contains(spec.name())) {
+                continue;
             }
             float[] data = spec.name().equals("probs") ? new float[] {(float) confidence, (float) (1 - confidence)}
                     : new float[] {1, 2, 3};

@@ -198,11 +198,13 @@ class RouteRuntimeTest {
     }
 
     @Test
-    void anEdgeInThisProcessGetsTheRequestAsItCameButASplitsTensorIsStillAskedFor() {
+    void anEdgeInThisProcessGetsTheRequestAsItCameWithTheRoutesOutputsNamedBesideButASplitsTensorIsStillAskedFor() {
         FakeTier local = FakeTier.edge().local().answering(0.9, "7");
         runtime = new RouteRuntime(policies, local, cloud, codec, time, time, RouteRuntime.Listener.NONE);
         assertThat(ok(run("digits")).outputs()).extracting(Tensor::name).containsExactly("probs");
+        // not written again; the edge is told beside it that the cascade needs only its probabilities
         assertThat(local.requests().get(0).outputs()).isEmpty();
+        assertThat(local.namedBeside().get(0)).containsExactly("probs");
         local.answering(0.2, "1");
         cloud.answering(0.9, "4");
         send("split", "acme", Map.of(), List.of("probs")).join();
@@ -650,6 +652,20 @@ class RouteRuntimeTest {
     void withoutTheStagesMetadataRequestsStillGoTheirWay() {
         edge.metadataFailing().answering(0.9, "1");
         assertThat(ok(run("digits")).outputs()).extracting(Tensor::name).containsExactly("probs", "embedding");
+    }
+
+    @Test
+    void aRouteKeepsItsOutputsWhenItsStagesCannotBeAskedForTheirMetadataAgain() {
+        edge.answering(0.9, "1");
+        assertThat(ok(run("digits")).outputs()).extracting(Tensor::name).containsExactly("probs");
+        // the link goes down: the cloud cannot be asked again once the signature's time is up
+        cloud.metadataFailing();
+        time.advance(RouteSignatures.TTL);
+        assertThat(ok(run("digits")).outputs()).extracting(Tensor::name).containsExactly("probs");
+        time.advance(RouteSignatures.RETRY_AFTER_FAILURE);
+        assertThat(ok(run("digits")).outputs()).extracting(Tensor::name).containsExactly("probs");
+        assertThat(edge.requests()).allSatisfy(request -> assertThat(request.outputs())
+                .extracting(InferRequest.RequestedOutput::name).containsExactly("probs"));
     }
 
     @Test

@@ -90,6 +90,35 @@ class RouteSignaturesTest {
     }
 
     @Test
+    void aSignatureThatCannotBeFetchedAgainStandsSoThatAnswersKeepTheirOutputsWhileTheLinkIsDown() {
+        ManualTime time = new ManualTime();
+        FakeTier edge = FakeTier.edge();
+        FakeTier cloud = FakeTier.cloud();
+        RouteSignatures signatures = new RouteSignatures(edge, cloud, new dev.hybridge.oip.OipCodec(), time);
+        RoutePolicy route = route(RouteKind.CASCADE);
+        RouteSignatures.Signature first = signatures.of(route).join();
+        assertThat(first.outputs()).containsExactly("probs");
+
+        cloud.metadataFailing();
+        time.advance(RouteSignatures.TTL);
+        // the TTL has passed: the stages are asked again, and the request goes on with the last signature
+        assertThat(signatures.of(route)).isCompletedWithValue(first);
+        assertThat(cloud.metadataCalls()).isEqualTo(2);
+        assertThat(signatures.of(route)).isCompletedWithValue(first);
+        assertThat(cloud.metadataCalls()).as("a failed fetch stands a while").isEqualTo(2);
+        time.advance(RouteSignatures.RETRY_AFTER_FAILURE);
+        assertThat(signatures.of(route)).isCompletedWithValue(first);
+        assertThat(cloud.metadataCalls()).isEqualTo(3);
+
+        // a changed policy is a different route: what was known of the old one does not stand for it
+        RoutePolicy changed = route(RouteKind.CASCADE);
+        assertThat(signatures.of(changed)).isCompletedExceptionally();
+        cloud.metadataAnswering();
+        time.advance(RouteSignatures.RETRY_AFTER_FAILURE);
+        assertThat(signatures.of(changed).join().outputs()).containsExactly("probs");
+    }
+
+    @Test
     void aTierWithNoWorkersIsLeftOutOfTheSignature() {
         FakeTier edge = FakeTier.edge().unconfigured();
         FakeTier cloud = FakeTier.cloud();
