@@ -8,7 +8,9 @@
 #
 # DIR_A and DIR_B each hold gateway.jar, edge-agent.jar and cloud-worker.jar (copy them from the
 # modules' target/ folders after `./mvnw -q install -DskipTests` at each commit). EDGE_REPO
-# overrides the edge model folder. Needs wrk, curl, bc and python3 (apt-get install wrk bc).
+# overrides the edge model folder; GATEWAY_ARGS_A and GATEWAY_ARGS_B add settings to each side's
+# gateway (the same jars twice with different settings, say). Needs wrk, curl, bc and python3
+# (apt-get install wrk bc).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 R=$PWD; A=$1; B=$2; ROUNDS=${3:-2}
@@ -44,7 +46,7 @@ run() { # jars label
     --hybridge.serving.model-repository="$R/models/demo/repository/cloud" >"$W/cloud.log" 2>&1 & local CP=$!
   java -Xmx256m -jar "$J/gateway.jar" --server.address=127.0.0.1 --server.port=$G --hybridge.gateway.policy-folder="$R/config/policies" \
     --hybridge.gateway.edge.addresses=http://127.0.0.1:$E --hybridge.gateway.cloud.addresses=http://127.0.0.1:$C \
-    --hybridge.gateway.anonymous-tenant=demo >"$W/gateway.log" 2>&1 & local GP=$!
+    --hybridge.gateway.anonymous-tenant=demo $(eval echo "\${GATEWAY_ARGS_$L:-}") >"$W/gateway.log" 2>&1 & local GP=$!
   for p in $E $C $G; do
     for _ in $(seq 1 600); do curl -fs "http://127.0.0.1:$p/v2/health/ready" >/dev/null 2>&1 && break; sleep 0.1; done
   done
