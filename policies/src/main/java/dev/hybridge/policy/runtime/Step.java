@@ -1,6 +1,7 @@
 package dev.hybridge.policy.runtime;
 
 import dev.hybridge.oip.OipCodec;
+import java.util.List;
 
 /** What the runtime does next for a request. */
 sealed interface Step {
@@ -9,10 +10,10 @@ sealed interface Step {
      * Call the edge stage with this request body; {@code outputs}: those the route needs when the
      * body names none and the edge runs in this process ({@link TierCall#outputs}), else empty.
      */
-    record CallEdge(byte[] body, int jsonLength, java.util.List<String> outputs) implements Step {
+    record CallEdge(byte[] body, int jsonLength, List<String> outputs) implements Step {
 
         CallEdge(OipCodec.Encoded request) {
-            this(request.body(), request.jsonLength(), java.util.List.of());
+            this(request.body(), request.jsonLength(), List.of());
         }
     }
 
