@@ -32,10 +32,15 @@ import java.util.regex.Pattern;
  * round: edge model alone, cascade, split (link up); then the gateway frozen, the cascade called
  * until the agent reports its link offline, and edge model alone, cascade (link frozen); then the
  * gateway thawed and the link back. The agent runs with its launch options ({@code EdgeLaunch}).
+ * Each path's row counts the agent's garbage collections during its phases (a p99 here is where
+ * about one call in a hundred meets a young collection), and the frozen cascade's degraded answers
+ * (kept in the outbox on the way) are reported apart from the rest.
  *
  * <p>{@code java -cp benchmarks/target/benchmarks.jar dev.hybridge.bench.EdgeRoutes} writes
  * {@code benchmarks/results/EdgeRoutes.md}. Settings ({@code -D}): {@code bench.rounds} (5; 9),
- * {@code bench.calls} per phase (1000; 2000), {@code bench.warmupCalls} per path (1500; 3000).
+ * {@code bench.calls} per phase (1000; 2000), {@code bench.warmupCalls} per path (1500; 3000),
+ * {@code bench.agentOptions} (JVM options added to the agent's, space-separated: a GC log or a
+ * profiler agent).
  */
 public final class EdgeRoutes {
 
