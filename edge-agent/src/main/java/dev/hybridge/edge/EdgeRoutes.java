@@ -119,8 +119,10 @@ final class EdgeRoutes implements ServedRoutes {
         }
 
         /**
-         * The route as one model. While the gateway cannot be asked, a route the edge answers is
-         * described by its edge stage alone (what the device answers with then).
+         * The route as one model. A route described once keeps that description while the gateway
+         * cannot be asked (its answers keep those outputs too); one never described while the
+         * gateway could not be asked, and that the edge answers, is described by its edge stage
+         * alone (what the device answers with then).
          */
         @Override
         public Mono<byte[]> modelMetadata(String model, String version) {
