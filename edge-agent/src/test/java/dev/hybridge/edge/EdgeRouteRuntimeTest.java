@@ -154,6 +154,22 @@ class EdgeRouteRuntimeTest {
     }
 
     @Test
+    void theAgentsOwnModelAnswersOnlyTheOutputsTheRouteNamesBesideARequestThatNamesNone() {
+        LocalTier local = new LocalTier(host, CODEC);
+        RoutePolicy.Stage stage = new RoutePolicy.Stage("digits-edge", null, null);
+        byte[] body = request("r1");
+        TierReply cascade = local.infer(stage, body, jsonLength(body), Long.MAX_VALUE,
+                new TierCall("digits", "r1", "r1", "t", "dev-7", null, null, null, List.of("probs"))).join();
+        // a cascade needs the probabilities only: the split routes' embedding is neither computed out nor written
+        assertThat(CODEC.decodeResponse(cascade.body(), cascade.jsonLength()).outputs()).extracting(Tensor::name)
+                .containsExactly("probs");
+        TierReply every = local.infer(stage, body, jsonLength(body), Long.MAX_VALUE,
+                new TierCall("digits-split", "r1", "r1", "t", "dev-7", null, null)).join();
+        assertThat(CODEC.decodeResponse(every.body(), every.jsonLength()).outputs()).extracting(Tensor::name)
+                .containsExactlyInAnyOrder("probs", "embedding");
+    }
+
+    @Test
     void theCloudIsToldTheRouteTheReasonAndWhatTheEdgeFound() throws Exception {
         byte[] body = request("r1");
         CompletableFuture<RouteAnswer> answer = runtime().infer("digits", "device", body, jsonLength(body));
