@@ -43,7 +43,7 @@ RECIPE = {"band-normalisation": True, "speed-perturbation": True, "spec-augment"
 # point, so that each recording's silence (its microphone's noise, or the zero padding) looks alike
 FLOOR = 11.5
 SPEED_RANGE = 0.08  # speed perturbation: resampled by 1 +- this
-EDGE_SIZE = "wide"  # or "small" (the first recipe's)
+EDGE_SIZE = "wide"  # or "small" (the first recipe's), or "wider" (about 1.7x the parameters)
 CLOUD_SIZE = "standard"  # or "wide" (about twice the channels)
 TEACHERS = 3  # the cloud model averages this many teachers, each trained from its own seed
 MIXUP = 0.0  # mixup's Beta(a, a) for the teacher's training (0: off)
@@ -298,12 +298,14 @@ class EdgeModel(nn.Module):
     def __init__(self):
         super().__init__()
         self.front = LogMel()
-        if EDGE_SIZE == "wide":
-            # [1, 40, 78] -> [16, 20, 39] -> [24, 10, 19] -> [24, 5, 9]: split routes send the [24, 10, 19] map (HEAD_FROM)
-            self.stem = nn.Sequential(block(1, 16), block(16, 16), nn.MaxPool2d(2), block(16, 32), nn.MaxPool2d(2),
-                                      block(32, 24), nn.AvgPool2d(2))
-            self.head = nn.Sequential(block(24, 48), block(48, 48), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                                      nn.Linear(48, 10))
+        if EDGE_SIZE in ("wide", "wider"):
+            # [1, 40, 78] -> [a, 20, 39] -> [24, 10, 19] -> [24, 5, 9]: split routes send the [24, 10, 19] map (HEAD_FROM);
+            # "wider" has about half as many channels again inside, and sends the same map
+            a, b, c = (16, 32, 48) if EDGE_SIZE == "wide" else (24, 48, 64)
+            self.stem = nn.Sequential(block(1, a), block(a, a), nn.MaxPool2d(2), block(a, b), nn.MaxPool2d(2),
+                                      block(b, 24), nn.AvgPool2d(2))
+            self.head = nn.Sequential(block(24, c), block(c, c), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                      nn.Linear(c, 10))
             return
         # [1, 40, 78] -> [12, 20, 39] -> [24, 10, 19] -> [24, 5, 9]: the first recipe's, narrower
         self.stem = nn.Sequential(block(1, 12), nn.MaxPool2d(2), block(12, 24), nn.MaxPool2d(2), nn.AvgPool2d(2))
@@ -642,7 +644,7 @@ def main():
                         help="leave a part of the recipe out (repeatable)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--speed-range", type=float, default=SPEED_RANGE)
-    parser.add_argument("--edge", choices=["small", "wide"], default=EDGE_SIZE)
+    parser.add_argument("--edge", choices=["small", "wide", "wider"], default=EDGE_SIZE)
     parser.add_argument("--cloud", choices=["standard", "wide"], default=CLOUD_SIZE)
     parser.add_argument("--teachers", type=int, default=TEACHERS, help="how many teachers the cloud model averages")
     parser.add_argument("--mixup", type=float, default=MIXUP, help="mixup's Beta(a, a) for the teachers (0: off)")
