@@ -31,7 +31,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Every change is one transaction, committed before the caller hears of it (with
  * {@code synchronous=FULL} a commit survives a power cut, with {@code NORMAL} a crash of the
- * process). One thread does all the work on the database, in order.
+ * process). One thread does all the work on the database, in order. That thread also copies the
+ * log into the database once {@link #CHECKPOINT_BYTES} have been written to it, as a task of its
+ * own after the commit that crossed the mark has been answered, instead of inside that commit
+ * (SQLite's own checkpoint, which made that caller wait several milliseconds): only a change that
+ * comes while the copy runs waits for it.
  *
  * <p>Bounds: {@code maxEntries} and {@code maxBytes} of waiting entries. A route's overflow rule
  * decides what a full outbox does: drop its oldest waiting entry (as many as needed) or refuse
@@ -76,8 +80,16 @@ final class Outbox implements AutoCloseable {
     record Stats(long entries, long bytes, long oldestCreatedMillis) {
     }
 
+    /**
+     * Bytes of entries and answers written after which the log is copied into the database: about
+     * SQLite's own mark of 1000 pages, as a 32 KB entry writes about 15 pages to the log.
+     */
+    static final long CHECKPOINT_BYTES = 2 << 20;
+
     private final Connection db;
     private final ExecutorService worker;
+    /** About how many bytes the log holds that the database does not yet (the worker's). */
+    private long uncopied;
     private final Clock clock;
     private final int maxEntries;
     private final long maxBytes;
@@ -116,6 +128,7 @@ final class Outbox implements AutoCloseable {
                 s.execute("PRAGMA journal_mode=WAL");
                 s.execute("PRAGMA synchronous=" + (synchronousFull ? "FULL" : "NORMAL"));
                 s.execute("PRAGMA busy_timeout=5000");
+                s.execute("PRAGMA wal_autocheckpoint=0"); // the worker copies the log itself, after answering
                 s.execute("""
                         CREATE TABLE IF NOT EXISTS outbox (
                           id TEXT PRIMARY KEY,
@@ -226,6 +239,7 @@ final class Outbox implements AutoCloseable {
             insert.setString(18, trace);
             insert.executeUpdate();
             db.commit();
+            wrote(body.length + (edgeAnswer == null ? 0 : edgeAnswer.length));
             nextExpiry = Math.min(nextExpiry, now + defer.ttl().toMillis());
             size = new Stats(waiting.entries() + 1, waiting.bytes() + body.length,
                     waiting.entries() == 0 ? now : waiting.oldestCreatedMillis());
@@ -279,6 +293,7 @@ final class Outbox implements AutoCloseable {
                 }
             }
             db.commit();
+            wrote(PAGE + (answer == null ? 0 : answer.length));
             return null;
         });
     }
@@ -294,6 +309,7 @@ final class Outbox implements AutoCloseable {
                 u.executeUpdate();
             }
             db.commit();
+            wrote(PAGE);
             return null;
         });
     }
@@ -304,6 +320,7 @@ final class Outbox implements AutoCloseable {
             finish(id, State.DROPPED, problem);
             rejected.incrementAndGet();
             db.commit();
+            wrote(PAGE);
             return null;
         });
     }
@@ -363,6 +380,7 @@ final class Outbox implements AutoCloseable {
                 u.executeUpdate();
             }
             db.commit();
+            wrote(PAGE);
             try (PreparedStatement q = db.prepareStatement("SELECT callback_state FROM outbox WHERE id = ?")) {
                 q.setString(1, id);
                 try (ResultSet r = q.executeQuery()) {
@@ -387,8 +405,33 @@ final class Outbox implements AutoCloseable {
                 d.executeUpdate();
             }
             db.commit();
+            wrote(PAGE);
             return null;
         });
+    }
+
+    /** About what a change other than a new entry or an answer adds to the log: a page. */
+    private static final int PAGE = 4096;
+
+    /**
+     * Counts what a commit added to the log (on the worker); past {@link #CHECKPOINT_BYTES}, queues
+     * the copy behind the task at hand, so that its caller is answered first.
+     */
+    private void wrote(long bytes) {
+        uncopied += bytes;
+        if (uncopied >= CHECKPOINT_BYTES) {
+            uncopied = 0;
+            worker.execute(this::checkpoint);
+        }
+    }
+
+    /** Copies the log into the database (the worker's connection, so no writer is in the way and it restarts). */
+    private void checkpoint() {
+        try (Statement s = db.createStatement(); ResultSet r = s.executeQuery("PRAGMA wal_checkpoint(PASSIVE)")) {
+            r.next();
+        } catch (SQLException e) {
+            log.warn("Copying the outbox's log into its database failed (tried again later): {}", e.getMessage());
+        }
     }
 
     private Stats statsNow() throws SQLException {

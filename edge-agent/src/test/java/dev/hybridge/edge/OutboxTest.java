@@ -111,6 +111,24 @@ class OutboxTest {
     }
 
     @Test
+    void theLogIsCopiedIntoTheDatabaseByTheWorkerOnceEnoughHasBeenWrittenAndNothingIsLost() throws Exception {
+        int entries = (int) (Outbox.CHECKPOINT_BYTES / 32_000) + 2;
+        try (Outbox outbox = open(1000, 100_000_000)) {
+            for (int i = 0; i < entries; i++) {
+                put(outbox, "k" + i, 32_000, DROP_OLDEST);
+            }
+            outbox.stats().join(); // the worker's next task: the copy is done by then
+            // the database file itself holds the entries, not only the log beside it
+            assertThat(java.nio.file.Files.size(state.resolve("outbox.db"))).isGreaterThan(Outbox.CHECKPOINT_BYTES);
+            put(outbox, "after", 32_000, DROP_OLDEST);
+        }
+        try (Outbox reopened = open(1000, 100_000_000)) {
+            assertThat(reopened.stats().join().entries()).isEqualTo(entries + 1);
+            assertThat(dueKeys(reopened)).contains("k0", "after");
+        }
+    }
+
+    @Test
     void theSameKeyKeepsItsFirstEntry() {
         try (Outbox outbox = open(10, 1_000_000)) {
             String first = put(outbox, "dev/req-1", 10, DROP_OLDEST);
