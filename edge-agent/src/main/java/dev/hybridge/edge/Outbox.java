@@ -238,8 +238,7 @@ final class Outbox implements AutoCloseable {
             insert.setInt(17, body.length);
             insert.setString(18, trace);
             insert.executeUpdate();
-            db.commit();
-            wrote(body.length + (edgeAnswer == null ? 0 : edgeAnswer.length));
+            commit(body.length + (edgeAnswer == null ? 0 : edgeAnswer.length));
             nextExpiry = Math.min(nextExpiry, now + defer.ttl().toMillis());
             size = new Stats(waiting.entries() + 1, waiting.bytes() + body.length,
                     waiting.entries() == 0 ? now : waiting.oldestCreatedMillis());
@@ -292,8 +291,7 @@ final class Outbox implements AutoCloseable {
                     size = null;
                 }
             }
-            db.commit();
-            wrote(PAGE + (answer == null ? 0 : answer.length));
+            commit(PAGE + (answer == null ? 0 : answer.length));
             return null;
         });
     }
@@ -308,8 +306,7 @@ final class Outbox implements AutoCloseable {
                 u.setString(3, id);
                 u.executeUpdate();
             }
-            db.commit();
-            wrote(PAGE);
+            commit(PAGE);
             return null;
         });
     }
@@ -319,8 +316,7 @@ final class Outbox implements AutoCloseable {
         return run(() -> {
             finish(id, State.DROPPED, problem);
             rejected.incrementAndGet();
-            db.commit();
-            wrote(PAGE);
+            commit(PAGE);
             return null;
         });
     }
@@ -379,8 +375,7 @@ final class Outbox implements AutoCloseable {
                 }
                 u.executeUpdate();
             }
-            db.commit();
-            wrote(PAGE);
+            commit(PAGE);
             try (PreparedStatement q = db.prepareStatement("SELECT callback_state FROM outbox WHERE id = ?")) {
                 q.setString(1, id);
                 try (ResultSet r = q.executeQuery()) {
@@ -404,8 +399,7 @@ final class Outbox implements AutoCloseable {
                 d.setLong(1, now - retention.toMillis());
                 d.executeUpdate();
             }
-            db.commit();
-            wrote(PAGE);
+            commit(PAGE);
             return null;
         });
     }
@@ -414,11 +408,12 @@ final class Outbox implements AutoCloseable {
     private static final int PAGE = 4096;
 
     /**
-     * Counts what a commit added to the log (on the worker); past {@link #CHECKPOINT_BYTES}, queues
-     * the copy behind the task at hand, so that its caller is answered first.
+     * Commits, and counts about what the commit added to the log; past {@link #CHECKPOINT_BYTES},
+     * queues the copy behind the task at hand, so that its caller is answered first.
      */
-    private void wrote(long bytes) {
-        uncopied += bytes;
+    private void commit(long logged) throws SQLException {
+        db.commit();
+        uncopied += logged;
         if (uncopied >= CHECKPOINT_BYTES) {
             uncopied = 0;
             worker.execute(this::checkpoint);
