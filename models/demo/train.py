@@ -38,7 +38,7 @@ LABELS = [str(d) for d in range(10)]
 SPEAKERS = ["george", "jackson", "lucas", "nicolas", "yweweler"]
 # the recipe's parts that can be switched off (--without), to measure what each one brings
 RECIPE = {"band-normalisation": True, "speed-perturbation": True, "spec-augment": True, "floor": True,
-          "tempo-normalisation": False}
+          "tempo-normalisation": False, "speech-normalisation": False}
 # the log-mel image's floor: this far (natural log of power, 11.5 = 50 dB) below the clip's loudest
 # point, so that each recording's silence (its microphone's noise, or the zero padding) looks alike
 FLOOR = 11.5
@@ -64,6 +64,8 @@ HEAD_FROM = "prepool"
 # the datatype of what crosses the link for split routes: "fp16" (the edge casts its features to half
 # precision, the head casts them back: half the bytes) or "fp32"
 LINK = "fp16"
+SAVE_TEACHERS = None  # --save-teachers
+TEST_TIME_VIEWS = False  # --test-time-views
 ROUTED_SHARE = 0.12  # the share of test clips the routed figures escalate (the least sure, by the edge's margin)
 
 
@@ -142,6 +144,23 @@ def stretch(features, generator, amount=None):
     for i in range(batch):
         out[i, 0] = resample_rows(features[i, 0].t(), columns / float(factors[i])).t()
     return out
+
+
+def tempo_view(features, factor):
+    """The log-mel image [B, 1, mels, frames] with its time axis stretched by factor (squeezed below 1)."""
+    frames = features.shape[-1]
+    source = (torch.arange(frames, dtype=torch.float32) / factor).clamp(0, frames - 1)
+    low = source.floor().long()
+    high = (low + 1).clamp(max=frames - 1)
+    weight = source - low.float()
+    return features[..., low] * (1 - weight) + features[..., high] * weight
+
+
+def speed_view(audio, factor):
+    """The audio [B, samples] played factor times as fast (pitch and formants move with it)."""
+    length = int(SAMPLES / factor)
+    out = F.interpolate(audio.unsqueeze(1), size=length, mode="linear", align_corners=False).squeeze(1)[:, :SAMPLES]
+    return F.pad(out, (0, SAMPLES - out.shape[1]))
 
 
 def warp(features, generator):
@@ -260,6 +279,19 @@ class LogMel(nn.Module):
             logmel = torch.maximum(logmel, top - FLOOR)
         if LIFTER > 0:
             logmel = torch.matmul(self.smooth, logmel)
+        if RECIPE["speech-normalisation"]:
+            # the same normalisations over the spoken frames only (within ACTIVE of the loudest): over
+            # the whole clip they depend on how much of it is speech, so a digit said slowly came out
+            # with other features than the same digit said fast (its vowel's envelope taken for the voice's)
+            loudness = torch.log(mel.sum(dim=1) + 1e-6)
+            weight = (loudness > loudness.amax(dim=1, keepdim=True) - ACTIVE).float().unsqueeze(1)  # [B, 1, T]
+            count = weight.sum(dim=2, keepdim=True)
+            if RECIPE["band-normalisation"]:
+                logmel = logmel - (logmel * weight).sum(dim=2, keepdim=True) / count
+            mean = (logmel * weight).sum(dim=(1, 2), keepdim=True) / (count * logmel.shape[1])
+            std = torch.sqrt((((logmel - mean) ** 2) * weight).sum(dim=(1, 2), keepdim=True)
+                             / (count * logmel.shape[1]) + 1e-5)
+            return ((logmel - mean) / std).unsqueeze(1)
         if RECIPE["band-normalisation"]:
             # each band's mean over the clip removed: the voice's and the microphone's average
             # spectral envelope, which differ from speaker to speaker, not the digit
@@ -594,6 +626,33 @@ def run_teachers(data, holdout, epochs):
               "train_seconds": round(time.time() - started),
               "confusions": dict(sorted(confusions.items(), key=lambda kv: -kv[1]))}
     print("teachers:", json.dumps(result), flush=True)
+    if SAVE_TEACHERS:
+        torch.save(cloud.state_dict(), os.path.join(SAVE_TEACHERS, f"teachers-{holdout}-{SEED}.pt"))
+    if TEST_TIME_VIEWS:
+        print("test-time views:", json.dumps(test_time_views(cloud, test_x, test_y)), flush=True)
+
+
+def test_time_views(cloud, x, y):
+    """The cloud model's accuracy when it averages its members over several views of each clip:
+    tempo (time axis stretched or squeezed) and speed (resampled audio)."""
+    tempo_sets = {"1": [1.0], "0.8-1.25": [0.8, 1.0, 1.25], "0.7-1.4 (5)": [1 / 1.4, 1 / 1.2, 1.0, 1.2, 1.4],
+                  "squeeze 0.7-1": [0.7, 0.85, 1.0], "0.6-1.6 (5)": [1 / 1.6, 1 / 1.25, 1.0, 1.25, 1.6]}
+    speed_sets = {"1": [1.0], "0.92-1.08": [0.92, 1.0, 1.08], "0.88-1.12": [0.88, 1.0, 1.12]}
+    cache = {}
+    with torch.no_grad():
+        def probs(speed, tempo):
+            key = (speed, tempo)
+            if key not in cache:
+                image = cloud.members[0].front(speed_view(x, speed) if speed != 1.0 else x)
+                view = tempo_view(image, tempo) if tempo != 1.0 else image
+                cache[key] = cloud.from_features(view)
+            return cache[key]
+        out = {}
+        for sname, speeds in speed_sets.items():
+            for tname, tempos in tempo_sets.items():
+                p = torch.stack([probs(s, t) for s in speeds for t in tempos]).mean(0)
+                out[f"speed {sname} x tempo {tname}"] = round((p.argmax(1) == y).float().mean().item() * 100, 1)
+    return out
 
 
 def run(data, holdout, out, epochs):
@@ -629,7 +688,7 @@ def run(data, holdout, out, epochs):
 
 def main():
     global SPEED_RANGE, EDGE_SIZE, CLOUD_SIZE, TEACHERS, MIXUP, STRETCH, STUDENT_STRETCH, WARP, LIFTER, TEMPO_TEACHERS, SEED
-    global HEAD_FROM, EMBED_SHAPE, LINK
+    global HEAD_FROM, EMBED_SHAPE, LINK, SAVE_TEACHERS, TEST_TIME_VIEWS
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=os.path.join(here, "..", "..", "..", "shared", "datasets", "fsdd", "recordings"))
@@ -642,6 +701,10 @@ def main():
                         help="leave-one-speaker-out for this speaker only (repeatable)")
     parser.add_argument("--without", choices=sorted(RECIPE), action="append", default=[],
                         help="leave a part of the recipe out (repeatable)")
+    parser.add_argument("--with", dest="including", choices=sorted(RECIPE), action="append", default=[],
+                        help="put a part of the recipe that is off by default in (repeatable)")
+    parser.add_argument("--synthetic", metavar="FOLDER",
+                        help="extra training voices made by synthetic.py (every fold trains on them; none is a test voice)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--speed-range", type=float, default=SPEED_RANGE)
     parser.add_argument("--edge", choices=["small", "wide", "wider"], default=EDGE_SIZE)
@@ -665,6 +728,9 @@ def main():
                         help="the datatype of what split routes send the cloud head")
     parser.add_argument("--half-link", metavar="FOLDER",
                         help="make the split's link FP16 in models already exported to FOLDER, and exit")
+    parser.add_argument("--test-time-views", action="store_true",
+                        help="with --teachers-only: also print the cloud model's accuracy averaged over tempo and speed views")
+    parser.add_argument("--save-teachers", metavar="FOLDER", help="with --teachers-only: keep the teachers' weights there")
     parser.add_argument("--teachers-only", action="store_true",
                         help="train the cloud model only and print its accuracy and confusions (exports nothing)")
     args = parser.parse_args()
@@ -675,6 +741,8 @@ def main():
     SPEED_RANGE = args.speed_range
     TEACHERS, MIXUP, STRETCH, WARP = args.teachers, args.mixup, args.stretch, args.warp
     LIFTER = args.lifter
+    SAVE_TEACHERS = args.save_teachers
+    TEST_TIME_VIEWS = args.test_time_views
     TEMPO_TEACHERS = args.tempo_teachers
     SEED = args.seed
     STUDENT_STRETCH = args.student_stretch
@@ -685,8 +753,16 @@ def main():
     CLOUD_SIZE = args.cloud
     for part in args.without:
         RECIPE[part] = False
+    for part in args.including:
+        RECIPE[part] = True
     torch.set_num_threads(args.threads)
     data = load_all(args.data)
+    if args.synthetic:
+        extra = load_all(args.synthetic)
+        assert not set(extra[2]) & set(SPEAKERS) and (extra[3] >= 5).all(), "synthetic voices must not be test data"
+        data = (torch.cat([data[0], extra[0]]), torch.cat([data[1], extra[1]]),
+                np.concatenate([data[2], extra[2]]), np.concatenate([data[3], extra[3]]))
+        print(f"{len(extra[1])} synthetic clips of {len(set(extra[2]))} voices added to the training data", flush=True)
     if args.teachers_only:
         for speaker in args.holdout or SPEAKERS:
             run_teachers(data, speaker, args.epochs)
