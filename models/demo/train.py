@@ -20,6 +20,7 @@ import argparse
 import json
 import math
 import os
+import tempfile
 import time
 import wave
 
@@ -704,7 +705,8 @@ def main():
     parser.add_argument("--with", dest="including", choices=sorted(RECIPE), action="append", default=[],
                         help="put a part of the recipe that is off by default in (repeatable)")
     parser.add_argument("--synthetic", metavar="FOLDER",
-                        help="extra training voices made by synthetic.py (every fold trains on them; none is a test voice)")
+                        help="extra training voices made by synthetic.py, in FOLDER, or made now with 'make' "
+                             "(every fold trains on them; none is a test voice)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--speed-range", type=float, default=SPEED_RANGE)
     parser.add_argument("--edge", choices=["small", "wide", "wider"], default=EDGE_SIZE)
@@ -758,7 +760,12 @@ def main():
     torch.set_num_threads(args.threads)
     data = load_all(args.data)
     if args.synthetic:
-        extra = load_all(args.synthetic)
+        folder = args.synthetic
+        if folder == "make":
+            import synthetic  # beside this file
+            folder = tempfile.mkdtemp(prefix="hybridge-synthetic-")
+            synthetic.main(folder)
+        extra = load_all(folder)
         assert not set(extra[2]) & set(SPEAKERS) and (extra[3] >= 5).all(), "synthetic voices must not be test data"
         data = (torch.cat([data[0], extra[0]]), torch.cat([data[1], extra[1]]),
                 np.concatenate([data[2], extra[2]]), np.concatenate([data[3], extra[3]]))
