@@ -66,6 +66,7 @@ HEAD_FROM = "prepool"
 # precision, the head casts them back: half the bytes) or "fp32"
 LINK = "fp16"
 SAVE_TEACHERS = None  # --save-teachers
+SYNTHETIC = None  # --synthetic: how many synthetic clips of how many voices the training data has
 TEST_TIME_VIEWS = False  # --test-time-views
 ROUTED_SHARE = 0.12  # the share of test clips the routed figures escalate (the least sure, by the edge's margin)
 
@@ -606,7 +607,7 @@ def half_link(out):
 def recipe():
     return dict(RECIPE, speed_range=SPEED_RANGE, edge=EDGE_SIZE, cloud=CLOUD_SIZE, teachers=TEACHERS, mixup=MIXUP,
                 stretch=STRETCH, student_stretch=STUDENT_STRETCH, warp=WARP, lifter=LIFTER, tempo_teachers=TEMPO_TEACHERS, seed=SEED,
-                head_from=HEAD_FROM, link=LINK)
+                head_from=HEAD_FROM, link=LINK, synthetic=SYNTHETIC)
 
 
 def run_teachers(data, holdout, epochs):
@@ -689,7 +690,7 @@ def run(data, holdout, out, epochs):
 
 def main():
     global SPEED_RANGE, EDGE_SIZE, CLOUD_SIZE, TEACHERS, MIXUP, STRETCH, STUDENT_STRETCH, WARP, LIFTER, TEMPO_TEACHERS, SEED
-    global HEAD_FROM, EMBED_SHAPE, LINK, SAVE_TEACHERS, TEST_TIME_VIEWS
+    global HEAD_FROM, EMBED_SHAPE, LINK, SAVE_TEACHERS, TEST_TIME_VIEWS, SYNTHETIC
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=os.path.join(here, "..", "..", "..", "shared", "datasets", "fsdd", "recordings"))
@@ -769,7 +770,8 @@ def main():
         assert not set(extra[2]) & set(SPEAKERS) and (extra[3] >= 5).all(), "synthetic voices must not be test data"
         data = (torch.cat([data[0], extra[0]]), torch.cat([data[1], extra[1]]),
                 np.concatenate([data[2], extra[2]]), np.concatenate([data[3], extra[3]]))
-        print(f"{len(extra[1])} synthetic clips of {len(set(extra[2]))} voices added to the training data", flush=True)
+        SYNTHETIC = f"{len(extra[1])} clips of {len(set(extra[2]))} voices (synthetic.py)"
+        print(f"{SYNTHETIC} added to the training data", flush=True)
     if args.teachers_only:
         for speaker in args.holdout or SPEAKERS:
             run_teachers(data, speaker, args.epochs)
