@@ -708,6 +708,8 @@ def main():
     parser.add_argument("--synthetic", metavar="FOLDER",
                         help="extra training voices made by synthetic.py, in FOLDER, or made now with 'make' "
                              "(every fold trains on them; none is a test voice)")
+    parser.add_argument("--synthetic-share", type=float, default=1.0,
+                        help="with --synthetic: train on this share of the synthetic voices (drawn with the seed)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--speed-range", type=float, default=SPEED_RANGE)
     parser.add_argument("--edge", choices=["small", "wide", "wider"], default=EDGE_SIZE)
@@ -767,6 +769,11 @@ def main():
             folder = tempfile.mkdtemp(prefix="hybridge-synthetic-")
             synthetic.main(folder)
         extra = load_all(folder)
+        if args.synthetic_share < 1:
+            voices = sorted(set(extra[2]))
+            kept = set(np.random.default_rng(SEED).choice(voices, round(args.synthetic_share * len(voices)), replace=False))
+            keep = np.array([v in kept for v in extra[2]])
+            extra = (extra[0][torch.tensor(keep)], extra[1][torch.tensor(keep)], extra[2][keep], extra[3][keep])
         assert not set(extra[2]) & set(SPEAKERS) and (extra[3] >= 5).all(), "synthetic voices must not be test data"
         data = (torch.cat([data[0], extra[0]]), torch.cat([data[1], extra[1]]),
                 np.concatenate([data[2], extra[2]]), np.concatenate([data[3], extra[3]]))
