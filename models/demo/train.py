@@ -150,12 +150,8 @@ def stretch(features, generator, amount=None):
 
 def tempo_view(features, factor):
     """The log-mel image [B, 1, mels, frames] with its time axis stretched by factor (squeezed below 1)."""
-    frames = features.shape[-1]
-    source = (torch.arange(frames, dtype=torch.float32) / factor).clamp(0, frames - 1)
-    low = source.floor().long()
-    high = (low + 1).clamp(max=frames - 1)
-    weight = source - low.float()
-    return features[..., low] * (1 - weight) + features[..., high] * weight
+    source = torch.arange(features.shape[-1], dtype=torch.float32) / factor
+    return torch.stack([resample_rows(image[0].t(), source).t() for image in features]).unsqueeze(1)
 
 
 def speed_view(audio, factor):
