@@ -25,8 +25,9 @@ SEED = 20261206
 
 
 def to_dataset_format(source, target):
-    """8 kHz mono PCM16, silence below 1% of full scale trimmed at both ends."""
-    subprocess.run(["sox", source, "-r", "8000", "-c", "1", "-b", "16", target,
+    """8 kHz mono PCM16, silence below 1% of full scale trimmed at both ends; -R seeds sox's dither,
+    so that the same input makes the same file."""
+    subprocess.run(["sox", "-R", source, "-r", "8000", "-c", "1", "-b", "16", target,
                     "silence", "1", "0.01", "1%", "reverse", "silence", "1", "0.01", "1%", "reverse"],
                    check=True, capture_output=True)
 
