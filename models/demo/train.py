@@ -3,7 +3,8 @@
 
     /usr/bin/python3 models/demo/train.py [--data ../shared/datasets/fsdd/recordings] [--out models/demo/repository]
 
-Needs Debian's python3-torch and python3-onnx (apt-get install python3-torch python3-onnx).
+Needs Debian's python3-torch and python3-onnx, and espeak-ng, flite and sox for the synthetic voices
+it adds to the training data (synthetic.py; apt-get install python3-torch python3-onnx espeak-ng flite sox).
 Fixed seeds and single-process data handling: a second run gives the same weights on the same
 machine and library versions (floating-point results may differ slightly across CPUs).
 
@@ -14,12 +15,14 @@ zero-padded at the end or cropped; feature extraction is inside each graph):
                          outputs probs [batch, 10] and embedding FP16 [batch, 4560] (its 24 x 10 x 19
                          feature map before the last pool)
   cloud/digits-head      finishes from the edge embedding (split processing): probs [batch, 10]
-Official split: recordings with index 0-4 are the test set, 5-49 the training set.
+Official split: recordings with index 0-4 are the test set, 5-49 the training set, with half the
+synthetic voices (a draw with the seed; never test data).
 """
 import argparse
 import json
 import math
 import os
+import shutil
 import tempfile
 import time
 import wave
@@ -701,11 +704,11 @@ def main():
                         help="leave a part of the recipe out (repeatable)")
     parser.add_argument("--with", dest="including", choices=sorted(RECIPE), action="append", default=[],
                         help="put a part of the recipe that is off by default in (repeatable)")
-    parser.add_argument("--synthetic", metavar="FOLDER",
-                        help="extra training voices made by synthetic.py, in FOLDER, or made now with 'make' "
-                             "(every fold trains on them; none is a test voice)")
-    parser.add_argument("--synthetic-share", type=float, default=1.0,
-                        help="with --synthetic: train on this share of the synthetic voices (drawn with the seed)")
+    parser.add_argument("--synthetic", metavar="FOLDER", default="make",
+                        help="extra training voices made by synthetic.py, in FOLDER, made now with 'make' (the default: "
+                             "needs espeak-ng, flite and sox), or 'none' (every fold trains on them; none is a test voice)")
+    parser.add_argument("--synthetic-share", type=float, default=0.5,
+                        help="train on this share of the synthetic voices (a draw with the seed)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--speed-range", type=float, default=SPEED_RANGE)
     parser.add_argument("--edge", choices=["small", "wide", "wider"], default=EDGE_SIZE)
@@ -758,13 +761,15 @@ def main():
         RECIPE[part] = True
     torch.set_num_threads(args.threads)
     data = load_all(args.data)
-    if args.synthetic:
+    if args.synthetic != "none":
         folder = args.synthetic
         if folder == "make":
             import synthetic  # beside this file
             folder = tempfile.mkdtemp(prefix="hybridge-synthetic-")
             synthetic.main(folder)
         extra = load_all(folder)
+        if args.synthetic == "make":
+            shutil.rmtree(folder)  # read into memory above
         if args.synthetic_share < 1:
             voices = sorted(set(extra[2]))
             kept = set(np.random.default_rng(SEED).choice(voices, round(args.synthetic_share * len(voices)), replace=False))

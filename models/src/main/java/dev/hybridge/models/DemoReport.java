@@ -77,7 +77,7 @@ public final class DemoReport {
                 .append("recordings with index 5-49 (2250 clips)")
                 .append(training.path("recipe").path("synthetic").isTextual()
                         ? ", and " + training.path("recipe").path("synthetic").asText()
-                                + " (Debian's espeak-ng and flite, each digit at a drawn speaking rate and pitch)" : "")
+                                + ", made with Debian's espeak-ng and flite, each digit at a drawn speaking rate and pitch" : "")
                 .append("; every figure below is on the official test split, ")
                 .append("index 0-4 (").append(a.size()).append(" clips, the same five speakers), measured through ")
                 .append("ONNX Runtime by the project's own model host (`DemoReport`). Each model takes FP32 audio ")
