@@ -611,6 +611,8 @@ def recipe():
 
 def run_teachers(data, holdout, epochs):
     """Trains the cloud model only and prints its test accuracy and confusions; exports nothing."""
+    torch.manual_seed(SEED)  # as run() does, so that the teachers are the whole recipe's
+    np.random.seed(SEED)
     generator = torch.Generator().manual_seed(SEED)
     train_x, train_y, test_x, test_y = split(data, holdout)
     started = time.time()
