@@ -22,7 +22,6 @@ import argparse
 import json
 import math
 import os
-import shutil
 import tempfile
 import time
 import wave
@@ -609,11 +608,16 @@ def recipe():
                 head_from=HEAD_FROM, link=LINK, synthetic=SYNTHETIC)
 
 
+def reseed():
+    """Seeds PyTorch's and NumPy's global generators; returns a generator of its own for the recipe's draws."""
+    torch.manual_seed(SEED)
+    np.random.seed(SEED)
+    return torch.Generator().manual_seed(SEED)
+
+
 def run_teachers(data, holdout, epochs):
     """Trains the cloud model only and prints its test accuracy and confusions; exports nothing."""
-    torch.manual_seed(SEED)  # as run() does, so that the teachers are the whole recipe's
-    np.random.seed(SEED)
-    generator = torch.Generator().manual_seed(SEED)
+    generator = reseed()  # as run() does, so that the teachers are the whole recipe's
     train_x, train_y, test_x, test_y = split(data, holdout)
     started = time.time()
     cloud = train_teachers(train_x, train_y, epochs, generator)
@@ -660,9 +664,7 @@ def test_time_views(cloud, x, y):
 
 def run(data, holdout, out, epochs):
     """Trains the recipe on one split and exports it to out; returns PyTorch's own test figures."""
-    torch.manual_seed(SEED)
-    np.random.seed(SEED)
-    generator = torch.Generator().manual_seed(SEED)
+    generator = reseed()
     train_x, train_y, test_x, test_y = split(data, holdout)
     what = "official split" if holdout is None else f"held-out speaker {holdout}"
     print(f"{what}: train {len(train_x)} clips, test {len(test_x)} clips", flush=True)
@@ -764,14 +766,13 @@ def main():
     torch.set_num_threads(args.threads)
     data = load_all(args.data)
     if args.synthetic != "none":
-        folder = args.synthetic
-        if folder == "make":
-            import synthetic  # beside this file
-            folder = tempfile.mkdtemp(prefix="hybridge-synthetic-")
-            synthetic.main(folder)
-        extra = load_all(folder)
         if args.synthetic == "make":
-            shutil.rmtree(folder)  # read into memory above
+            import synthetic  # beside this file
+            with tempfile.TemporaryDirectory(prefix="hybridge-synthetic-") as folder:
+                synthetic.main(folder)
+                extra = load_all(folder)  # into memory: the folder goes
+        else:
+            extra = load_all(args.synthetic)
         if args.synthetic_share < 1:
             voices = sorted(set(extra[2]))
             kept = set(np.random.default_rng(SEED).choice(voices, round(args.synthetic_share * len(voices)), replace=False))

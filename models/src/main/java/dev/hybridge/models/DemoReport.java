@@ -75,9 +75,8 @@ public final class DemoReport {
                 .append("Trained on the Free Spoken Digit Dataset (Z. Jackson et al., CC BY-SA 4.0), five speakers ")
                 .append("(george, jackson, lucas, nicolas, yweweler), by `models/demo/train.py`. Training split: ")
                 .append("recordings with index 5-49 (2250 clips)")
-                .append(training.path("recipe").path("synthetic").isTextual()
-                        ? ", and " + training.path("recipe").path("synthetic").asText()
-                                + ", made with Debian's espeak-ng and flite, each digit at a drawn speaking rate and pitch" : "")
+                .append(synthetic(training).map(clips -> ", and " + clips
+                        + ", made with Debian's espeak-ng and flite, each digit at a drawn speaking rate and pitch").orElse(""))
                 .append("; every figure below is on the official test split, ")
                 .append("index 0-4 (").append(a.size()).append(" clips, the same five speakers), measured through ")
                 .append("ONNX Runtime by the project's own model host (`DemoReport`). Each model takes FP32 audio ")
@@ -163,6 +162,12 @@ public final class DemoReport {
         return m;
     }
 
+    /** The synthetic clips a training record's recipe added to the recordings, as {@code train.py} words them. */
+    private static java.util.Optional<String> synthetic(JsonNode training) {
+        JsonNode clips = training.path("recipe").path("synthetic");
+        return clips.isTextual() ? java.util.Optional.of(clips.asText()) : java.util.Optional.empty();
+    }
+
     /** Share of requests the routes are held to escalate at most. */
     static final double SHARE = 0.15;
 
@@ -190,8 +195,7 @@ public final class DemoReport {
                 .toArray();
         StringBuilder md = new StringBuilder("\n## Leave-one-speaker-out: people the models never heard\n\n")
                 .append("The same recipe trained five times, each time on four speakers' 2,000 recordings")
-                .append(recipe.path("recipe").path("synthetic").isTextual()
-                        ? " and " + recipe.path("recipe").path("synthetic").asText() + ", none of them a test voice" : "")
+                .append(synthetic(recipe).map(clips -> " and " + clips + ", none of them a test voice").orElse(""))
                 .append(", and measured ")
                 .append("through ONNX Runtime on all 500 recordings of the fifth (`train.py --loso` writes the folds to ")
                 .append("`models/demo/loso/`, then `DemoReport`). Recipe: ").append(recipe.path("recipe").toString())
