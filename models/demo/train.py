@@ -60,6 +60,8 @@ TEMPO_MARGIN = 2
 TEMPO_TEACHERS = 0  # the last this many teachers see the tempo-normalised image (normalise_tempo), the others the plain one
 LIFTER = 0  # cepstral smoothing of the log-mel image: only its first LIFTER cepstra kept (0: off)
 WARP = 0.0  # frequency warping of the teacher's log-mel image by 1 +- this (0: off)
+EQ = 0.0  # the share of the teacher's training clips heard through another microphone (a random smooth response; 0: off)
+REVERB = 0.0  # the share of the teacher's training clips heard in a room (a synthetic room response; 0: off)
 # what crosses the link for split routes: "prepool" (the edge model's features before the stem's last
 # 2x2 average pool, [24, 10, 19]) or "embedding" (its last stem output, [24, 5, 9]: a quarter of the
 # bytes; the head learns less from it, about a point under prepool on voices it never heard)
@@ -104,10 +106,54 @@ def split(data, holdout):
     return audio[~test], digits[~test], audio[test], digits[test]
 
 
+def room(x, generator):
+    """The share REVERB of the clips x [B, samples] as heard in a room: convolved with a synthetic room
+    response, the direct sound then exponentially decaying noise (reverberation time 0.15-0.6 s,
+    direct-to-reverberant ratio -3 to 12 dB), scaled back to the clip's peak."""
+    batch = x.shape[0]
+    length = SAMPLE_RATE // 2
+    heard = torch.rand(batch, generator=generator) < REVERB
+    rt60 = torch.empty(batch, 1).uniform_(0.15, 0.6, generator=generator)
+    drr = torch.empty(batch, 1).uniform_(-3.0, 12.0, generator=generator)
+    t = torch.arange(length, dtype=torch.float32).view(1, -1) / SAMPLE_RATE
+    tail = torch.randn(batch, length, generator=generator) * torch.exp(-6.9 * t / rt60)
+    tail[:, 0] = 0
+    tail = tail * torch.sqrt(10 ** (-drr / 10) / tail.pow(2).sum(dim=1, keepdim=True))
+    tail[:, 0] = 1
+    n = 2 * SAMPLES
+    wet = torch.fft.irfft(torch.fft.rfft(x, n) * torch.fft.rfft(tail, n), n)[:, :SAMPLES]
+    peak = x.abs().amax(dim=1, keepdim=True) / wet.abs().amax(dim=1, keepdim=True).clamp(min=1e-6)
+    return torch.where(heard.view(-1, 1), wet * peak, x)
+
+
+def microphone(x, generator):
+    """The share EQ of the clips x [B, samples] as another microphone would hear them: filtered by a
+    random smooth response, a tilt of -12 to +12 dB from 0 to 4 kHz and two bumps of -6 to +6 dB
+    (300-1000 Hz wide), scaled back to the clip's peak."""
+    batch = x.shape[0]
+    heard = torch.rand(batch, generator=generator) < EQ
+    n = SAMPLES
+    hz = torch.fft.rfftfreq(n, 1 / SAMPLE_RATE).view(1, -1)
+    tilt = torch.empty(batch, 1).uniform_(-12, 12, generator=generator)
+    db = tilt * (hz / (SAMPLE_RATE / 2) - 0.5)
+    for _ in range(2):
+        centre = torch.empty(batch, 1).uniform_(200, 3800, generator=generator)
+        width = torch.empty(batch, 1).uniform_(300, 1000, generator=generator)
+        height = torch.empty(batch, 1).uniform_(-6, 6, generator=generator)
+        db = db + height * torch.exp(-0.5 * ((hz - centre) / (width / 2)) ** 2)
+    heard_x = torch.fft.irfft(torch.fft.rfft(x, n) * 10 ** (db / 20), n)
+    peak = x.abs().amax(dim=1, keepdim=True) / heard_x.abs().amax(dim=1, keepdim=True).clamp(min=1e-6)
+    return torch.where(heard.view(-1, 1), heard_x * peak, x)
+
+
 def augment(x, generator, speed=False):
     """What differs between recordings: position in the clip, gain, light noise; with speed, also
     between voices: speaking rate and vocal tract length (speed perturbation: resampled by
-    1 +- SPEED_RANGE, which moves pitch and formants together)."""
+    1 +- SPEED_RANGE, which moves pitch and formants together), and the room (REVERB)."""
+    if speed and EQ > 0:
+        x = microphone(x, generator)
+    if speed and REVERB > 0:
+        x = room(x, generator)
     batch = x.shape[0]
     out = torch.zeros_like(x)
     factors = torch.empty(batch).uniform_(1 - SPEED_RANGE, 1 + SPEED_RANGE, generator=generator)
@@ -604,7 +650,7 @@ def half_link(out):
 
 def recipe():
     return dict(RECIPE, speed_range=SPEED_RANGE, edge=EDGE_SIZE, cloud=CLOUD_SIZE, teachers=TEACHERS, mixup=MIXUP,
-                stretch=STRETCH, student_stretch=STUDENT_STRETCH, warp=WARP, lifter=LIFTER, tempo_teachers=TEMPO_TEACHERS, seed=SEED,
+                stretch=STRETCH, student_stretch=STUDENT_STRETCH, warp=WARP, eq=EQ, reverb=REVERB, lifter=LIFTER, tempo_teachers=TEMPO_TEACHERS, seed=SEED,
                 head_from=HEAD_FROM, link=LINK, synthetic=SYNTHETIC)
 
 
@@ -692,7 +738,7 @@ def run(data, holdout, out, epochs):
 
 
 def main():
-    global SPEED_RANGE, EDGE_SIZE, CLOUD_SIZE, TEACHERS, MIXUP, STRETCH, STUDENT_STRETCH, WARP, LIFTER, TEMPO_TEACHERS, SEED
+    global SPEED_RANGE, EDGE_SIZE, CLOUD_SIZE, TEACHERS, MIXUP, STRETCH, STUDENT_STRETCH, WARP, EQ, REVERB, LIFTER, TEMPO_TEACHERS, SEED
     global HEAD_FROM, EMBED_SHAPE, LINK, SAVE_TEACHERS, TEST_TIME_VIEWS, SYNTHETIC
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser()
@@ -730,6 +776,10 @@ def main():
     parser.add_argument("--lifter", type=int, default=LIFTER,
                         help="cepstral smoothing: keep the log-mel image's first N cepstra (0: off)")
     parser.add_argument("--warp", type=float, default=WARP, help="frequency warping for the teachers: 1 +- this")
+    parser.add_argument("--eq", type=float, default=EQ,
+                        help="the share of the teachers' training clips heard through a random microphone response (0: off)")
+    parser.add_argument("--reverb", type=float, default=REVERB,
+                        help="the share of the teachers' training clips heard in a synthetic room (0: off)")
     parser.add_argument("--head-from", choices=["embedding", "prepool"], default=HEAD_FROM,
                         help="what split routes send the cloud head: the edge's embedding, or its features before the last pool")
     parser.add_argument("--link", choices=["fp16", "fp32"], default=LINK,
@@ -749,6 +799,8 @@ def main():
     SPEED_RANGE = args.speed_range
     TEACHERS, MIXUP, STRETCH, WARP = args.teachers, args.mixup, args.stretch, args.warp
     LIFTER = args.lifter
+    REVERB = args.reverb
+    EQ = args.eq
     SAVE_TEACHERS = args.save_teachers
     TEST_TIME_VIEWS = args.test_time_views
     TEMPO_TEACHERS = args.tempo_teachers
