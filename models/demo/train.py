@@ -71,6 +71,8 @@ HEAD_FROM = "prepool"
 LINK = "fp16"
 SAVE_TEACHERS = None  # --save-teachers
 SYNTHETIC = None  # --synthetic: how many synthetic clips of how many voices the training data has
+SYNTHETIC_CLIPS = 0  # how many of the training data's clips are synthetic (always its last ones)
+SYNTHETIC_WEIGHT = 1.0  # --synthetic-weight: a synthetic clip's weight in the teachers' loss
 TEST_TIME_VIEWS = False  # --test-time-views
 ROUTED_SHARE = 0.12  # the share of test clips the routed figures escalate (the least sure, by the edge's margin)
 
@@ -424,7 +426,7 @@ class CloudHead(nn.Module):
 
 # ------------------------------------------------------------------------------- training
 
-def train(model, parameters, loss_fn, train_x, train_y, epochs, lr, generator, label, speed=False):
+def train(model, parameters, loss_fn, train_x, train_y, epochs, lr, generator, label, speed=False, weights=None):
     optimiser = torch.optim.AdamW(parameters, lr=lr, weight_decay=1e-3)
     steps = epochs * math.ceil(len(train_x) / 64)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps)
@@ -435,7 +437,7 @@ def train(model, parameters, loss_fn, train_x, train_y, epochs, lr, generator, l
         for i in range(0, len(order), 64):
             idx = order[i:i + 64]
             x = augment(train_x[idx], generator, speed)
-            loss = loss_fn(x, train_y[idx])
+            loss = loss_fn(x, train_y[idx]) if weights is None else loss_fn(x, train_y[idx], weights[idx])
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -509,6 +511,16 @@ class Teachers(nn.Module):
         return self.probabilities(audio)
 
 
+def synthetic_weights(clips):
+    """The teachers' loss weight of each training clip: SYNTHETIC_WEIGHT for the synthetic clips (the
+    last SYNTHETIC_CLIPS of the training data), 1 for recordings; None when all weigh the same."""
+    if SYNTHETIC_WEIGHT == 1 or not SYNTHETIC_CLIPS:
+        return None
+    weights = torch.ones(clips)
+    weights[clips - SYNTHETIC_CLIPS:] = SYNTHETIC_WEIGHT
+    return weights
+
+
 def train_teachers(train_x, train_y, epochs, generator):
     """The cloud model: TEACHERS teachers, each on audio perturbed as other voices would say it
     (speed), with its log-mel image stretched in time (STRETCH) and warped in frequency (WARP), masked (SpecAugment) and mixed (MIXUP)."""
@@ -518,7 +530,7 @@ def train_teachers(train_x, train_y, epochs, generator):
         torch.manual_seed(SEED + k)
         model = CloudModel(True if k >= TEACHERS - TEMPO_TEACHERS else None)
 
-        def loss(x, y, model=model):
+        def loss(x, y, w=None, model=model):
             features = model.front(x)
             if STRETCH > 0 and not model.front.tempo:  # a tempo-normalised image has no tempo to perturb
                 features = stretch(features, generator)
@@ -533,11 +545,14 @@ def train_teachers(train_x, train_y, epochs, generator):
                 logits = model.body(features)
                 return share * F.cross_entropy(logits, y, label_smoothing=0.05) + \
                     (1 - share) * F.cross_entropy(logits, y[other], label_smoothing=0.05)
+            if w is not None:
+                each = F.cross_entropy(model.body(features), y, label_smoothing=0.05, reduction="none")
+                return (each * w).sum() / w.sum()
             return F.cross_entropy(model.body(features), y, label_smoothing=0.05)
 
         label = "cloud" if TEACHERS == 1 else f"cloud {k + 1}/{TEACHERS}"
         train(model, model.parameters(), loss, train_x, train_y, epochs, 3e-3, generator, label,
-              speed=RECIPE["speed-perturbation"])
+              speed=RECIPE["speed-perturbation"], weights=synthetic_weights(len(train_x)))
         model.eval()
         members.append(model)
     cloud = Teachers(members)
@@ -650,7 +665,7 @@ def half_link(out):
 
 def recipe():
     return dict(RECIPE, speed_range=SPEED_RANGE, edge=EDGE_SIZE, cloud=CLOUD_SIZE, teachers=TEACHERS, mixup=MIXUP,
-                stretch=STRETCH, student_stretch=STUDENT_STRETCH, warp=WARP, eq=EQ, reverb=REVERB, lifter=LIFTER, tempo_teachers=TEMPO_TEACHERS, seed=SEED,
+                stretch=STRETCH, student_stretch=STUDENT_STRETCH, warp=WARP, eq=EQ, reverb=REVERB, synthetic_weight=SYNTHETIC_WEIGHT, lifter=LIFTER, tempo_teachers=TEMPO_TEACHERS, seed=SEED,
                 head_from=HEAD_FROM, link=LINK, synthetic=SYNTHETIC)
 
 
@@ -739,7 +754,7 @@ def run(data, holdout, out, epochs):
 
 def main():
     global SPEED_RANGE, EDGE_SIZE, CLOUD_SIZE, TEACHERS, MIXUP, STRETCH, STUDENT_STRETCH, WARP, EQ, REVERB, LIFTER, TEMPO_TEACHERS, SEED
-    global HEAD_FROM, EMBED_SHAPE, LINK, SAVE_TEACHERS, TEST_TIME_VIEWS, SYNTHETIC
+    global HEAD_FROM, EMBED_SHAPE, LINK, SAVE_TEACHERS, TEST_TIME_VIEWS, SYNTHETIC, SYNTHETIC_CLIPS, SYNTHETIC_WEIGHT
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=os.path.join(here, "..", "..", "..", "shared", "datasets", "fsdd", "recordings"))
@@ -759,6 +774,8 @@ def main():
                              "needs espeak-ng, flite and sox), or 'none' (every fold trains on them; none is a test voice)")
     parser.add_argument("--synthetic-share", type=float, default=0.5,
                         help="train on this share of the synthetic voices (a draw with the seed)")
+    parser.add_argument("--synthetic-weight", type=float, default=SYNTHETIC_WEIGHT,
+                        help="a synthetic clip's weight in the teachers' loss (a recording's is 1)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--speed-range", type=float, default=SPEED_RANGE)
     parser.add_argument("--edge", choices=["small", "wide", "wider"], default=EDGE_SIZE)
@@ -801,6 +818,7 @@ def main():
     LIFTER = args.lifter
     REVERB = args.reverb
     EQ = args.eq
+    SYNTHETIC_WEIGHT = args.synthetic_weight
     SAVE_TEACHERS = args.save_teachers
     TEST_TIME_VIEWS = args.test_time_views
     TEMPO_TEACHERS = args.tempo_teachers
@@ -833,6 +851,7 @@ def main():
         assert not set(extra[2]) & set(SPEAKERS) and (extra[3] >= 5).all(), "synthetic voices must not be test data"
         data = (torch.cat([data[0], extra[0]]), torch.cat([data[1], extra[1]]),
                 np.concatenate([data[2], extra[2]]), np.concatenate([data[3], extra[3]]))
+        SYNTHETIC_CLIPS = len(extra[1])
         SYNTHETIC = f"{len(extra[1])} clips of {len(set(extra[2]))} voices (synthetic.py)"
         print(f"{SYNTHETIC} added to the training data", flush=True)
     if args.teachers_only:
