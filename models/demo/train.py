@@ -108,6 +108,12 @@ def split(data, holdout):
     return audio[~test], digits[~test], audio[test], digits[test]
 
 
+def heard_as(x, changed, chosen):
+    """Each clip of x [B, samples] whose row of chosen [B] is true replaced by changed, scaled to x's peak."""
+    peak = x.abs().amax(dim=1, keepdim=True) / changed.abs().amax(dim=1, keepdim=True).clamp(min=1e-6)
+    return torch.where(chosen.view(-1, 1), changed * peak, x)
+
+
 def room(x, generator):
     """The share REVERB of the clips x [B, samples] as heard in a room: convolved with a synthetic room
     response, the direct sound then exponentially decaying noise (reverberation time 0.15-0.6 s,
@@ -123,9 +129,7 @@ def room(x, generator):
     tail = tail * torch.sqrt(10 ** (-drr / 10) / tail.pow(2).sum(dim=1, keepdim=True))
     tail[:, 0] = 1
     n = 2 * SAMPLES
-    wet = torch.fft.irfft(torch.fft.rfft(x, n) * torch.fft.rfft(tail, n), n)[:, :SAMPLES]
-    peak = x.abs().amax(dim=1, keepdim=True) / wet.abs().amax(dim=1, keepdim=True).clamp(min=1e-6)
-    return torch.where(heard.view(-1, 1), wet * peak, x)
+    return heard_as(x, torch.fft.irfft(torch.fft.rfft(x, n) * torch.fft.rfft(tail, n), n)[:, :SAMPLES], heard)
 
 
 def microphone(x, generator):
@@ -143,15 +147,13 @@ def microphone(x, generator):
         width = torch.empty(batch, 1).uniform_(300, 1000, generator=generator)
         height = torch.empty(batch, 1).uniform_(-6, 6, generator=generator)
         db = db + height * torch.exp(-0.5 * ((hz - centre) / (width / 2)) ** 2)
-    heard_x = torch.fft.irfft(torch.fft.rfft(x, n) * 10 ** (db / 20), n)
-    peak = x.abs().amax(dim=1, keepdim=True) / heard_x.abs().amax(dim=1, keepdim=True).clamp(min=1e-6)
-    return torch.where(heard.view(-1, 1), heard_x * peak, x)
+    return heard_as(x, torch.fft.irfft(torch.fft.rfft(x, n) * 10 ** (db / 20), n), heard)
 
 
 def augment(x, generator, speed=False):
     """What differs between recordings: position in the clip, gain, light noise; with speed, also
     between voices: speaking rate and vocal tract length (speed perturbation: resampled by
-    1 +- SPEED_RANGE, which moves pitch and formants together), and the room (REVERB)."""
+    1 +- SPEED_RANGE, which moves pitch and formants together), and the microphone (EQ) and the room (REVERB)."""
     if speed and EQ > 0:
         x = microphone(x, generator)
     if speed and REVERB > 0:
