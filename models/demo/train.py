@@ -41,7 +41,7 @@ LABELS = [str(d) for d in range(10)]
 SPEAKERS = ["george", "jackson", "lucas", "nicolas", "yweweler"]
 # the recipe's parts that can be switched off (--without), to measure what each one brings
 RECIPE = {"band-normalisation": True, "speed-perturbation": True, "spec-augment": True, "floor": True,
-          "tempo-normalisation": False, "speech-normalisation": False}
+          "tempo-normalisation": False, "speech-normalisation": False, "voice-normalisation": False}
 # the log-mel image's floor: this far (natural log of power, 11.5 = 50 dB) below the clip's loudest
 # point, so that each recording's silence (its microphone's noise, or the zero padding) looks alike
 FLOOR = 11.5
@@ -100,12 +100,13 @@ def load_all(folder):
 
 
 def split(data, holdout):
-    """(train_x, train_y, test_x, test_y): the official split (index 0-4 test) when holdout is None,
-    else every recording of the other speakers against every recording of the held-out one."""
+    """(train_x, train_y, test_x, test_y, train_voices): the official split (index 0-4 test) when
+    holdout is None, else every recording of the other speakers against every recording of the
+    held-out one; train_voices names each training clip's voice."""
     audio, digits, speakers, indices = data
     test = (indices < 5) if holdout is None else (speakers == holdout)
-    test = torch.tensor(test)
-    return audio[~test], digits[~test], audio[test], digits[test]
+    return audio[~torch.tensor(test)], digits[~torch.tensor(test)], audio[torch.tensor(test)], \
+        digits[torch.tensor(test)], speakers[~test]
 
 
 def heard_as(x, changed, chosen):
@@ -315,8 +316,10 @@ class LogMel(nn.Module):
         self.register_buffer("mel", mel_filterbank())
         if LIFTER > 0:
             self.register_buffer("smooth", lifter_matrix(LIFTER))
+        self.register_buffer("profile", torch.zeros(N_MELS))  # voice normalisation's: set by voice_profiles
 
-    def forward(self, audio):
+    def floored(self, audio):
+        """(log-mel image [B, 40, T] with its floor, tempo normalisation and smoothing; mel power [B, 40, T])."""
         spec = F.conv1d(audio.unsqueeze(1), self.dft, stride=HOP)       # [B, 2*129, T]
         real, imag = spec[:, :N_FFT // 2 + 1], spec[:, N_FFT // 2 + 1:]
         power = real * real + imag * imag                                  # [B, 129, T]
@@ -329,6 +332,17 @@ class LogMel(nn.Module):
             logmel = torch.maximum(logmel, top - FLOOR)
         if LIFTER > 0:
             logmel = torch.matmul(self.smooth, logmel)
+        return logmel, mel
+
+    def band_shape(self, audio):
+        """Each clip's band profile [B, 40]: its bands' means over the clip, less their mean (its level)."""
+        bands = self.floored(audio)[0].mean(dim=2)
+        return bands - bands.mean(dim=1, keepdim=True)
+
+    def forward(self, audio, profile=None):
+        """The normalised image [B, 1, 40, T]. With voice normalisation, profile [B, 40] is each clip's
+        voice's band profile (training); without it, the training voices' average (self.profile)."""
+        logmel, mel = self.floored(audio)
         if RECIPE["speech-normalisation"]:
             # the same normalisations over the spoken frames only (within ACTIVE of the loudest): over
             # the whole clip they depend on how much of it is speech, so a digit said slowly came out
@@ -342,7 +356,12 @@ class LogMel(nn.Module):
             std = torch.sqrt((((logmel - mean) ** 2) * weight).sum(dim=(1, 2), keepdim=True)
                              / (count * logmel.shape[1]) + 1e-5)
             return ((logmel - mean) / std).unsqueeze(1)
-        if RECIPE["band-normalisation"]:
+        if RECIPE["voice-normalisation"]:
+            # the voice's average band profile removed, not the clip's: the clip's own band means hold
+            # its word's average spectrum too. Training removes each voice's own profile (each training
+            # voice's envelope and microphone taken out); the graph removes the training voices' average
+            logmel = logmel - (self.profile.view(1, -1, 1) if profile is None else profile.unsqueeze(2))
+        elif RECIPE["band-normalisation"]:
             # each band's mean over the clip removed: the voice's and the microphone's average
             # spectral envelope, which differ from speaker to speaker, not the digit
             logmel = logmel - logmel.mean(dim=2, keepdim=True)
@@ -428,7 +447,8 @@ class CloudHead(nn.Module):
 
 # ------------------------------------------------------------------------------- training
 
-def train(model, parameters, loss_fn, train_x, train_y, epochs, lr, generator, label, speed=False, weights=None):
+def train(model, parameters, loss_fn, train_x, train_y, epochs, lr, generator, label, speed=False):
+    """loss_fn(x, y, rows): the loss of the augmented clips x, labels y, rows their indices in train_x."""
     optimiser = torch.optim.AdamW(parameters, lr=lr, weight_decay=1e-3)
     steps = epochs * math.ceil(len(train_x) / 64)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps)
@@ -439,7 +459,7 @@ def train(model, parameters, loss_fn, train_x, train_y, epochs, lr, generator, l
         for i in range(0, len(order), 64):
             idx = order[i:i + 64]
             x = augment(train_x[idx], generator, speed)
-            loss = loss_fn(x, train_y[idx]) if weights is None else loss_fn(x, train_y[idx], weights[idx])
+            loss = loss_fn(x, train_y[idx], idx)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -513,6 +533,28 @@ class Teachers(nn.Module):
         return self.probabilities(audio)
 
 
+def voice_profiles(train_x, voices):
+    """With voice normalisation, each training clip's voice's band profile [clips, 40]: the mean of
+    that voice's clips' band shapes (LogMel.band_shape); None without it."""
+    if not RECIPE["voice-normalisation"]:
+        return None
+    front = LogMel()
+    with torch.no_grad():
+        shapes = torch.cat([front.band_shape(train_x[i:i + 500]) for i in range(0, len(train_x), 500)])
+    profiles = torch.empty_like(shapes)
+    for voice in sorted(set(voices)):
+        rows = torch.tensor(voices == voice)
+        profiles[rows] = shapes[rows].mean(dim=0)
+    return profiles
+
+
+def set_profile(model, profiles):
+    """The profile model's graph removes: the training clips' average voice profile (its voices
+    weighted by their clips)."""
+    if profiles is not None:
+        model.front.profile.copy_(profiles.mean(dim=0))
+
+
 def synthetic_weights(clips):
     """The teachers' loss weight of each training clip: SYNTHETIC_WEIGHT for the synthetic clips (the
     last SYNTHETIC_CLIPS of the training data), 1 for recordings; None when all weigh the same."""
@@ -523,7 +565,7 @@ def synthetic_weights(clips):
     return weights
 
 
-def train_teachers(train_x, train_y, epochs, generator):
+def train_teachers(train_x, train_y, epochs, generator, profiles=None):
     """The cloud model: TEACHERS teachers, each on audio perturbed as other voices would say it
     (speed), with its log-mel image stretched in time (STRETCH) and warped in frequency (WARP), masked (SpecAugment) and mixed (MIXUP)."""
     mixing = np.random.default_rng(SEED)
@@ -531,9 +573,11 @@ def train_teachers(train_x, train_y, epochs, generator):
     for k in range(TEACHERS):
         torch.manual_seed(SEED + k)
         model = CloudModel(True if k >= TEACHERS - TEMPO_TEACHERS else None)
+        set_profile(model, profiles)
+        weights = synthetic_weights(len(train_x))
 
-        def loss(x, y, w=None, model=model):
-            features = model.front(x)
+        def loss(x, y, rows, model=model, weights=weights):
+            features = model.front(x, None if profiles is None else profiles[rows])
             if STRETCH > 0 and not model.front.tempo:  # a tempo-normalised image has no tempo to perturb
                 features = stretch(features, generator)
             if WARP > 0:
@@ -547,14 +591,15 @@ def train_teachers(train_x, train_y, epochs, generator):
                 logits = model.body(features)
                 return share * F.cross_entropy(logits, y, label_smoothing=0.05) + \
                     (1 - share) * F.cross_entropy(logits, y[other], label_smoothing=0.05)
-            if w is not None:
+            if weights is not None:
+                w = weights[rows]
                 each = F.cross_entropy(model.body(features), y, label_smoothing=0.05, reduction="none")
                 return (each * w).sum() / w.sum()
             return F.cross_entropy(model.body(features), y, label_smoothing=0.05)
 
         label = "cloud" if TEACHERS == 1 else f"cloud {k + 1}/{TEACHERS}"
         train(model, model.parameters(), loss, train_x, train_y, epochs, 3e-3, generator, label,
-              speed=RECIPE["speed-perturbation"], weights=synthetic_weights(len(train_x)))
+              speed=RECIPE["speed-perturbation"])
         model.eval()
         members.append(model)
     cloud = Teachers(members)
@@ -562,20 +607,21 @@ def train_teachers(train_x, train_y, epochs, generator):
     return cloud
 
 
-def train_all(train_x, train_y, epochs, generator):
+def train_all(train_x, train_y, epochs, generator, profiles=None):
     """The recipe: the teacher, the student distilled from it, the cloud head on the student's embedding."""
     # 1. the cloud model (teacher), on audio perturbed as other voices would say it. The student and
     # the head learn from it on plain audio: the same perturbations cost the small student accuracy
     # on an unseen speaker (held-out lucas, 20 epochs: 74.4% with them, 88.4% without)
-    cloud = train_teachers(train_x, train_y, epochs, generator)
+    cloud = train_teachers(train_x, train_y, epochs, generator, profiles)
 
     # 2. the edge model, distilled from the teacher's soft labels on the same augmented audio
     edge = EdgeModel()
+    set_profile(edge, profiles)
     temperature, alpha = 3.0, 0.8
 
-    def image(x):
+    def image(x, rows):
         """The log-mel image both learn from: stretched in time when STUDENT_STRETCH is on."""
-        features = edge.front(x)
+        features = edge.front(x, None if profiles is None else profiles[rows])
         return stretch(features, generator, STUDENT_STRETCH) if STUDENT_STRETCH > 0 else features
 
     def distilled(student_logits, features, y, x):
@@ -587,8 +633,8 @@ def train_all(train_x, train_y, epochs, generator):
         soft = F.kl_div(F.log_softmax(student_logits / temperature, dim=1), teacher, reduction="batchmean")
         return alpha * soft * temperature ** 2 + (1 - alpha) * F.cross_entropy(student_logits, y)
 
-    def edge_loss(x, y):
-        features = image(x)
+    def edge_loss(x, y, rows):
+        features = image(x, rows)
         return distilled(edge.head(edge.stem(features)), features, y, x)
 
     train(edge, edge.parameters(), edge_loss, train_x, train_y, epochs, 5e-3, generator, "edge")
@@ -597,8 +643,8 @@ def train_all(train_x, train_y, epochs, generator):
     # 3. the cloud head, on the frozen edge model's embedding, also from the teacher's soft labels
     head = CloudHead()
 
-    def head_loss(x, y):
-        features = image(x)
+    def head_loss(x, y, rows):
+        features = image(x, rows)
         with torch.no_grad():
             embedding = edge.sent(features).flatten(1)
         return distilled(head.logits(embedding), features, y, x)
@@ -681,9 +727,9 @@ def reseed():
 def run_teachers(data, holdout, epochs):
     """Trains the cloud model only and prints its test accuracy and confusions; exports nothing."""
     generator = reseed()  # as run() does, so that the teachers are the whole recipe's
-    train_x, train_y, test_x, test_y = split(data, holdout)
+    train_x, train_y, test_x, test_y, voices = split(data, holdout)
     started = time.time()
-    cloud = train_teachers(train_x, train_y, epochs, generator)
+    cloud = train_teachers(train_x, train_y, epochs, generator, voice_profiles(train_x, voices))
     with torch.no_grad():
         members = [(m(test_x).argmax(1) == test_y).float().mean().item() for m in cloud.members]
         predicted = cloud(test_x).argmax(1)
@@ -728,11 +774,11 @@ def test_time_views(cloud, x, y):
 def run(data, holdout, out, epochs):
     """Trains the recipe on one split and exports it to out; returns PyTorch's own test figures."""
     generator = reseed()
-    train_x, train_y, test_x, test_y = split(data, holdout)
+    train_x, train_y, test_x, test_y, voices = split(data, holdout)
     what = "official split" if holdout is None else f"held-out speaker {holdout}"
     print(f"{what}: train {len(train_x)} clips, test {len(test_x)} clips", flush=True)
     started = time.time()
-    cloud, edge, head = train_all(train_x, train_y, epochs, generator)
+    cloud, edge, head = train_all(train_x, train_y, epochs, generator, voice_profiles(train_x, voices))
     results = {
         "split": "official" if holdout is None else "leave-one-speaker-out",
         "held_out_speaker": holdout,
