@@ -83,8 +83,8 @@ public final class DemoReport {
                 .append("`[batch, 8000]` (one second at 8 kHz, PCM16 / 32768, zero-padded at the end or cropped) ")
                 .append("and computes its log-mel features inside the graph: 256-sample Hann-windowed DFT every ")
                 .append("100 samples, 40 mel bands (20 Hz - 4 kHz), log, a floor 50 dB below the clip's loudest point ")
-                .append("(so that every recording's silence looks alike), each band's mean over the clip removed (the voice's ")
-                .append("and the microphone's average spectral envelope), per-clip normalisation.\n\n")
+                .append("(so that every recording's silence looks alike), ").append(bandNormalisation(training))
+                .append(", per-clip normalisation.\n\n")
                 .append("This file is written by `DemoReport`; `DemoModelsTest` checks the models against ")
                 .append("`measured.properties`.\n\n");
         card(md, "cloud/digits-cloud", "The cloud model (teacher)",
@@ -160,6 +160,16 @@ public final class DemoReport {
             m.put(key + "digits-split.accuracy", fmt(split.split()));
         }
         return m;
+    }
+
+    /** How a training record's recipe took the voice's average spectral envelope out of the log-mel image. */
+    static String bandNormalisation(JsonNode training) {
+        if (training.path("recipe").path("voice-normalisation").asBoolean(false)) {
+            return "each band less a fixed profile, the training voices' average band means (the voice's and the "
+                    + "microphone's average spectral envelope; in training each voice's own was removed, so that the "
+                    + "models learn the words without the voices' envelopes, and the clip keeps its word's own spectrum)";
+        }
+        return "each band's mean over the clip removed (the voice's and the microphone's average spectral envelope)";
     }
 
     /** The synthetic clips a training record's recipe added to the recordings, as {@code train.py} words them. */
