@@ -69,6 +69,9 @@ HEAD_FROM = "prepool"
 # the datatype of what crosses the link for split routes: "fp16" (the edge casts its features to half
 # precision, the head casts them back: half the bytes) or "fp32"
 LINK = "fp16"
+# with voice normalisation, the profile the edge model and the head learn on: "voice" (each training
+# voice's own, as the teachers) or "fixed" (the training voices' average, what their graphs remove)
+STUDENT_PROFILE = "voice"
 SAVE_TEACHERS = None  # --save-teachers
 SYNTHETIC = None  # --synthetic: how many synthetic clips of how many voices the training data has
 SYNTHETIC_CLIPS = 0  # how many of the training data's clips are synthetic (always its last ones)
@@ -621,7 +624,7 @@ def train_all(train_x, train_y, epochs, generator, profiles=None):
 
     def image(x, rows):
         """The log-mel image both learn from: stretched in time when STUDENT_STRETCH is on."""
-        features = edge.front(x, None if profiles is None else profiles[rows])
+        features = edge.front(x, None if profiles is None or STUDENT_PROFILE == "fixed" else profiles[rows])
         return stretch(features, generator, STUDENT_STRETCH) if STUDENT_STRETCH > 0 else features
 
     def distilled(student_logits, features, y, x):
@@ -714,7 +717,8 @@ def half_link(out):
 def recipe():
     return dict(RECIPE, speed_range=SPEED_RANGE, edge=EDGE_SIZE, cloud=CLOUD_SIZE, teachers=TEACHERS, mixup=MIXUP,
                 stretch=STRETCH, student_stretch=STUDENT_STRETCH, warp=WARP, eq=EQ, reverb=REVERB, synthetic_weight=SYNTHETIC_WEIGHT, lifter=LIFTER, tempo_teachers=TEMPO_TEACHERS, seed=SEED,
-                head_from=HEAD_FROM, link=LINK, synthetic=SYNTHETIC)
+                head_from=HEAD_FROM, link=LINK, synthetic=SYNTHETIC,
+                **({"student_profile": STUDENT_PROFILE} if RECIPE["voice-normalisation"] else {}))
 
 
 def reseed():
@@ -802,7 +806,7 @@ def run(data, holdout, out, epochs):
 
 def main():
     global SPEED_RANGE, EDGE_SIZE, CLOUD_SIZE, TEACHERS, MIXUP, STRETCH, STUDENT_STRETCH, WARP, EQ, REVERB, LIFTER, TEMPO_TEACHERS, SEED
-    global HEAD_FROM, EMBED_SHAPE, LINK, SAVE_TEACHERS, TEST_TIME_VIEWS, SYNTHETIC, SYNTHETIC_CLIPS, SYNTHETIC_WEIGHT
+    global HEAD_FROM, EMBED_SHAPE, STUDENT_PROFILE, LINK, SAVE_TEACHERS, TEST_TIME_VIEWS, SYNTHETIC, SYNTHETIC_CLIPS, SYNTHETIC_WEIGHT
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=os.path.join(here, "..", "..", "..", "shared", "datasets", "fsdd", "recordings"))
@@ -853,6 +857,8 @@ def main():
                         help="make the split's link FP16 in models already exported to FOLDER, and exit")
     parser.add_argument("--test-time-views", action="store_true",
                         help="with --teachers-only: also print the cloud model's accuracy averaged over tempo and speed views")
+    parser.add_argument("--student-profile", choices=["voice", "fixed"], default=STUDENT_PROFILE,
+                        help="with voice normalisation: the profile the edge model and the head learn on")
     parser.add_argument("--save-teachers", metavar="FOLDER", help="with --teachers-only: keep the teachers' weights there")
     parser.add_argument("--teachers-only", action="store_true",
                         help="train the cloud model only and print its accuracy and confusions (exports nothing)")
@@ -868,6 +874,7 @@ def main():
     EQ = args.eq
     SYNTHETIC_WEIGHT = args.synthetic_weight
     SAVE_TEACHERS = args.save_teachers
+    STUDENT_PROFILE = args.student_profile
     TEST_TIME_VIEWS = args.test_time_views
     TEMPO_TEACHERS = args.tempo_teachers
     SEED = args.seed
