@@ -108,8 +108,8 @@ def split(data, holdout):
     held-out one; train_voices names each training clip's voice."""
     audio, digits, speakers, indices = data
     test = (indices < 5) if holdout is None else (speakers == holdout)
-    return audio[~torch.tensor(test)], digits[~torch.tensor(test)], audio[torch.tensor(test)], \
-        digits[torch.tensor(test)], speakers[~test]
+    held = torch.tensor(test)
+    return audio[~held], digits[~held], audio[held], digits[held], speakers[~test]
 
 
 def heard_as(x, changed, chosen):
