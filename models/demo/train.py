@@ -572,14 +572,14 @@ def train_teachers(train_x, train_y, epochs, generator, profiles=None):
     """The cloud model: TEACHERS teachers, each on audio perturbed as other voices would say it
     (speed), with its log-mel image stretched in time (STRETCH) and warped in frequency (WARP), masked (SpecAugment) and mixed (MIXUP)."""
     mixing = np.random.default_rng(SEED)
+    weights = synthetic_weights(len(train_x))
     members = []
     for k in range(TEACHERS):
         torch.manual_seed(SEED + k)
         model = CloudModel(True if k >= TEACHERS - TEMPO_TEACHERS else None)
         set_profile(model, profiles)
-        weights = synthetic_weights(len(train_x))
 
-        def loss(x, y, rows, model=model, weights=weights):
+        def loss(x, y, rows, model=model):
             features = model.front(x, None if profiles is None else profiles[rows])
             if STRETCH > 0 and not model.front.tempo:  # a tempo-normalised image has no tempo to perturb
                 features = stretch(features, generator)
