@@ -70,7 +70,9 @@ HEAD_FROM = "prepool"
 # precision, the head casts them back: half the bytes) or "fp32"
 LINK = "fp16"
 # with voice normalisation, the profile the edge model and the head learn on: "voice" (each training
-# voice's own, as the teachers) or "fixed" (the training voices' average, what their graphs remove)
+# voice's own, as the teachers), "fixed" (the training voices' average, what their graphs remove) or
+# "clip" (none: the clip's own band means removed, as without voice normalisation; the teacher labels
+# its own image of the same audio, stretched alike)
 STUDENT_PROFILE = "voice"
 SAVE_TEACHERS = None  # --save-teachers
 SYNTHETIC = None  # --synthetic: how many synthetic clips of how many voices the training data has
@@ -189,14 +191,21 @@ def resample_rows(image, source):
     return image[low] * (1 - weight) + image[high] * weight
 
 
-def stretch(features, generator, amount=None):
+def stretch_factors(batch, generator, amount=None):
+    """Tempo perturbation's factors [batch]: between 1 / (1 + amount) and 1 + amount (log-uniform)."""
+    spread = math.log(1 + (STRETCH if amount is None else amount))
+    return torch.exp(torch.empty(batch).uniform_(-spread, spread, generator=generator))
+
+
+def stretch(features, generator, amount=None, factors=None):
     """Tempo perturbation of the log-mel image [B, 1, mels, frames]: the time axis stretched or
     squeezed by a factor between 1 / (1 + STRETCH) and 1 + STRETCH (log-uniform), pitch and
-    formants untouched. Speakers differ far more in speaking rate (one says "two" in 190 ms,
-    another in 420 ms) than speed perturbation can cover without moving the formants too far."""
+    formants untouched; factors, when given, are the draws (stretch_factors). Speakers differ far
+    more in speaking rate (one says "two" in 190 ms, another in 420 ms) than speed perturbation
+    can cover without moving the formants too far."""
     batch, _, mels, frames = features.shape
-    spread = math.log(1 + (STRETCH if amount is None else amount))
-    factors = torch.exp(torch.empty(batch).uniform_(-spread, spread, generator=generator))
+    if factors is None:
+        factors = stretch_factors(batch, generator, amount)
     columns = torch.arange(frames, dtype=torch.float32)
     out = torch.empty_like(features)
     for i in range(batch):
@@ -307,9 +316,11 @@ class LogMel(nn.Module):
     """Log-mel spectrogram from raw audio with plain ONNX operators: a fixed DFT as a strided
     convolution, power, a mel matrix, log, then per-utterance normalisation (gain-independent)."""
 
-    def __init__(self, tempo=None):
+    def __init__(self, tempo=None, voice=None):
         super().__init__()
         self.tempo = RECIPE["tempo-normalisation"] if tempo is None else tempo
+        # whether it removes a voice profile (voice normalisation) or, with band normalisation, the clip's own band means
+        self.voice = RECIPE["voice-normalisation"] if voice is None else voice
         n = torch.arange(N_FFT, dtype=torch.float32)
         k = torch.arange(N_FFT // 2 + 1, dtype=torch.float32)
         window = 0.5 - 0.5 * torch.cos(2 * math.pi * n / N_FFT)
@@ -359,7 +370,7 @@ class LogMel(nn.Module):
             std = torch.sqrt((((logmel - mean) ** 2) * weight).sum(dim=(1, 2), keepdim=True)
                              / (count * logmel.shape[1]) + 1e-5)
             return ((logmel - mean) / std).unsqueeze(1)
-        if RECIPE["voice-normalisation"]:
+        if self.voice:
             # the voice's average band profile removed, not the clip's: the clip's own band means hold
             # its word's average spectrum too. Training removes each voice's own profile (each training
             # voice's envelope and microphone taken out); the graph removes the training voices' average
@@ -401,7 +412,7 @@ EMBED_SHAPE = (24, 10, 19)  # channels, mel bands, frames of what the head gets 
 class EdgeModel(nn.Module):
     def __init__(self):
         super().__init__()
-        self.front = LogMel()
+        self.front = LogMel(voice=False if STUDENT_PROFILE == "clip" else None)
         if EDGE_SIZE in ("wide", "wider"):
             # [1, 40, 78] -> [a, 20, 39] -> [24, 10, 19] -> [24, 5, 9]: split routes send the [24, 10, 19] map (HEAD_FROM);
             # "wider" has about half as many channels again inside, and sends the same map
@@ -619,17 +630,31 @@ def train_all(train_x, train_y, epochs, generator, profiles=None):
 
     # 2. the edge model, distilled from the teacher's soft labels on the same augmented audio
     edge = EdgeModel()
-    set_profile(edge, profiles)
+    if edge.front.voice:
+        set_profile(edge, profiles)
     temperature, alpha = 3.0, 0.8
 
     def image(x, rows):
-        """The log-mel image both learn from: stretched in time when STUDENT_STRETCH is on."""
-        features = edge.front(x, None if profiles is None or STUDENT_PROFILE == "fixed" else profiles[rows])
-        return stretch(features, generator, STUDENT_STRETCH) if STUDENT_STRETCH > 0 else features
+        """(The log-mel image both learn from, the teacher's image of the same audio): stretched in time
+        when STUDENT_STRETCH is on. The teacher's is the students' own unless their front ends differ
+        (STUDENT_PROFILE "clip"); then it is its own, with each clip stretched by the same factor."""
+        if edge.front.voice:
+            features = edge.front(x, None if profiles is None or STUDENT_PROFILE == "fixed" else profiles[rows])
+        else:
+            features = edge.front(x)
+        if profiles is None or edge.front.voice:
+            features = stretch(features, generator, STUDENT_STRETCH) if STUDENT_STRETCH > 0 else features
+            return features, features
+        with torch.no_grad():
+            teacher = cloud.members[0].front(x, profiles[rows])
+        if STUDENT_STRETCH > 0:
+            factors = stretch_factors(len(x), generator, STUDENT_STRETCH)
+            features, teacher = stretch(features, None, factors=factors), stretch(teacher, None, factors=factors)
+        return features, teacher
 
     def distilled(student_logits, features, y, x):
         """Match the teacher's soft labels at the temperature, plus a little of the hard labels. The
-        teacher labels the student's own image, or, when its members see different images, the audio."""
+        teacher labels its image of the student's (features), or, when its members see different images, the audio."""
         with torch.no_grad():
             probabilities = cloud.probabilities(x) if cloud.mixed() else cloud.from_features(features)
             teacher = F.softmax(torch.log(probabilities + 1e-7) / temperature, dim=1)
@@ -637,8 +662,8 @@ def train_all(train_x, train_y, epochs, generator, profiles=None):
         return alpha * soft * temperature ** 2 + (1 - alpha) * F.cross_entropy(student_logits, y)
 
     def edge_loss(x, y, rows):
-        features = image(x, rows)
-        return distilled(edge.head(edge.stem(features)), features, y, x)
+        features, teacher = image(x, rows)
+        return distilled(edge.head(edge.stem(features)), teacher, y, x)
 
     train(edge, edge.parameters(), edge_loss, train_x, train_y, epochs, 5e-3, generator, "edge")
     edge.eval()
@@ -647,10 +672,10 @@ def train_all(train_x, train_y, epochs, generator, profiles=None):
     head = CloudHead()
 
     def head_loss(x, y, rows):
-        features = image(x, rows)
+        features, teacher = image(x, rows)
         with torch.no_grad():
             embedding = edge.sent(features).flatten(1)
-        return distilled(head.logits(embedding), features, y, x)
+        return distilled(head.logits(embedding), teacher, y, x)
 
     train(head, head.parameters(), head_loss, train_x, train_y, epochs, 3e-3, generator, "head")
     head.eval()
@@ -857,8 +882,9 @@ def main():
                         help="make the split's link FP16 in models already exported to FOLDER, and exit")
     parser.add_argument("--test-time-views", action="store_true",
                         help="with --teachers-only: also print the cloud model's accuracy averaged over tempo and speed views")
-    parser.add_argument("--student-profile", choices=["voice", "fixed"], default=STUDENT_PROFILE,
-                        help="with voice normalisation: the profile the edge model and the head learn on")
+    parser.add_argument("--student-profile", choices=["voice", "fixed", "clip"], default=STUDENT_PROFILE,
+                        help="with voice normalisation: the profile the edge model and the head learn on (clip: none, "
+                             "their front end removes the clip's own band means)")
     parser.add_argument("--save-teachers", metavar="FOLDER", help="with --teachers-only: keep the teachers' weights there")
     parser.add_argument("--teachers-only", action="store_true",
                         help="train the cloud model only and print its accuracy and confusions (exports nothing)")
