@@ -41,7 +41,7 @@ LABELS = [str(d) for d in range(10)]
 SPEAKERS = ["george", "jackson", "lucas", "nicolas", "yweweler"]
 # the recipe's parts that can be switched off (--without), to measure what each one brings
 RECIPE = {"band-normalisation": True, "speed-perturbation": True, "spec-augment": True, "floor": True,
-          "tempo-normalisation": False, "speech-normalisation": False, "voice-normalisation": False}
+          "tempo-normalisation": False, "speech-normalisation": False, "voice-normalisation": True}
 # the log-mel image's floor: this far (natural log of power, 11.5 = 50 dB) below the clip's loudest
 # point, so that each recording's silence (its microphone's noise, or the zero padding) looks alike
 FLOOR = 11.5
@@ -73,7 +73,7 @@ LINK = "fp16"
 # voice's own, as the teachers), "fixed" (the training voices' average, what their graphs remove) or
 # "clip" (none: the clip's own band means removed, as without voice normalisation; the teacher labels
 # its own image of the same audio, stretched alike)
-STUDENT_PROFILE = "voice"
+STUDENT_PROFILE = "clip"
 SAVE_TEACHERS = None  # --save-teachers
 SYNTHETIC = None  # --synthetic: how many synthetic clips of how many voices the training data has
 SYNTHETIC_CLIPS = 0  # how many of the training data's clips are synthetic (always its last ones)

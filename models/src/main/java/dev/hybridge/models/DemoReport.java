@@ -164,12 +164,19 @@ public final class DemoReport {
 
     /** How a training record's recipe took the voice's average spectral envelope out of the log-mel image. */
     static String bandNormalisation(JsonNode training) {
-        if (training.path("recipe").path("voice-normalisation").asBoolean(false)) {
-            return "each band less a fixed profile, the training voices' average band means (the voice's and the "
-                    + "microphone's average spectral envelope; in training each voice's own was removed, so that the "
-                    + "models learn the words without the voices' envelopes, and the clip keeps its word's own spectrum)";
+        String clip = "each band's mean over the clip removed (the voice's and the microphone's average spectral envelope)";
+        JsonNode recipe = training.path("recipe");
+        if (!recipe.path("voice-normalisation").asBoolean(false)) {
+            return clip;
         }
-        return "each band's mean over the clip removed (the voice's and the microphone's average spectral envelope)";
+        String voice = "each band less a fixed profile, the training voices' average band means (the voice's and the "
+                + "microphone's average spectral envelope; in training each voice's own was removed, so that the "
+                + "%s learn%s the words without the voices' envelopes, and the clip keeps its word's own spectrum)";
+        if ("clip".equals(recipe.path("student_profile").asText())) {
+            return "in the cloud model, " + voice.formatted("teacher", "s") + "; in the edge model (whose features the "
+                    + "head reads), " + clip;
+        }
+        return voice.formatted("models", "");
     }
 
     /** The synthetic clips a training record's recipe added to the recordings, as {@code train.py} words them. */
