@@ -1,0 +1,50 @@
+package dev.hybridge.models;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/** How the model cards word each model's front end, from the recipe a training record names. */
+class DemoReportTest {
+
+    private static JsonNode recipe(String json) {
+        return JsonMapper.builder().build().readTree("{\"recipe\": " + json + "}");
+    }
+
+    @Test
+    void clipBandMeansWithoutVoiceNormalisation() {
+        assertThat(DemoReport.bandNormalisation(recipe("{\"voice-normalisation\": false}")))
+                .startsWith("each band's mean over the clip removed")
+                .doesNotContain("fixed profile");
+        assertThat(DemoReport.bandNormalisation(recipe("{}"))).startsWith("each band's mean over the clip removed");
+    }
+
+    @Test
+    void voiceProfileForEveryModelWhenTheStudentsLearnOnIt() {
+        String words = DemoReport.bandNormalisation(
+                recipe("{\"voice-normalisation\": true, \"student_profile\": \"voice\"}"));
+        assertThat(words).startsWith("each band less a fixed profile").contains("the models learn the words")
+                .doesNotContain("edge model");
+    }
+
+    @Test
+    void eachModelsOwnFrontEndWhenTheStudentsKeepTheClipBandMeans() {
+        String words = DemoReport.bandNormalisation(
+                recipe("{\"voice-normalisation\": true, \"student_profile\": \"clip\"}"));
+        assertThat(words).startsWith("in the cloud model, each band less a fixed profile")
+                .contains("the teacher learns the words")
+                .endsWith("in the edge model (whose features the head reads), each band's mean over the clip removed "
+                        + "(the voice's and the microphone's average spectral envelope)");
+    }
+
+    @Test
+    void theShippedRecordNamesBothFrontEnds() throws IOException {
+        Path training = DemoModelsTest.root().resolve("models/demo/repository/training.json");
+        assertThat(DemoReport.bandNormalisation(JsonMapper.builder().build().readTree(training.toFile())))
+                .startsWith("in the cloud model, each band less a fixed profile");
+    }
+}
