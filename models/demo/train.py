@@ -638,18 +638,16 @@ def train_all(train_x, train_y, epochs, generator, profiles=None):
         """(The log-mel image both learn from, the teacher's image of the same audio): stretched in time
         when STUDENT_STRETCH is on. The teacher's is the students' own unless their front ends differ
         (STUDENT_PROFILE "clip"); then it is its own, with each clip stretched by the same factor."""
-        if edge.front.voice:
-            features = edge.front(x, None if profiles is None or STUDENT_PROFILE == "fixed" else profiles[rows])
-        else:
-            features = edge.front(x)
-        if profiles is None or edge.front.voice:
-            features = stretch(features, generator, STUDENT_STRETCH) if STUDENT_STRETCH > 0 else features
-            return features, features
-        with torch.no_grad():
-            teacher = cloud.members[0].front(x, profiles[rows])
+        features = edge.front(x, None if profiles is None or STUDENT_PROFILE == "fixed" else profiles[rows])
+        teacher = features
+        if profiles is not None and not edge.front.voice:
+            with torch.no_grad():
+                teacher = cloud.members[0].front(x, profiles[rows])
         if STUDENT_STRETCH > 0:
             factors = stretch_factors(len(x), generator, STUDENT_STRETCH)
-            features, teacher = stretch(features, None, factors=factors), stretch(teacher, None, factors=factors)
+            stretched = stretch(features, None, factors=factors)
+            teacher = stretched if teacher is features else stretch(teacher, None, factors=factors)
+            features = stretched
         return features, teacher
 
     def distilled(student_logits, features, y, x):
