@@ -47,7 +47,7 @@ RECIPE = {"band-normalisation": True, "speed-perturbation": True, "spec-augment"
 FLOOR = 11.5
 SPEED_RANGE = 0.08  # speed perturbation: resampled by 1 +- this
 EDGE_SIZE = "wide"  # or "small" (the first recipe's), or "wider" (about 1.7x the parameters)
-CLOUD_SIZE = "standard"  # or "wide" (about twice the channels)
+CLOUD_SIZE = "standard"  # or "wide" (about twice the channels), "bands" (the last map averaged over time only), "order" (a GRU over its frames)
 TEACHERS = 3  # the cloud model averages this many teachers, each trained from its own seed
 MIXUP = 0.0  # mixup's Beta(a, a) for the teacher's training (0: off)
 STRETCH = 0.6  # tempo perturbation of the teacher's log-mel image: its time axis stretched by up to 1 + this (0: off)
@@ -384,6 +384,22 @@ class LogMel(nn.Module):
         return ((logmel - mean) / std).unsqueeze(1)                        # [B, 1, 40, T]
 
 
+class TimeMean(nn.Module):
+    def forward(self, x):
+        return x.mean(dim=3)
+
+
+class InOrder(nn.Module):
+    """[B, C, bands, frames] -> the last state of a GRU run over the frames of the band-averaged map."""
+    def __init__(self, channels, hidden):
+        super().__init__()
+        self.gru = nn.GRU(channels, hidden, batch_first=True)
+
+    def forward(self, x):
+        _, last = self.gru(x.mean(dim=2).transpose(1, 2))
+        return last[0]
+
+
 def block(cin, cout):
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
 
@@ -393,11 +409,19 @@ class CloudModel(nn.Module):
         super().__init__()
         self.front = LogMel(tempo)
         w = [24, 48, 96, 128] if CLOUD_SIZE == "wide" else [16, 32, 64, 96]
-        self.body = nn.Sequential(
-            block(1, w[0]), block(w[0], w[0]), nn.MaxPool2d(2),
-            block(w[0], w[1]), block(w[1], w[1]), nn.MaxPool2d(2),
-            block(w[1], w[2]), block(w[2], w[2]), nn.MaxPool2d(2),
-            block(w[2], w[3]), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3), nn.Linear(w[3], 10))
+        stages = [block(1, w[0]), block(w[0], w[0]), nn.MaxPool2d(2),
+                  block(w[0], w[1]), block(w[1], w[1]), nn.MaxPool2d(2),
+                  block(w[1], w[2]), block(w[2], w[2]), nn.MaxPool2d(2), block(w[2], w[3])]
+        if CLOUD_SIZE == "bands":
+            # the last map ([96, 5, 9]) averaged over time only: the classifier sees which mel bands the
+            # features lie in, not only which features there are
+            self.body = nn.Sequential(*stages, TimeMean(), nn.Flatten(), nn.Dropout(0.3), nn.Linear(w[3] * N_MELS // 8, 10))
+        elif CLOUD_SIZE == "order":
+            # the last map's bands averaged, then a GRU over its frames: the classifier sees in which order
+            # the features come
+            self.body = nn.Sequential(*stages, InOrder(w[3], 64), nn.Dropout(0.3), nn.Linear(64, 10))
+        else:
+            self.body = nn.Sequential(*stages, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3), nn.Linear(w[3], 10))
 
     def logits(self, audio):
         return self.body(self.front(audio))
@@ -854,7 +878,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--speed-range", type=float, default=SPEED_RANGE)
     parser.add_argument("--edge", choices=["small", "wide", "wider"], default=EDGE_SIZE)
-    parser.add_argument("--cloud", choices=["standard", "wide"], default=CLOUD_SIZE)
+    parser.add_argument("--cloud", choices=["standard", "wide", "bands", "order"], default=CLOUD_SIZE)
     parser.add_argument("--teachers", type=int, default=TEACHERS, help="how many teachers the cloud model averages")
     parser.add_argument("--mixup", type=float, default=MIXUP, help="mixup's Beta(a, a) for the teachers (0: off)")
     parser.add_argument("--stretch", type=float, default=STRETCH,
