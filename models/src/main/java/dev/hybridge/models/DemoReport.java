@@ -88,8 +88,7 @@ public final class DemoReport {
                 .append("This file is written by `DemoReport`; `DemoModelsTest` checks the models against ")
                 .append("`measured.properties`.\n\n");
         card(md, "cloud/digits-cloud", "The cloud model (teacher)",
-                "CNN over the log-mel image: 7 conv 3x3 + batch-norm + ReLU layers (16, 16, 32, 32, 64, 64, 96 "
-                        + "channels) with 3 max-pools, global average pool, dropout 0.3, linear 96 -> 10, softmax.",
+                cloudArchitecture(training),
                 "outputs `probs [batch, 10]` (digits 0-9)",
                 training.path("parameters").path("cloud").asLong(), repository, measured.get("accuracy.cloud"),
                 "Cross-entropy with label smoothing 0.05, AdamW, one-cycle learning rate, augmentation for other voices "
@@ -160,6 +159,26 @@ public final class DemoReport {
             m.put(key + "digits-split.accuracy", fmt(split.split()));
         }
         return m;
+    }
+
+    /** The cloud model's network as a training record's recipe built it ({@code train.py --cloud}, {@code --teachers}). */
+    static String cloudArchitecture(JsonNode training) {
+        JsonNode recipe = training.path("recipe");
+        boolean wide = "wide".equals(recipe.path("cloud").asText());
+        int[] w = wide ? new int[] {24, 48, 96, 128} : new int[] {16, 32, 64, 96};
+        String convs = "CNN over the log-mel image: 7 conv 3x3 + batch-norm + ReLU layers (%d, %d, %d, %d, %d, %d, %d channels) "
+                .formatted(w[0], w[0], w[1], w[1], w[2], w[2], w[3]) + "with 3 max-pools";
+        String end = switch (recipe.path("cloud").asText("standard")) {
+            case "bands" -> ", the last map (%d x 5 mel-band rows x 9 frames) averaged over time only, so that the ".formatted(w[3])
+                    + "classifier sees which bands its features lie in, dropout 0.3, linear %d -> 10".formatted(w[3] * 5);
+            case "order" -> ", the last map averaged over its bands, a GRU (64) over its frames, dropout 0.3, linear 64 -> 10";
+            default -> ", global average pool, dropout 0.3, linear %d -> 10".formatted(w[3]);
+        };
+        int teachers = recipe.path("teachers").asInt(1);
+        return convs + end + ", softmax" + (teachers > 1
+                ? ". The graph holds %d such networks, each trained from its own seed, and averages their probabilities."
+                        .formatted(teachers)
+                : ".");
     }
 
     /** How a training record's recipe took the voice's average spectral envelope out of the log-mel image. */

@@ -47,4 +47,15 @@ class DemoReportTest {
         assertThat(DemoReport.bandNormalisation(JsonMapper.builder().build().readTree(training.toFile())))
                 .startsWith("in the cloud model, each band less a fixed profile");
     }
+
+    @Test
+    void theCloudModelsEndAsTheRecipeBuiltIt() {
+        assertThat(DemoReport.cloudArchitecture(recipe("{\"cloud\": \"standard\", \"teachers\": 1}")))
+                .contains("(16, 16, 32, 32, 64, 64, 96 channels)").endsWith("global average pool, dropout 0.3, linear 96 -> 10, softmax.");
+        assertThat(DemoReport.cloudArchitecture(recipe("{\"cloud\": \"bands\", \"teachers\": 3}")))
+                .contains("averaged over time only").contains("linear 480 -> 10, softmax")
+                .endsWith("The graph holds 3 such networks, each trained from its own seed, and averages their probabilities.");
+        assertThat(DemoReport.cloudArchitecture(recipe("{\"cloud\": \"wide\", \"teachers\": 1}")))
+                .contains("(24, 24, 48, 48, 96, 96, 128 channels)").contains("linear 128 -> 10");
+    }
 }
