@@ -75,6 +75,7 @@ LINK = "fp16"
 # its own image of the same audio, stretched alike)
 STUDENT_PROFILE = "clip"
 SAVE_TEACHERS = None  # --save-teachers
+LOAD_TEACHERS = None  # --load-teachers
 SYNTHETIC = None  # --synthetic: how many synthetic clips of how many voices the training data has
 SYNTHETIC_CLIPS = 0  # how many of the training data's clips are synthetic (always its last ones)
 SYNTHETIC_WEIGHT = 1.0  # --synthetic-weight: a synthetic clip's weight in the teachers' loss
@@ -645,12 +646,14 @@ def train_teachers(train_x, train_y, epochs, generator, profiles=None):
     return cloud
 
 
-def train_all(train_x, train_y, epochs, generator, profiles=None):
-    """The recipe: the teacher, the student distilled from it, the cloud head on the student's embedding."""
+def train_all(train_x, train_y, epochs, generator, profiles=None, cloud=None):
+    """The recipe: the teacher (trained here, or cloud: as --teachers-only trained it with the same
+    recipe and seed), the student distilled from it, the cloud head on the student's embedding."""
     # 1. the cloud model (teacher), on audio perturbed as other voices would say it. The student and
     # the head learn from it on plain audio: the same perturbations cost the small student accuracy
     # on an unseen speaker (held-out lucas, 20 epochs: 74.4% with them, 88.4% without)
-    cloud = train_teachers(train_x, train_y, epochs, generator, profiles)
+    if cloud is None:
+        cloud = train_teachers(train_x, train_y, epochs, generator, profiles)
 
     # 2. the edge model, distilled from the teacher's soft labels on the same augmented audio
     edge = EdgeModel()
@@ -775,12 +778,20 @@ def reseed():
     return torch.Generator().manual_seed(SEED)
 
 
+def teachers_file(folder, holdout):
+    """Where --save-teachers keeps, and --load-teachers finds, a split's teachers."""
+    return os.path.join(folder, f"teachers-{holdout or 'official'}-{SEED}.pt")
+
+
 def run_teachers(data, holdout, epochs):
     """Trains the cloud model only and prints its test accuracy and confusions; exports nothing."""
     generator = reseed()  # as run() does, so that the teachers are the whole recipe's
     train_x, train_y, test_x, test_y, voices = split(data, holdout)
     started = time.time()
     cloud = train_teachers(train_x, train_y, epochs, generator, voice_profiles(train_x, voices))
+    # what --load-teachers needs to go on as the whole recipe would: the teachers and the random generators' states
+    saved = {"teachers": cloud.state_dict(), "generator": generator.get_state(), "torch": torch.get_rng_state(),
+             "numpy": np.random.get_state()}
     with torch.no_grad():
         members = [(m(test_x).argmax(1) == test_y).float().mean().item() for m in cloud.members]
         predicted = cloud(test_x).argmax(1)
@@ -794,7 +805,7 @@ def run_teachers(data, holdout, epochs):
               "confusions": dict(sorted(confusions.items(), key=lambda kv: -kv[1]))}
     print("teachers:", json.dumps(result), flush=True)
     if SAVE_TEACHERS:
-        torch.save(cloud.state_dict(), os.path.join(SAVE_TEACHERS, f"teachers-{holdout}-{SEED}.pt"))
+        torch.save(saved, teachers_file(SAVE_TEACHERS, holdout))
     if TEST_TIME_VIEWS:
         print("test-time views:", json.dumps(test_time_views(cloud, test_x, test_y)), flush=True)
 
@@ -829,7 +840,20 @@ def run(data, holdout, out, epochs):
     what = "official split" if holdout is None else f"held-out speaker {holdout}"
     print(f"{what}: train {len(train_x)} clips, test {len(test_x)} clips", flush=True)
     started = time.time()
-    cloud, edge, head = train_all(train_x, train_y, epochs, generator, voice_profiles(train_x, voices))
+    profiles = voice_profiles(train_x, voices)
+    cloud = None
+    if LOAD_TEACHERS:
+        cloud = Teachers([CloudModel(True if k >= TEACHERS - TEMPO_TEACHERS else None) for k in range(TEACHERS)])
+        saved = torch.load(teachers_file(LOAD_TEACHERS, holdout))
+        cloud.load_state_dict(saved["teachers"])
+        cloud.eval()
+        # the random generators as the teachers' training left them, so that the students come out as
+        # they would after training the teachers in this run
+        generator.set_state(saved["generator"])
+        torch.set_rng_state(saved["torch"])
+        np.random.set_state(saved["numpy"])
+        print(f"teachers loaded from {teachers_file(LOAD_TEACHERS, holdout)}", flush=True)
+    cloud, edge, head = train_all(train_x, train_y, epochs, generator, profiles, cloud)
     results = {
         "split": "official" if holdout is None else "leave-one-speaker-out",
         "held_out_speaker": holdout,
@@ -853,7 +877,7 @@ def run(data, holdout, out, epochs):
 
 def main():
     global SPEED_RANGE, EDGE_SIZE, CLOUD_SIZE, TEACHERS, MIXUP, STRETCH, STUDENT_STRETCH, WARP, EQ, REVERB, LIFTER, TEMPO_TEACHERS, SEED
-    global HEAD_FROM, EMBED_SHAPE, STUDENT_PROFILE, LINK, SAVE_TEACHERS, TEST_TIME_VIEWS, SYNTHETIC, SYNTHETIC_CLIPS, SYNTHETIC_WEIGHT
+    global HEAD_FROM, EMBED_SHAPE, STUDENT_PROFILE, LINK, SAVE_TEACHERS, LOAD_TEACHERS, TEST_TIME_VIEWS, SYNTHETIC, SYNTHETIC_CLIPS, SYNTHETIC_WEIGHT
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=os.path.join(here, "..", "..", "..", "shared", "datasets", "fsdd", "recordings"))
@@ -907,7 +931,10 @@ def main():
     parser.add_argument("--student-profile", choices=["voice", "fixed", "clip"], default=STUDENT_PROFILE,
                         help="with voice normalisation: the profile the edge model and the head learn on (clip: none, "
                              "their front end removes the clip's own band means)")
-    parser.add_argument("--save-teachers", metavar="FOLDER", help="with --teachers-only: keep the teachers' weights there")
+    parser.add_argument("--save-teachers", metavar="FOLDER", help="with --teachers-only: keep the teachers there, for --load-teachers")
+    parser.add_argument("--load-teachers", metavar="FOLDER",
+                        help="the cloud model's teachers as --save-teachers kept them (same recipe and seed), instead of training them")
+    parser.add_argument("--official", action="store_true", help="with --teachers-only: the official split")
     parser.add_argument("--teachers-only", action="store_true",
                         help="train the cloud model only and print its accuracy and confusions (exports nothing)")
     args = parser.parse_args()
@@ -922,6 +949,7 @@ def main():
     EQ = args.eq
     SYNTHETIC_WEIGHT = args.synthetic_weight
     SAVE_TEACHERS = args.save_teachers
+    LOAD_TEACHERS = args.load_teachers
     STUDENT_PROFILE = args.student_profile
     TEST_TIME_VIEWS = args.test_time_views
     TEMPO_TEACHERS = args.tempo_teachers
@@ -958,7 +986,7 @@ def main():
         SYNTHETIC = f"{len(extra[1])} clips of {len(set(extra[2]))} voices (synthetic.py)"
         print(f"{SYNTHETIC} added to the training data", flush=True)
     if args.teachers_only:
-        for speaker in args.holdout or SPEAKERS:
+        for speaker in [None] if args.official else args.holdout or SPEAKERS:
             run_teachers(data, speaker, args.epochs)
         return
     if args.loso or args.holdout:
