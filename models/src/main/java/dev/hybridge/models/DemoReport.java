@@ -2,8 +2,11 @@ package dev.hybridge.models;
 
 import java.io.IOException;
 import java.io.Writer;
+import java.math.BigDecimal;
+import java.math.MathContext;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -91,10 +94,7 @@ public final class DemoReport {
                 cloudArchitecture(training),
                 "outputs `probs [batch, 10]` (digits 0-9)",
                 training.path("parameters").path("cloud").asLong(), repository, measured.get("accuracy.cloud"),
-                "Cross-entropy with label smoothing 0.05, AdamW, one-cycle learning rate, augmentation for other voices "
-                        + "(speed perturbation +-8%, which moves pitch and formants together; SpecAugment-style masking of "
-                        + "one band of up to 6 mel bands and two stretches of up to 8 frames) and for other recordings "
-                        + "(time shift, gain 0.3-1.5, light noise).");
+                cloudTraining(training));
         card(md, "edge/digits-edge", "The edge model (distilled student)",
                 "Conv 3x3 (16), conv 3x3 (16), max-pool, conv 3x3 (32), max-pool, conv 3x3 (24) -> the embedding "
                         + "(24 x 10 x 19); average-pool 2, then its own head: conv 3x3 (48), conv 3x3 (48), global "
@@ -103,9 +103,7 @@ public final class DemoReport {
                         + "before the last pool, flattened, in half precision: 9 KB cross the network instead of "
                         + "8000 samples, 32 KB)",
                 training.path("parameters").path("edge").asLong(), repository, measured.get("accuracy.edge"),
-                "Distilled from the cloud model's soft labels (KL at temperature 3, weight 0.8, plus 0.2 "
-                        + "cross-entropy) on audio shifted, scaled and with light noise, not speed-perturbed or masked: "
-                        + "those cost the small student accuracy on unseen speakers. Accuracy on its most confident 80%: "
+                studentTraining(training) + " Accuracy on its most confident 80%: "
                         + pct(measured.get("accuracy.edge.most_confident_80")) + ".");
         card(md, "cloud/digits-head", "The cloud head (split processing)",
                 "Takes the edge model's embedding (cast back to FP32): conv 3x3 (64), conv 3x3 (64), max-pool, conv 3x3 (96), global "
@@ -179,6 +177,59 @@ public final class DemoReport {
                 ? ". The graph holds %d such networks, each trained from its own seed, and averages their probabilities."
                         .formatted(teachers)
                 : ".");
+    }
+
+    /** How the cloud model was trained, as a training record's recipe says: its augmentations named from their settings. */
+    static String cloudTraining(JsonNode training) {
+        JsonNode recipe = training.path("recipe");
+        List<String> voices = new ArrayList<>();
+        if (recipe.path("speed-perturbation").asBoolean(true)) {
+            voices.add("speed perturbation +-%s%%, which moves pitch and formants together"
+                    .formatted(percent(recipe.path("speed_range").asDouble(0.08))));
+        }
+        double stretch = recipe.path("stretch").asDouble(0);
+        if (stretch > 0) {
+            voices.add("tempo perturbation, the log-mel image's time axis stretched or squeezed by up to %sx (log-uniform), "
+                    .formatted(plain(1 + stretch)) + "pitch and formants untouched");
+        }
+        double warp = recipe.path("warp").asDouble(0);
+        if (warp > 0) {
+            voices.add("frequency warping of the image by 1 +- " + plain(warp));
+        }
+        if (recipe.path("spec-augment").asBoolean(true)) {
+            voices.add("SpecAugment-style masking of one band of up to 6 mel bands and two stretches of up to 8 frames");
+        }
+        List<String> recordings = new ArrayList<>(List.of("time shift", "gain 0.3-1.5", "light noise"));
+        if (recipe.path("eq").asDouble(0) > 0) {
+            recordings.add("a share %s heard through a random microphone response".formatted(plain(recipe.path("eq").asDouble())));
+        }
+        if (recipe.path("reverb").asDouble(0) > 0) {
+            recordings.add("a share %s heard in a synthetic room".formatted(plain(recipe.path("reverb").asDouble())));
+        }
+        double mixup = recipe.path("mixup").asDouble(0);
+        return "Cross-entropy with label smoothing 0.05, AdamW, one-cycle learning rate, augmentation "
+                + (voices.isEmpty() ? "" : "for other voices (" + String.join("; ", voices) + ") and ")
+                + "for other recordings (" + String.join(", ", recordings) + ")"
+                + (mixup > 0 ? ", mixup (Beta(%s, %s))".formatted(plain(mixup), plain(mixup)) : "") + ".";
+    }
+
+    /** How the edge model was distilled, as a training record's recipe says. */
+    static String studentTraining(JsonNode training) {
+        double stretch = training.path("recipe").path("student_stretch").asDouble(0);
+        return "Distilled from the cloud model's soft labels (KL at temperature 3, weight 0.8, plus 0.2 "
+                + "cross-entropy) on audio shifted, scaled and with light noise"
+                + (stretch > 0 ? ", its log-mel image stretched or squeezed in time by up to %sx (the cloud model labels "
+                        .formatted(plain(1 + stretch)) + "its own image of the same audio, stretched alike)" : "")
+                + "; not speed-perturbed or masked: those cost the small student accuracy on unseen speakers.";
+    }
+
+    private static String percent(double fraction) {
+        return plain(fraction * 100);
+    }
+
+    /** A setting as written: 1.6, 8, 0.5. */
+    private static String plain(double value) {
+        return BigDecimal.valueOf(value).round(new MathContext(6)).stripTrailingZeros().toPlainString();
     }
 
     /** How a training record's recipe took the voice's average spectral envelope out of the log-mel image. */

@@ -58,4 +58,17 @@ class DemoReportTest {
         assertThat(DemoReport.cloudArchitecture(recipe("{\"cloud\": \"wide\", \"teachers\": 1}")))
                 .contains("(24, 24, 48, 48, 96, 96, 128 channels)").contains("linear 128 -> 10");
     }
+
+    @Test
+    void theTrainingLinesNameTheAugmentationsTheRecipeUsed() throws IOException {
+        JsonNode shipped = JsonMapper.builder().build().readTree(
+                DemoModelsTest.root().resolve("models/demo/repository/training.json").toFile());
+        assertThat(DemoReport.cloudTraining(shipped)).contains("speed perturbation +-8%")
+                .contains("stretched or squeezed by up to 1.6x").contains("SpecAugment-style masking");
+        assertThat(DemoReport.studentTraining(shipped)).contains("stretched or squeezed in time by up to 1.3x");
+        assertThat(DemoReport.cloudTraining(recipe("{\"speed-perturbation\": false, \"stretch\": 0, \"spec-augment\": false, "
+                + "\"reverb\": 0.5}"))).isEqualTo("Cross-entropy with label smoothing 0.05, AdamW, one-cycle learning rate, "
+                + "augmentation for other recordings (time shift, gain 0.3-1.5, light noise, a share 0.5 heard in a synthetic room).");
+        assertThat(DemoReport.studentTraining(recipe("{}"))).doesNotContain("stretched");
+    }
 }
