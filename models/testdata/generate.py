@@ -79,6 +79,8 @@ def main():
         [helper.make_tensor_value_info("sum", TensorProto.FLOAT, ["batch", 4]),
          helper.make_tensor_value_info("diff", TensorProto.FLOAT, ["batch", 4])])
     save("add", graph)
+    # The same, with b optional: a request that leaves it out gets [1, 2, 3, 4] in each row.
+    save("add_default", graph, "inputs:\n  b:\n    default: [1, 2, 3, 4]\n")
 
     # A fixed batch dimension of 1: cannot be batched, so the host must run it request by request.
     graph = helper.make_graph(
@@ -189,6 +191,14 @@ def main():
              config="scores:\n  output: probabilities\n  kind: probabilities\n")
     # A config with a misspelt field.
     identity("misspelt_config", TensorProto.FLOAT, out=FAULTY, config="batching:\n  max-batch: 4\n")
+    # Input defaults that do not fit the model: an input it does not have, and a row of the wrong length.
+    identity("default_for_no_input", TensorProto.FLOAT, out=FAULTY, config="inputs:\n  z:\n    default: [0]\n")
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["a", "b"], ["sum"])], "default_wrong_length",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["batch", 4]),
+         helper.make_tensor_value_info("b", TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("sum", TensorProto.FLOAT, ["batch", 4])])
+    save("default_wrong_length", graph, "inputs:\n  b:\n    default: [1, 2, 3]\n", out=FAULTY)
     # Not an ONNX file at all.
     os.makedirs(os.path.join(FAULTY, "not_onnx"), exist_ok=True)
     with open(os.path.join(FAULTY, "not_onnx", "model.onnx"), "wb") as f:

@@ -3,6 +3,7 @@ package dev.hybridge.oip;
 import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -32,10 +33,12 @@ import tools.jackson.core.json.JsonFactory;
  * @param dynamicBatching the batcher's settings, or null when requests run one by one
  * @param instanceKind    {@code KIND_CPU} or {@code KIND_GPU}
  * @param parameters      free-form string parameters (Triton's {@code parameters} map)
+ * @param optionalInputs  the inputs a request may leave out (Triton's {@code optional}): the model
+ *                        has a default for them
  */
 public record ModelConfiguration(String name, String platform, String backend, int maxBatchSize,
                                  List<TensorSpec> inputs, List<TensorSpec> outputs, DynamicBatching dynamicBatching,
-                                 String instanceKind, Map<String, String> parameters) {
+                                 String instanceKind, Map<String, String> parameters, Set<String> optionalInputs) {
 
     /** The extension's name in {@code GET /v2}. */
     public static final String EXTENSION = "model_configuration";
@@ -46,6 +49,14 @@ public record ModelConfiguration(String name, String platform, String backend, i
         inputs = List.copyOf(inputs);
         outputs = List.copyOf(outputs);
         parameters = Map.copyOf(parameters);
+        optionalInputs = optionalInputs == null ? Set.of() : Set.copyOf(optionalInputs);
+    }
+
+    /** A configuration whose inputs are all required. */
+    public ModelConfiguration(String name, String platform, String backend, int maxBatchSize, List<TensorSpec> inputs,
+                              List<TensorSpec> outputs, DynamicBatching dynamicBatching, String instanceKind,
+                              Map<String, String> parameters) {
+        this(name, platform, backend, maxBatchSize, inputs, outputs, dynamicBatching, instanceKind, parameters, Set.of());
     }
 
     /**
@@ -63,10 +74,10 @@ public record ModelConfiguration(String name, String platform, String backend, i
      */
     public static ModelConfiguration of(ModelMetadata metadata, String backend, int maxBatchSize,
                                         DynamicBatching dynamicBatching, String instanceKind,
-                                        Map<String, String> parameters) {
+                                        Map<String, String> parameters, Set<String> optionalInputs) {
         return new ModelConfiguration(metadata.name(), metadata.platform(), backend, maxBatchSize,
                 dims(metadata.inputs(), maxBatchSize), dims(metadata.outputs(), maxBatchSize), dynamicBatching,
-                instanceKind, parameters);
+                instanceKind, parameters, optionalInputs);
     }
 
     private static List<TensorSpec> dims(List<TensorSpec> specs, int maxBatchSize) {
@@ -81,7 +92,7 @@ public record ModelConfiguration(String name, String platform, String backend, i
     public ModelConfiguration renamed(String newName, Set<String> keptOutputs) {
         return new ModelConfiguration(newName, platform, backend, maxBatchSize, inputs,
                 outputs.stream().filter(o -> keptOutputs.contains(o.name())).toList(), dynamicBatching, instanceKind,
-                parameters);
+                parameters, optionalInputs);
     }
 
     /** Triton's name for a datatype: {@code TYPE_FP32}; BYTES is {@code TYPE_STRING}. */
@@ -156,7 +167,7 @@ public record ModelConfiguration(String name, String platform, String backend, i
         return out.toByteArray();
     }
 
-    private static void writeTensors(JsonGenerator g, String field, List<TensorSpec> specs, boolean inputs) {
+    private void writeTensors(JsonGenerator g, String field, List<TensorSpec> specs, boolean inputs) {
         g.writeName(field);
         g.writeStartArray();
         for (TensorSpec spec : specs) {
@@ -171,7 +182,7 @@ public record ModelConfiguration(String name, String platform, String backend, i
             g.writeBooleanProperty("is_shape_tensor", false);
             if (inputs) {
                 g.writeBooleanProperty("allow_ragged_batch", false);
-                g.writeBooleanProperty("optional", false);
+                g.writeBooleanProperty("optional", optionalInputs.contains(spec.name()));
             }
             g.writeEndObject();
         }
@@ -196,6 +207,7 @@ public record ModelConfiguration(String name, String platform, String backend, i
             DynamicBatching batching = null;
             String kind = "KIND_CPU";
             Map<String, String> parameters = new LinkedHashMap<>();
+            Set<String> optional = new HashSet<>();
             while (p.nextToken() == JsonToken.PROPERTY_NAME) {
                 String field = p.currentName();
                 JsonToken value = p.nextToken();
@@ -204,8 +216,8 @@ public record ModelConfiguration(String name, String platform, String backend, i
                     case "platform" -> platform = p.getString();
                     case "backend" -> backend = p.getString();
                     case "max_batch_size" -> maxBatchSize = (int) number(p, value);
-                    case "input" -> inputs = readTensors(p, value);
-                    case "output" -> outputs = readTensors(p, value);
+                    case "input" -> inputs = readTensors(p, value, optional);
+                    case "output" -> outputs = readTensors(p, value, new HashSet<>());
                     case "dynamic_batching" -> batching = readBatching(p, value);
                     case "instance_group" -> kind = readKind(p, value, kind);
                     case "parameters" -> readParameters(p, value, parameters);
@@ -213,7 +225,7 @@ public record ModelConfiguration(String name, String platform, String backend, i
                 }
             }
             return new ModelConfiguration(name, platform, backend, maxBatchSize, inputs, outputs, batching, kind,
-                    parameters);
+                    parameters, optional);
         } catch (JacksonException | NumberFormatException e) {
             throw OipException.badRequest("malformed model configuration: " + e.getMessage());
         }
@@ -223,7 +235,8 @@ public record ModelConfiguration(String name, String platform, String backend, i
         return token == JsonToken.VALUE_STRING ? Long.parseLong(p.getString().trim()) : p.getLongValue();
     }
 
-    private static List<TensorSpec> readTensors(JsonParser p, JsonToken token) {
+    /** The tensors of an {@code input} or {@code output} list; those marked {@code optional} are added to optional. */
+    private static List<TensorSpec> readTensors(JsonParser p, JsonToken token, Set<String> optional) {
         List<TensorSpec> specs = new ArrayList<>();
         if (token != JsonToken.START_ARRAY) {
             p.skipChildren();
@@ -233,6 +246,7 @@ public record ModelConfiguration(String name, String platform, String backend, i
             String name = null;
             Datatype datatype = null;
             long[] dims = new long[0];
+            boolean isOptional = false;
             while (p.nextToken() == JsonToken.PROPERTY_NAME) {
                 String field = p.currentName();
                 JsonToken value = p.nextToken();
@@ -247,10 +261,14 @@ public record ModelConfiguration(String name, String platform, String backend, i
                         }
                         dims = read.stream().mapToLong(Long::longValue).toArray();
                     }
+                    case "optional" -> isOptional = value == JsonToken.VALUE_TRUE;
                     default -> p.skipChildren();
                 }
             }
             specs.add(new TensorSpec(name, datatype, dims));
+            if (isOptional) {
+                optional.add(name);
+            }
         }
         return specs;
     }

@@ -1,10 +1,12 @@
 package dev.hybridge.serving.model;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.DatabindException;
 import tools.jackson.databind.DeserializationFeature;
@@ -20,11 +22,13 @@ import tools.jackson.dataformat.yaml.YAMLMapper;
  * @param scores   which output carries class scores, and what kind of scores they are
  * @param batching dynamic batching; fields left out take the program's defaults
  * @param threads  ONNX Runtime thread counts; fields left out take the program's defaults
+ * @param inputs   per input, by name: what the host feeds when a request leaves that input out
  */
-public record ModelConfig(String version, List<String> labels, Scores scores, Batching batching, Threads threads) {
+public record ModelConfig(String version, List<String> labels, Scores scores, Batching batching, Threads threads,
+                          Map<String, Input> inputs) {
 
     public static final String FILE_NAME = "config.yaml";
-    public static final ModelConfig EMPTY = new ModelConfig(null, null, null, null, null);
+    public static final ModelConfig EMPTY = new ModelConfig(null, null, null, null, null, null);
 
     private static final YAMLMapper YAML = YAMLMapper.builder()
             .propertyNamingStrategy(PropertyNamingStrategies.KEBAB_CASE)
@@ -33,6 +37,7 @@ public record ModelConfig(String version, List<String> labels, Scores scores, Ba
 
     public ModelConfig {
         labels = labels == null ? List.of() : List.copyOf(labels);
+        inputs = inputs == null ? Map.of() : Map.copyOf(inputs);
     }
 
     public String versionOrDefault() {
@@ -67,6 +72,16 @@ public record ModelConfig(String version, List<String> labels, Scores scores, Ba
      * @param maxQueueSize   requests waiting beyond this are refused at once with 503
      */
     public record Batching(Boolean enabled, Integer maxBatchSize, String maxQueueDelay, Integer maxQueueSize) {
+    }
+
+    /**
+     * An input a request may leave out.
+     *
+     * @param defaultValue what the host feeds in its place (YAML {@code default}): one row's elements,
+     *                     row-major, repeated for every row of the request's batch. The input must be
+     *                     FP32 with every dimension after the first fixed, and as many elements a row.
+     */
+    public record Input(@JsonProperty("default") List<Float> defaultValue) {
     }
 
     /** @param intraOp threads inside one operator; @param interOp threads across operators */
@@ -121,6 +136,14 @@ public record ModelConfig(String version, List<String> labels, Scores scores, Ba
                 }
             }
         }
+        inputs.forEach((name, input) -> {
+            if (input == null || input.defaultValue() == null || input.defaultValue().isEmpty()) {
+                throw new ModelLoadException(file + ": inputs." + name + ".default must list the input's elements for one row");
+            }
+            if (input.defaultValue().contains(null)) {
+                throw new ModelLoadException(file + ": inputs." + name + ".default must hold numbers only");
+            }
+        });
         if (threads != null) {
             if (threads.intraOp() != null && threads.intraOp() < 1) {
                 throw new ModelLoadException(file + ": threads.intra-op must be at least 1 but was " + threads.intraOp());

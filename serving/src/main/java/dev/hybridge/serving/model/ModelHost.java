@@ -55,7 +55,8 @@ public final class ModelHost implements AutoCloseable {
             boolean gpu = model.provider() == ai.onnxruntime.OrtProvider.CUDA;
             return ModelConfiguration.of(model.metadata(), "onnxruntime", model.batchable() ? batching.maxBatchSize() : 0,
                     dynamic, gpu ? "KIND_GPU" : "KIND_CPU",
-                    Map.of("execution_provider", gpu ? "cuda" : "cpu", "version", model.version()));
+                    Map.of("execution_provider", gpu ? "cuda" : "cpu", "version", model.version()),
+                    model.config().inputs().keySet());
         }
     }
 
@@ -213,11 +214,12 @@ public final class ModelHost implements AutoCloseable {
         return served;
     }
 
-    /** Validates a request and queues it for its model. */
+    /** Fills the inputs the request leaves out that have defaults, validates it and queues it for its model. */
     public CompletableFuture<InferResponse> infer(String name, String version, InferRequest request) {
         ServedModel served = require(name, version);
-        RequestValidator.validate(request, served.model().metadata());
-        return served.queue().submit(request);
+        InferRequest complete = served.model().withDefaults(request);
+        RequestValidator.validate(complete, served.model().metadata());
+        return served.queue().submit(complete);
     }
 
     public List<String> modelNames() {

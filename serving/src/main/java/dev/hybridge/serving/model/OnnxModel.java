@@ -50,10 +50,13 @@ public final class OnnxModel implements AutoCloseable {
     private final boolean batchable;
     private final Map<String, Datatype> outputTypes;
     private final Set<String> allOutputs;
+    /** The inputs a request may leave out, with one row of what is fed instead (config.yaml's inputs). */
+    private final Map<String, float[]> defaults;
 
     private OnnxModel(String name, ModelConfig config, ModelMetadata metadata, OrtEnvironment env,
-                      OrtSession session, OrtProvider provider, boolean batchable) {
+                      OrtSession session, OrtProvider provider, boolean batchable, Map<String, float[]> defaults) {
         this.name = name;
+        this.defaults = defaults;
         this.config = config;
         this.metadata = metadata;
         this.env = env;
@@ -93,7 +96,8 @@ public final class OnnxModel implements AutoCloseable {
             session = env.createSession(file.toString(), options);
             ModelMetadata metadata = describe(name, config, session, file);
             boolean batchable = canBatch(metadata);
-            OnnxModel model = new OnnxModel(name, config, metadata, env, session, provider, batchable);
+            Map<String, float[]> defaults = defaults(config, metadata, file);
+            OnnxModel model = new OnnxModel(name, config, metadata, env, session, provider, batchable, defaults);
             model.checkScores(file);
             return model;
         } catch (OrtException e) {
@@ -156,6 +160,91 @@ public final class OnnxModel implements AutoCloseable {
                     + info.onnxType + ", which the Open Inference Protocol cannot carry");
         }
         return new TensorSpec(node.getName(), datatype, info.getShape());
+    }
+
+    /**
+     * The configured input defaults, checked against the model: each names an FP32 input whose
+     * dimensions after the first are fixed and hold as many elements as the default lists.
+     */
+    private static Map<String, float[]> defaults(ModelConfig config, ModelMetadata metadata, Path file) {
+        Map<String, float[]> defaults = new HashMap<>();
+        Path where = file.resolveSibling(ModelConfig.FILE_NAME);
+        config.inputs().forEach((input, settings) -> {
+            TensorSpec spec = metadata.input(input);
+            if (spec == null) {
+                throw new ModelLoadException(where + ": inputs." + input + " is not an input of the model; its inputs are "
+                        + metadata.inputs());
+            }
+            long row = 1;
+            for (int i = 1; i < spec.shape().length; i++) {
+                row = spec.shape()[i] < 0 ? -1 : row * spec.shape()[i];
+                if (row < 0) {
+                    break;
+                }
+            }
+            if (spec.datatype() != Datatype.FP32 || spec.shape().length < 1 || row < 0) {
+                throw new ModelLoadException(where + ": inputs." + input + ".default needs an FP32 input with every "
+                        + "dimension after the first fixed, but the model takes " + spec);
+            }
+            List<Float> value = settings.defaultValue();
+            if (value.size() != row) {
+                throw new ModelLoadException(where + ": inputs." + input + ".default lists " + value.size()
+                        + " elements but a row of " + spec + " holds " + row);
+            }
+            float[] elements = new float[value.size()];
+            for (int i = 0; i < elements.length; i++) {
+                elements[i] = value.get(i);
+            }
+            defaults.put(input, elements);
+        });
+        return Map.copyOf(defaults);
+    }
+
+    /**
+     * The request with each input it leaves out that has a configured default filled in: that
+     * default's row repeated for each row of the request (the first dimension of its first input, or
+     * the input's own first dimension when that is fixed). The request itself when nothing is missing.
+     */
+    public InferRequest withDefaults(InferRequest request) {
+        if (defaults.isEmpty()) {
+            return request;
+        }
+        List<Tensor> inputs = null;
+        for (Map.Entry<String, float[]> entry : defaults.entrySet()) {
+            if (has(request, entry.getKey())) {
+                continue;
+            }
+            TensorSpec spec = metadata.input(entry.getKey());
+            long rows = spec.shape()[0] >= 0 ? spec.shape()[0]
+                    : request.inputs().isEmpty() || request.inputs().get(0).shape().length == 0 ? 1
+                    : request.inputs().get(0).shape()[0];
+            float[] row = entry.getValue();
+            if (rows < 0 || rows * row.length > Integer.MAX_VALUE - 8) {
+                throw OipException.badRequest("input '" + entry.getKey() + "' left out, and " + rows
+                        + " rows of its default would not fit in one tensor");
+            }
+            float[] data = new float[(int) rows * row.length];
+            for (int r = 0; r < rows; r++) {
+                System.arraycopy(row, 0, data, r * row.length, row.length);
+            }
+            long[] shape = spec.shape().clone();
+            shape[0] = rows;
+            if (inputs == null) {
+                inputs = new ArrayList<>(request.inputs());
+            }
+            inputs.add(new Tensor(entry.getKey(), Datatype.FP32, shape, data));
+        }
+        return inputs == null ? request
+                : new InferRequest(request.id(), request.parameters(), inputs, request.outputs());
+    }
+
+    private static boolean has(InferRequest request, String input) {
+        for (Tensor t : request.inputs()) {
+            if (t.name().equals(input)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Batchable when every input and output has a dynamic first dimension to stack requests along. */

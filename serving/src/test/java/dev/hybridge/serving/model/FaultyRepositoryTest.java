@@ -18,7 +18,11 @@ class FaultyRepositoryTest {
             host.loadAll();
             assertThat(host.modelNames()).containsExactly("identity_fp32");
             assertThat(host.failures()).containsOnlyKeys("misspelt_config", "not_onnx", "uint32_input",
-                    "wrong_scores_output");
+                    "wrong_scores_output", "default_for_no_input", "default_wrong_length");
+            assertThat(host.failures().get("default_for_no_input")).contains("config.yaml")
+                    .contains("inputs.z is not an input of the model").contains("x:FP32");
+            assertThat(host.failures().get("default_wrong_length")).contains("config.yaml")
+                    .contains("inputs.b.default lists 3 elements but a row of").contains("holds 4");
             assertThat(host.failures().get("uint32_input")).contains("model.onnx").contains("'x'").contains("UINT32");
             assertThat(host.failures().get("misspelt_config")).contains("config.yaml").contains("max-batch");
             assertThat(host.failures().get("not_onnx")).contains("not_onnx").contains("ONNX Runtime cannot load it");

@@ -208,6 +208,22 @@ class ModelHostTest {
     }
 
     @Test
+    void anInputLeftOutIsFedItsConfiguredDefaultInEveryRow() {
+        Tensor a = new Tensor("a", Datatype.FP32, new long[] {2, 4}, new float[] {10, 20, 30, 40, 50, 60, 70, 80});
+        InferResponse response = infer("add_default", a);
+        assertThat((float[]) response.output("sum").data()).containsExactly(11, 22, 33, 44, 51, 62, 73, 84);
+        assertThat(response.output("sum").shape()).containsExactly(2, 4);
+        // a request that sends it is run on what it sent
+        Tensor b = new Tensor("b", Datatype.FP32, new long[] {2, 4}, new float[8]);
+        assertThat((float[]) infer("add_default", a, b).output("sum").data()).containsExactly(10, 20, 30, 40, 50, 60, 70, 80);
+        // without a default it is still required
+        assertThatThrownBy(() -> infer("add", a)).isInstanceOf(OipException.class).hasMessageContaining("'b'")
+                .extracting(e -> ((OipException) e).status()).isEqualTo(400);
+        // the metadata still lists it, as ONNX Runtime reports it
+        assertThat(host.require("add_default", null).model().metadata().input("b")).isNotNull();
+    }
+
+    @Test
     void askingForCudaWithoutItRunsOnCpu() {
         HostSettings cuda = HostSettings.defaults(TestModels.repository())
                 .withExecutionProvider(HostSettings.ExecutionProvider.CUDA);

@@ -173,6 +173,19 @@ class ClientFeaturesTest {
                 .jsonPath("$.dynamic_batching").doesNotExist();
         client.get().uri("/v2/models/identity_bytes/config").exchange().expectStatus().isOk().expectBody()
                 .jsonPath("$.input[0].data_type").isEqualTo("TYPE_STRING");
+        // an input with a default in config.yaml is optional, as in Triton; the others are not
+        client.get().uri("/v2/models/add_default/config").exchange().expectStatus().isOk().expectBody()
+                .jsonPath("$.input[?(@.name == 'b')].optional").isEqualTo(true)
+                .jsonPath("$.input[?(@.name == 'a')].optional").isEqualTo(false);
+        byte[] config = client.get().uri("/v2/models/add_default/config").exchange().expectStatus().isOk()
+                .expectBody().returnResult().getResponseBody();
+        assertThat(dev.hybridge.oip.ModelConfiguration.decode(config).optionalInputs()).containsExactly("b");
+        // and a request may leave it out, over HTTP too
+        client.post().uri("/v2/models/add_default/infer").contentType(MediaType.APPLICATION_JSON)
+                .bodyValue("{\"inputs\": [{\"name\": \"a\", \"datatype\": \"FP32\", \"shape\": [1, 4], \"data\": [1, 1, 1, 1]}]}")
+                .exchange().expectStatus().isOk().expectBody()
+                .jsonPath("$.outputs[0].name").isEqualTo("sum")
+                .jsonPath("$.outputs[0].data").isEqualTo(List.of(2.0, 3.0, 4.0, 5.0));
         client.get().uri("/v2/models/nope/config").exchange().expectStatus().isNotFound()
                 .expectBody().jsonPath("$.error").exists();
         client.post().uri("/v2/models/classifier/config").exchange().expectStatus().isEqualTo(405)
