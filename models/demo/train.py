@@ -76,6 +76,9 @@ LINK = "fp16"
 STUDENT_PROFILE = "clip"
 SAVE_TEACHERS = None  # --save-teachers
 LOAD_TEACHERS = None  # --load-teachers
+# the edge model outputs each clip's band profile and the cloud model takes a device's voice profile as an
+# input (device_profile); off: the cloud model removes only the fixed profile and the edge outputs none
+DEVICE_PROFILE = True
 SYNTHETIC = None  # --synthetic: how many synthetic clips of how many voices the training data has
 SYNTHETIC_CLIPS = 0  # how many of the training data's clips are synthetic (always its last ones)
 SYNTHETIC_WEIGHT = 1.0  # --synthetic-weight: a synthetic clip's weight in the teachers' loss
@@ -717,9 +720,66 @@ def export_all(cloud, edge, head, example, out, results):
            ["probs"], config)
     if LINK == "fp16":
         half_link(out)
+    if DEVICE_PROFILE and RECIPE["voice-normalisation"]:
+        device_profile(out)
     with open(os.path.join(out, "training.json"), "w") as f:
         json.dump(results, f, indent=2)
         f.write("\n")
+
+
+def device_profile(out):
+    """Lets a device hand the cloud model its user's voice profile, in the exported graphs: the edge
+    model gains an output clip_profile [batch, 40] (the clip's band shape, LogMel.band_shape: each
+    band's mean over the clip of the floored log-mel image, less their mean), and the cloud model
+    removes the profile given as its input voice_profile [batch, 40] instead of the fixed one, which
+    its config.yaml keeps as that input's default (what a request without it gets). The mean of a
+    voice's clip profiles is its voice profile, as training removed it. Runs on a folder export_all wrote."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    def floor_output(graph):
+        floors = [n for n in graph.node if n.op_type == "Max"]
+        assert len(floors) == 1, "the log-mel floor is the graph's one Max"
+        return floors[0].output[0]
+
+    cloud_path = os.path.join(out, "cloud", "digits-cloud", "model.onnx")
+    cloud = onnx.load(cloud_path)
+    if any(i.name == "voice_profile" for i in cloud.graph.input):
+        return  # done already
+    floored = floor_output(cloud.graph)
+    constants = {i.name: i for i in cloud.graph.initializer}
+    subs = [n for n in cloud.graph.node if n.op_type == "Sub" and n.input[0] == floored and n.input[1] in constants
+            and tuple(constants[n.input[1]].dims) == (1, N_MELS, 1)]
+    assert len(subs) == 1, "the fixed profile is removed from the floored image by one Sub"
+    fixed = constants[subs[0].input[1]]
+    profile = numpy_helper.to_array(fixed).reshape(-1)
+    subs[0].input[1] = "voice_profile_column"
+    if not any(fixed.name in n.input for n in cloud.graph.node):
+        cloud.graph.initializer.remove(fixed)
+    cloud.graph.initializer.append(numpy_helper.from_array(np.array([2], dtype=np.int64), "voice_profile_axes"))
+    cloud.graph.node.insert(0, helper.make_node("Unsqueeze", ["voice_profile", "voice_profile_axes"],
+                                                ["voice_profile_column"], name="voice_profile_to_column"))
+    cloud.graph.input.append(helper.make_tensor_value_info("voice_profile", TensorProto.FLOAT, ["batch", N_MELS]))
+    onnx.checker.check_model(cloud)
+    onnx.save(cloud, cloud_path)
+    config = os.path.join(os.path.dirname(cloud_path), "config.yaml")
+    with open(config, "a") as f:
+        f.write("# the voice profile a device sends (the mean of its edge model's clip_profile outputs); without one,\n"
+                "# the training voices' average\n")
+        f.write("inputs:\n  voice_profile:\n    default: [" + ", ".join(repr(float(v)) for v in profile) + "]\n")
+
+    edge_path = os.path.join(out, "edge", "digits-edge", "model.onnx")
+    edge = onnx.load(edge_path)
+    floored = floor_output(edge.graph)
+    edge.graph.node.extend([
+        helper.make_node("ReduceMean", [floored], ["clip_band_means"], name="clip_band_means", axes=[2], keepdims=0),
+        helper.make_node("ReduceMean", ["clip_band_means"], ["clip_level"], name="clip_level", axes=[1], keepdims=1),
+        helper.make_node("Sub", ["clip_band_means", "clip_level"], ["clip_profile"], name="clip_profile"),
+    ])
+    edge.graph.output.append(helper.make_tensor_value_info("clip_profile", TensorProto.FLOAT, ["batch", N_MELS]))
+    onnx.checker.check_model(edge)
+    onnx.save(edge, edge_path)
+    record_recipe(out, "device_profile", True)
 
 
 def half_link(out):
@@ -754,11 +814,16 @@ def half_link(out):
             graph_input.type.tensor_type.elem_type = TensorProto.FLOAT16
     onnx.checker.check_model(head)
     onnx.save(head, head_path)
+    record_recipe(out, "link", "fp16")
+
+
+def record_recipe(out, key, value):
+    """Sets one recipe field in the folder's training.json, when it has one (a folder export_all wrote)."""
     record = os.path.join(out, "training.json")
     if os.path.exists(record):
         with open(record) as f:
             results = json.load(f)
-        results["recipe"]["link"] = "fp16"
+        results["recipe"][key] = value
         with open(record, "w") as f:
             json.dump(results, f, indent=2)
             f.write("\n")
@@ -768,6 +833,7 @@ def recipe():
     return dict(RECIPE, speed_range=SPEED_RANGE, edge=EDGE_SIZE, cloud=CLOUD_SIZE, teachers=TEACHERS, mixup=MIXUP,
                 stretch=STRETCH, student_stretch=STUDENT_STRETCH, warp=WARP, eq=EQ, reverb=REVERB, synthetic_weight=SYNTHETIC_WEIGHT, lifter=LIFTER, tempo_teachers=TEMPO_TEACHERS, seed=SEED,
                 head_from=HEAD_FROM, link=LINK, synthetic=SYNTHETIC,
+                device_profile=DEVICE_PROFILE and RECIPE["voice-normalisation"],
                 **({"student_profile": STUDENT_PROFILE} if RECIPE["voice-normalisation"] else {}))
 
 
@@ -877,7 +943,7 @@ def run(data, holdout, out, epochs):
 
 def main():
     global SPEED_RANGE, EDGE_SIZE, CLOUD_SIZE, TEACHERS, MIXUP, STRETCH, STUDENT_STRETCH, WARP, EQ, REVERB, LIFTER, TEMPO_TEACHERS, SEED
-    global HEAD_FROM, EMBED_SHAPE, STUDENT_PROFILE, LINK, SAVE_TEACHERS, LOAD_TEACHERS, TEST_TIME_VIEWS, SYNTHETIC, SYNTHETIC_CLIPS, SYNTHETIC_WEIGHT
+    global HEAD_FROM, EMBED_SHAPE, STUDENT_PROFILE, LINK, SAVE_TEACHERS, LOAD_TEACHERS, DEVICE_PROFILE, TEST_TIME_VIEWS, SYNTHETIC, SYNTHETIC_CLIPS, SYNTHETIC_WEIGHT
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=os.path.join(here, "..", "..", "..", "shared", "datasets", "fsdd", "recordings"))
@@ -924,6 +990,10 @@ def main():
                         help="what split routes send the cloud head: the edge's embedding, or its features before the last pool")
     parser.add_argument("--link", choices=["fp16", "fp32"], default=LINK,
                         help="the datatype of what split routes send the cloud head")
+    parser.add_argument("--device-profile", metavar="FOLDER",
+                        help="give models already exported to FOLDER the device's voice profile (device_profile), and exit")
+    parser.add_argument("--without-device-profile", action="store_true",
+                        help="export the models without the device's voice profile")
     parser.add_argument("--half-link", metavar="FOLDER",
                         help="make the split's link FP16 in models already exported to FOLDER, and exit")
     parser.add_argument("--test-time-views", action="store_true",
@@ -941,6 +1011,10 @@ def main():
     if args.half_link:
         half_link(args.half_link)
         return
+    if args.device_profile:
+        device_profile(args.device_profile)
+        return
+    DEVICE_PROFILE = not args.without_device_profile
     LINK = args.link
     SPEED_RANGE = args.speed_range
     TEACHERS, MIXUP, STRETCH, WARP = args.teachers, args.mixup, args.stretch, args.warp

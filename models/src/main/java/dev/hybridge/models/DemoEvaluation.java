@@ -23,6 +23,12 @@ public final class DemoEvaluation {
     public static final String EDGE = "digits-edge";
     public static final String CLOUD = "digits-cloud";
     public static final String HEAD = "digits-head";
+    /** The edge model's output: each clip's band profile. */
+    public static final String CLIP_PROFILE = "clip_profile";
+    /** The cloud model's input: the device's voice profile, the mean of its clips' profiles. */
+    public static final String VOICE_PROFILE = "voice_profile";
+    /** The order in which a speaker's clips reach their device, for its voice profile. */
+    public static final long STREAM_SEED = 20261207L;
     /** 0 never escalates, above 1 always does; between them a grid fine enough to find the knee. */
     public static final double[] THRESHOLDS = {0.0, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9,
         0.925, 0.95, 0.975, 0.99, 0.995, 0.999, 1.01};
@@ -30,9 +36,12 @@ public final class DemoEvaluation {
     /**
      * Per test clip: the truth, each model's answer, and how sure the edge model was (its
      * confidence, the margin between its two most probable digits, the entropy of its probabilities).
+     * {@code cloudWithProfile}: the cloud model's answer given its speaker's device's voice profile
+     * as it stood after that clip ({@link #deviceProfiles}); null when the models have no such
+     * input and output.
      */
     public record Answers(int[] truth, int[] edge, double[] edgeConfidence, double[] edgeMargin, double[] edgeEntropy,
-                          int[] cloud, int[] head) {
+                          int[] cloud, int[] head, int[] cloudWithProfile) {
         public int size() {
             return truth.length;
         }
@@ -76,9 +85,47 @@ public final class DemoEvaluation {
                 edgeMargin[i] = c.margin();
                 edgeEntropy[i] = c.entropy();
             }
+            int[] cloudWithProfile = null;
+            if (edgeHost.require(EDGE, null).model().metadata().output(CLIP_PROFILE) != null
+                    && cloudHost.require(CLOUD, null).model().metadata().input(VOICE_PROFILE) != null) {
+                Tensor clipProfiles = edge.output(CLIP_PROFILE);
+                Tensor profiles = new Tensor(VOICE_PROFILE, Datatype.FP32, clipProfiles.shape(),
+                        deviceProfiles(clips, (float[]) clipProfiles.data(), (int) clipProfiles.shape()[1]));
+                OnnxModel model = cloudHost.require(CLOUD, null).model();
+                cloudWithProfile = argmax((float[]) model.infer(new InferRequest(List.of(input, profiles)))
+                        .output("probs").data());
+            }
             return new Answers(truth, edgeTop, edgeConfidence, edgeMargin, edgeEntropy,
-                    argmax((float[]) cloud.output("probs").data()), argmax((float[]) head.output("probs").data()));
+                    argmax((float[]) cloud.output("probs").data()), argmax((float[]) head.output("probs").data()),
+                    cloudWithProfile);
         }
+    }
+
+    /**
+     * What each clip's device would send as its voice profile: each speaker's clips are one device's
+     * stream, in a fixed shuffled order ({@link #STREAM_SEED}), and a clip's profile is the mean of
+     * the edge model's clip profiles over that stream up to and including the clip (the device sees
+     * every clip, escalated or not). Rows in the clips' order.
+     */
+    static float[] deviceProfiles(List<Fsdd.Clip> clips, float[] clipProfiles, int bands) {
+        float[] out = new float[clips.size() * bands];
+        java.util.Map<String, List<Integer>> bySpeaker = new java.util.TreeMap<>();
+        for (int i = 0; i < clips.size(); i++) {
+            bySpeaker.computeIfAbsent(clips.get(i).speaker(), k -> new java.util.ArrayList<>()).add(i);
+        }
+        for (List<Integer> stream : bySpeaker.values()) {
+            java.util.Collections.shuffle(stream, new java.util.Random(STREAM_SEED));
+            double[] sum = new double[bands];
+            int seen = 0;
+            for (int clip : stream) {
+                seen++;
+                for (int b = 0; b < bands; b++) {
+                    sum[b] += clipProfiles[clip * bands + b];
+                    out[clip * bands + b] = (float) (sum[b] / seen);
+                }
+            }
+        }
+        return out;
     }
 
     private static ModelHost host(Path folder) {
@@ -93,7 +140,7 @@ public final class DemoEvaluation {
 
     private static InferResponse run(ModelHost host, String model, Tensor input) {
         OnnxModel onnx = host.require(model, null).model();
-        return onnx.infer(new InferRequest(List.of(input)));
+        return onnx.infer(onnx.withDefaults(new InferRequest(List.of(input))));
     }
 
     private static int[] argmax(float[] probs) {

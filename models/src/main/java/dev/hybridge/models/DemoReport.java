@@ -92,7 +92,10 @@ public final class DemoReport {
                 .append("`measured.properties`.\n\n");
         card(md, "cloud/digits-cloud", "The cloud model (teacher)",
                 cloudArchitecture(training),
-                "outputs `probs [batch, 10]` (digits 0-9)",
+                (deviceProfile(training) ? "input `voice_profile [batch, 40]`, optional (the voice profile to remove; "
+                        + "a request without it gets the training voices' average, from its config.yaml; a device sends its "
+                        + "user's, the mean of the edge model's `clip_profile`), " : "")
+                        + "outputs `probs [batch, 10]` (digits 0-9)",
                 training.path("parameters").path("cloud").asLong(), repository, measured.get("accuracy.cloud"),
                 cloudTraining(training));
         card(md, "edge/digits-edge", "The edge model (distilled student)",
@@ -101,7 +104,8 @@ public final class DemoReport {
                         + "average pool, linear 48 -> 10, softmax. Every conv with batch-norm and ReLU.",
                 "outputs `probs [batch, 10]` and `embedding` FP16 `[batch, 4560]` (the 24 x 10 x 19 feature map "
                         + "before the last pool, flattened, in half precision: 9 KB cross the network instead of "
-                        + "8000 samples, 32 KB)",
+                        + "8000 samples, 32 KB)" + (deviceProfile(training) ? " and `clip_profile [batch, 40]` (the clip's "
+                        + "band profile: each band's mean over the clip of the floored log-mel image, less their mean)" : ""),
                 training.path("parameters").path("edge").asLong(), repository, measured.get("accuracy.edge"),
                 studentTraining(training) + " Accuracy on its most confident 80%: "
                         + pct(measured.get("accuracy.edge.most_confident_80")) + ".");
@@ -149,6 +153,9 @@ public final class DemoReport {
             m.put(key + "accuracy.cloud", fmt(DemoEvaluation.accuracy(a.cloud(), a.truth())));
             m.put(key + "accuracy.edge", fmt(DemoEvaluation.accuracy(a.edge(), a.truth())));
             m.put(key + "accuracy.head", fmt(DemoEvaluation.accuracy(a.head(), a.truth())));
+            if (a.cloudWithProfile() != null) {
+                m.put(key + "accuracy.cloud.device_profile", fmt(DemoEvaluation.accuracy(a.cloudWithProfile(), a.truth())));
+            }
             SpeakerFolds.Routed cascade = SpeakerFolds.byPolicyEngine(a, root.resolve("config/policies/digits.yaml"), 7);
             SpeakerFolds.Routed split = SpeakerFolds.byPolicyEngine(a, root.resolve("config/policies/digits-split.yaml"), 7);
             m.put(key + "digits.escalated", fmt(cascade.escalated()));
@@ -177,6 +184,11 @@ public final class DemoReport {
                 ? ". The graph holds %d such networks, each trained from its own seed, and averages their probabilities."
                         .formatted(teachers)
                 : ".");
+    }
+
+    /** Whether the exported graphs carry the device's voice profile ({@code train.py --device-profile}). */
+    static boolean deviceProfile(JsonNode training) {
+        return training.path("recipe").path("device_profile").asBoolean(false);
     }
 
     /** How the cloud model was trained, as a training record's recipe says: its augmentations named from their settings. */
@@ -323,6 +335,21 @@ public final class DemoReport {
                 .append(ofCloud(mean(cascade.get(best)), meanCloud)).append("** | **").append(pct(mean(shippedShare)))
                 .append(", ").append(ofCloud(mean(shippedAccuracy), meanCloud)).append("** | **").append(pct(mean(splitShare)))
                 .append(", ").append(pct(mean(splitAccuracy))).append("** |\n\n");
+        if (folds.stream().allMatch(f -> f.answers().cloudWithProfile() != null)) {
+            md.append("**The cloud model with the device's voice profile.** Its graph removes a voice profile from the ")
+                    .append("log-mel image: by default the training voices' average, or the one given as its `voice_profile` ")
+                    .append("input. A device can learn its user's: the mean of the edge model's `clip_profile` output over ")
+                    .append("the clips it has heard (no labels needed). Each speaker's 500 clips as one device's stream in a ")
+                    .append("fixed shuffled order, each clip sent with the mean up to and including it:");
+            for (SpeakerFolds.Fold fold : folds) {
+                md.append(" ").append(fold.speaker()).append(" ")
+                        .append(pct(DemoEvaluation.accuracy(fold.answers().cloudWithProfile(), fold.answers().truth())))
+                        .append(fold == folds.get(folds.size() - 1) ? "" : ",");
+            }
+            md.append("; **mean ").append(pct(SpeakerFolds.mean(folds, f -> DemoEvaluation.accuracy(
+                    f.answers().cloudWithProfile(), f.answers().truth())))).append("** against ").append(pct(meanCloud))
+                    .append(" with the default.\n\n");
+        }
         md.append("Each accuracy in a cascade column is followed by its share of the fold's cloud-only accuracy. ")
                 .append("Signals compared at ").append(pct(SHARE)).append(" escalated (the clips each signal is least ")
                 .append("sure of go to the cloud; mean over the folds, cascade and split with early exit):\n\n")

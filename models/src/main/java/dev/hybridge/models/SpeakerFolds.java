@@ -323,5 +323,14 @@ public final class SpeakerFolds {
                 mean(folds, f -> DemoEvaluation.accuracy(f.answers().cloud(), f.answers().truth())),
                 mean(folds, f -> DemoEvaluation.accuracy(f.answers().edge(), f.answers().truth())),
                 mean(folds, f -> DemoEvaluation.accuracy(f.answers().head(), f.answers().truth())));
+        if (folds.stream().allMatch(f -> f.answers().cloudWithProfile() != null)) {
+            StringBuilder line = new StringBuilder("cloud with the device's voice profile:");
+            for (Fold f : folds) {
+                line.append(String.format(java.util.Locale.ROOT, " %s %.4f", f.speaker(),
+                        DemoEvaluation.accuracy(f.answers().cloudWithProfile(), f.answers().truth())));
+            }
+            System.out.printf(java.util.Locale.ROOT, "%s | mean %.4f%n", line,
+                    mean(folds, f -> DemoEvaluation.accuracy(f.answers().cloudWithProfile(), f.answers().truth())));
+        }
     }
 }
