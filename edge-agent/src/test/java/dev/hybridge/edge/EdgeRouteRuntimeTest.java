@@ -166,7 +166,7 @@ class EdgeRouteRuntimeTest {
         TierReply every = local.infer(stage, body, jsonLength(body), Long.MAX_VALUE,
                 new TierCall("digits-split", "r1", "r1", "t", "dev-7", null, null)).join();
         assertThat(CODEC.decodeResponse(every.body(), every.jsonLength()).outputs()).extracting(Tensor::name)
-                .containsExactlyInAnyOrder("probs", "embedding");
+                .containsExactlyInAnyOrder("probs", "embedding", "clip_profile");
     }
 
     @Test
