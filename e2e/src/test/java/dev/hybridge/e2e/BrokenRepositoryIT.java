@@ -25,7 +25,8 @@ class BrokenRepositoryIT {
 
     /** The models of models/testdata/faulty that must not load. */
     private static final List<String> FAULTY_MODELS =
-            List.of("misspelt_config", "not_onnx", "uint32_input", "wrong_scores_output");
+            List.of("misspelt_config", "not_onnx", "uint32_input", "wrong_scores_output", "default_for_no_input",
+                    "default_wrong_length");
     private static final Pattern LOADED = Pattern.compile("Model repository .*: \\d+ models served, \\d+ failed");
 
     private ProgramProcess strict;
@@ -68,7 +69,7 @@ class BrokenRepositoryIT {
         // the Spring probes agree
         assertThat(strictClient.get("/actuator/health/liveness").status()).isEqualTo(200);
         assertThat(strictClient.get("/actuator/health/readiness").status()).isEqualTo(503);
-        assertThat(strict.logText()).contains("1 models served, 4 failed");
+        assertThat(strict.logText()).contains("1 models served, " + FAULTY_MODELS.size() + " failed");
     }
 
     @Test
