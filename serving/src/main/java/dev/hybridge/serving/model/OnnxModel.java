@@ -50,6 +50,9 @@ public final class OnnxModel implements AutoCloseable {
     private final boolean batchable;
     private final Map<String, Datatype> outputTypes;
     private final Set<String> allOutputs;
+    /** The most values an input default is filled out to for one request (64 MB of FP32). */
+    public static final long MAX_DEFAULT_VALUES = 16L << 20;
+
     /** The inputs a request may leave out, with one row of what is fed instead (config.yaml's inputs). */
     private final Map<String, float[]> defaults;
 
@@ -215,13 +218,22 @@ public final class OnnxModel implements AutoCloseable {
                 continue;
             }
             TensorSpec spec = metadata.input(entry.getKey());
-            long rows = spec.shape()[0] >= 0 ? spec.shape()[0]
-                    : request.inputs().isEmpty() || request.inputs().get(0).shape().length == 0 ? 1
-                    : request.inputs().get(0).shape()[0];
+            long rows = spec.shape()[0];
+            if (rows < 0) {
+                // as many as the request's first input has: a row holds at least one of its elements, so a
+                // shape claiming rows its data does not hold fills nothing (validation then names the input)
+                Tensor first = request.inputs().isEmpty() ? null : request.inputs().get(0);
+                if (first == null || first.shape().length == 0 || first.shape()[0] < 1
+                        || first.shape()[0] > first.elementCount()) {
+                    return request;
+                }
+                rows = first.shape()[0];
+            }
             float[] row = entry.getValue();
-            if (rows < 0 || rows * row.length > Integer.MAX_VALUE - 8) {
-                throw OipException.badRequest("input '" + entry.getKey() + "' left out, and " + rows
-                        + " rows of its default would not fit in one tensor");
+            if (rows * row.length > MAX_DEFAULT_VALUES) {
+                throw OipException.badRequest("input '" + entry.getKey() + "' left out: its default for " + rows
+                        + " rows would be " + rows * row.length + " values, over the limit of " + MAX_DEFAULT_VALUES
+                        + "; send the input, or fewer rows");
             }
             float[] data = new float[(int) rows * row.length];
             for (int r = 0; r < rows; r++) {

@@ -219,6 +219,16 @@ class ModelHostTest {
         // without a default it is still required
         assertThatThrownBy(() -> infer("add", a)).isInstanceOf(OipException.class).hasMessageContaining("'b'")
                 .extracting(e -> ((OipException) e).status()).isEqualTo(400);
+        // a shape claiming rows its data does not hold gets no default: the request is refused for what it is
+        Tensor empty = new Tensor("a", Datatype.FP32, new long[] {50_000_000, 0}, new float[0]);
+        assertThatThrownBy(() -> infer("add_default", empty)).isInstanceOf(OipException.class)
+                .extracting(e -> ((OipException) e).status()).isEqualTo(400);
+        // filling it out has a limit, which the refusal names
+        int rows = (int) (OnnxModel.MAX_DEFAULT_VALUES / 4) + 1;
+        Tensor many = new Tensor("a", Datatype.FP32, new long[] {rows, 4}, new float[rows * 4]);
+        assertThatThrownBy(() -> infer("add_default", many)).isInstanceOf(OipException.class)
+                .hasMessageContaining("over the limit of " + OnnxModel.MAX_DEFAULT_VALUES)
+                .extracting(e -> ((OipException) e).status()).isEqualTo(400);
         // the metadata still lists it, as ONNX Runtime reports it
         assertThat(host.require("add_default", null).model().metadata().input("b")).isNotNull();
     }
