@@ -126,12 +126,19 @@ public class EdgeConfiguration {
                 a.minLimit(), a.maxLimit(), a.rttTolerance(), a.escalationShare(), a.window(), a.retryAfter()), registry);
     }
 
+    /** What the device learns of its user for routes with a {@code device-profile} ({@code <state-dir>/device-profiles.json}). */
+    @Bean(destroyMethod = "close")
+    ProfileFile profileFile(EdgeProperties properties) {
+        return new ProfileFile(java.nio.file.Path.of(properties.stateDir()).resolve("device-profiles.json"));
+    }
+
     @Bean
     RouteRuntime edgeRouteRuntime(PolicyEngine engine, LocalTier local, UplinkTier cloud, OipCodec codec,
                                   EdgeProperties properties, DeadlineTimer deadlines, RouteMetrics metrics, Outbox outbox,
-                                  Callbacks callbacks, Admission admission) {
+                                  Callbacks callbacks, Admission admission, ProfileFile profiles) {
         return new RouteRuntime(engine, local, cloud, codec, System::nanoTime, deadlines, metrics,
-                properties.outbox().enabled() ? new OutboxDeferrer(outbox, callbacks) : null, null, admission);
+                properties.outbox().enabled() ? new OutboxDeferrer(outbox, callbacks) : null, null, admission,
+                profiles.profiles());
     }
 
     @Bean
@@ -149,7 +156,7 @@ public class EdgeConfiguration {
     @Bean(destroyMethod = "shutdownNow")
     @Lazy(false)
     ScheduledExecutorService outboxWork(Replayer replayer, Callbacks callbacks, Outbox outbox, MeterRegistry registry,
-                                        EdgeProperties properties) {
+                                        EdgeProperties properties, ProfileFile profiles) {
         // two threads: a slow callback address never holds up the replays
         ScheduledExecutorService work = Executors.newScheduledThreadPool(2, r -> {
             Thread t = new Thread(r, "hybridge-replay");
@@ -164,6 +171,7 @@ public class EdgeConfiguration {
             outbox.purge().exceptionally(e -> null).join();
             metrics.refresh();
         }, 0, 10, TimeUnit.SECONDS);
+        work.scheduleWithFixedDelay(profiles::save, 5, 5, TimeUnit.SECONDS);
         return work;
     }
 

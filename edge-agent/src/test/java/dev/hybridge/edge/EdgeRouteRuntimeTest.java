@@ -13,6 +13,8 @@ import dev.hybridge.policy.PolicyLoader;
 import dev.hybridge.policy.Reason;
 import dev.hybridge.policy.RoutePolicy;
 import dev.hybridge.policy.SpendLedger;
+import dev.hybridge.policy.runtime.Admission;
+import dev.hybridge.policy.runtime.DeviceProfiles;
 import dev.hybridge.policy.runtime.RouteAnswer;
 import dev.hybridge.policy.runtime.RouteRuntime;
 import dev.hybridge.policy.runtime.TierCall;
@@ -49,6 +51,7 @@ class EdgeRouteRuntimeTest {
     /** A cloud that records its calls and answers as the test says (a pending future until then). */
     static final class PlayedCloud implements TierClient {
         final List<TierCall> calls = new CopyOnWriteArrayList<>();
+        final List<InferRequest> requests = new CopyOnWriteArrayList<>();
         volatile CompletableFuture<TierReply> next = new CompletableFuture<>();
 
         @Override
@@ -59,6 +62,7 @@ class EdgeRouteRuntimeTest {
         @Override
         public CompletableFuture<TierReply> infer(RoutePolicy.Stage stage, byte[] body, int jsonLength, long deadlineNanos,
                                                   TierCall call) {
+            requests.add(CODEC.decodeRequest(body, jsonLength));
             calls.add(call);
             return next;
         }
@@ -167,6 +171,37 @@ class EdgeRouteRuntimeTest {
                 new TierCall("digits-split", "r1", "r1", "t", "dev-7", null, null)).join();
         assertThat(CODEC.decodeResponse(every.body(), every.jsonLength()).outputs()).extracting(Tensor::name)
                 .containsExactlyInAnyOrder("probs", "embedding", "clip_profile");
+    }
+
+    @Test
+    void anEscalationCarriesTheVoiceProfileTheDeviceLearnedFromTheDemoEdgeModel() throws Exception {
+        Clock clock = Clock.systemUTC();
+        PolicyEngine engine = new PolicyEngine(clock, new PolicyLoader(), SpendLedger.inMemory(clock));
+        engine.apply(new PolicyLoader().load(new PolicyBundle(Map.of("digits.yaml", """
+                version: 1
+                kind: cascade
+                edge: {model: digits-edge}
+                cloud: {model: digits-cloud}
+                escalate-when: 'true'
+                deadline: 500ms
+                cloud-latency: {initial: 10ms}
+                device-profile: {from: clip_profile, to: voice_profile}
+                """))));
+        DeviceProfiles.Running profiles = DeviceProfiles.inMemory();
+        RouteRuntime runtime = new RouteRuntime(engine, new LocalTier(host, CODEC), cloud, CODEC, time.now::get, time,
+                RouteRuntime.Listener.NONE, null, null, Admission.none(), profiles);
+        byte[] body = request("r1");
+        runtime.infer("digits", "device", body, jsonLength(body));
+        awaitCloudCall();
+        // what the demo edge model gives for this clip, asked directly
+        float[] clip = (float[]) host.require("digits-edge", null).model().infer(new InferRequest(List.of(
+                new Tensor("audio", Datatype.FP32, new long[] {1, 8000}, TestModels.audio(2))))).output("clip_profile").data();
+        assertThat(clip).hasSize(40);
+        InferRequest escalated = cloud.requests.get(0);
+        assertThat(escalated.inputs()).extracting(Tensor::name).containsExactly("audio", "voice_profile");
+        assertThat(escalated.inputs().get(1).shape()).containsExactly(1, 40);
+        assertThat((float[]) escalated.inputs().get(1).data()).containsExactly(clip);
+        assertThat(profiles.current("digits")).containsExactly(clip);
     }
 
     @Test

@@ -27,8 +27,11 @@ public final class DemoEvaluation {
     public static final String CLIP_PROFILE = "clip_profile";
     /** The cloud model's input: the device's voice profile, the mean of its clips' profiles. */
     public static final String VOICE_PROFILE = "voice_profile";
-    /** The order in which a speaker's clips reach their device, for its voice profile. */
-    public static final long STREAM_SEED = 20261207L;
+    /**
+     * The order in which a speaker's clips reach their device, for its voice profile: the same
+     * shuffle as the routes as decided ({@code SpeakerFolds.byPolicyEngine}, seed 7) give a fold.
+     */
+    public static final long STREAM_SEED = 7L;
     /** 0 never escalates, above 1 always does; between them a grid fine enough to find the knee. */
     public static final double[] THRESHOLDS = {0.0, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9,
         0.925, 0.95, 0.975, 0.99, 0.995, 0.999, 1.01};

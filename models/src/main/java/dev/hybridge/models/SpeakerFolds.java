@@ -48,8 +48,11 @@ public final class SpeakerFolds {
     public record Fold(String speaker, DemoEvaluation.Answers answers) {
     }
 
-    /** A share escalated and the accuracies it gives. */
-    public record Routed(double escalated, double cascade, double split) {
+    /**
+     * A share escalated and the accuracies it gives; {@code cloudOnly}: the accuracy of the cloud
+     * answers the escalated clips got, over every clip (the cloud-only figure to compare with).
+     */
+    public record Routed(double escalated, double cascade, double split, double cloudOnly) {
     }
 
     private SpeakerFolds() {
@@ -122,15 +125,21 @@ public final class SpeakerFolds {
     }
 
     private static Routed routed(DemoEvaluation.Answers a, boolean[] escalated) {
+        return routed(a, escalated, a.cloud());
+    }
+
+    /** @param cloud the cloud model's answers the escalated clips get */
+    private static Routed routed(DemoEvaluation.Answers a, boolean[] escalated, int[] cloud) {
         int up = 0;
         int cascade = 0;
         int split = 0;
         for (int i = 0; i < a.size(); i++) {
             up += escalated[i] ? 1 : 0;
-            cascade += (escalated[i] ? a.cloud()[i] : a.edge()[i]) == a.truth()[i] ? 1 : 0;
+            cascade += (escalated[i] ? cloud[i] : a.edge()[i]) == a.truth()[i] ? 1 : 0;
             split += (escalated[i] ? a.head()[i] : a.edge()[i]) == a.truth()[i] ? 1 : 0;
         }
-        return new Routed((double) up / a.size(), (double) cascade / a.size(), (double) split / a.size());
+        return new Routed((double) up / a.size(), (double) cascade / a.size(), (double) split / a.size(),
+                DemoEvaluation.accuracy(cloud, a.truth()));
     }
 
     /**
@@ -171,7 +180,11 @@ public final class SpeakerFolds {
                         Integer.toString(a.edge()[i]));
                 escalated[i] = route.afterEdge(facts, before, outcome, 0).action() == Decision.Action.ESCALATE;
             }
-            return routed(a, escalated);
+            // a route whose device learns a profile escalates with it: the cloud model's answers given the
+            // device's profile as it stood at each clip (the stream's order is the same: seed STREAM_SEED)
+            boolean profiled = route.policy().deviceProfile() != null && a.cloudWithProfile() != null
+                    && seed == DemoEvaluation.STREAM_SEED;
+            return routed(a, escalated, profiled ? a.cloudWithProfile() : a.cloud());
         } finally {
             try (var files = Files.list(folder)) {
                 for (Path f : files.toList()) {
@@ -313,11 +326,11 @@ public final class SpeakerFolds {
                 System.out.printf(java.util.Locale.ROOT, "  %s quantiles 10/12/15%%: %.4f %.4f %.4f%n", s.name(),
                         scores[a.size() / 10], scores[a.size() * 12 / 100], scores[a.size() * 15 / 100]);
             }
-            Routed shipped = byPolicyEngine(a, root.resolve("config/policies/digits.yaml"), 7);
-            System.out.printf(java.util.Locale.ROOT, "%-9s %6.4f %6.4f %6.4f |%s | shipped route: %.1f%% escalated, %.4f%n",
+            Routed shipped = byPolicyEngine(a, root.resolve("config/policies/digits.yaml"), DemoEvaluation.STREAM_SEED);
+            System.out.printf(java.util.Locale.ROOT, "%-9s %6.4f %6.4f %6.4f |%s | shipped route: %.1f%% escalated, %.4f (%.4f of its cloud)%n",
                     f.speaker(), cloud, DemoEvaluation.accuracy(a.edge(), a.truth()),
                     DemoEvaluation.accuracy(a.head(), a.truth()), line, shipped.escalated() * 100,
-                    shipped.cascade() / cloud);
+                    shipped.cascade(), shipped.cascade() / shipped.cloudOnly());
         }
         System.out.printf(java.util.Locale.ROOT, "mean      %6.4f %6.4f %6.4f%n",
                 mean(folds, f -> DemoEvaluation.accuracy(f.answers().cloud(), f.answers().truth())),

@@ -87,7 +87,7 @@ public final class PolicyLoader {
             return null;
         }
         root.allowOnly(Set.of("version", "route", "kind", "edge", "cloud", "hard-when", "escalate-when", "score", "threshold",
-                "deadline", "cloud-latency", "cost", "shadow", "defer", "cloud-on-edge-overload"));
+                "deadline", "cloud-latency", "cost", "shadow", "defer", "cloud-on-edge-overload", "device-profile"));
         checkVersion(root);
         String defaultName = fileName.replaceFirst("\\.ya?ml$", "");
         String name = root.has("route") ? root.string("route", true) : defaultName;
@@ -152,11 +152,29 @@ public final class PolicyLoader {
             root.problem("cloud-on-edge-overload", "only applies to routes with both an edge and a cloud stage, not "
                     + kind.wire());
         }
+        RoutePolicy.DeviceProfile deviceProfile = deviceProfile(root, kind);
         if (problems.size() > before) {
             return null;
         }
         return new RoutePolicy(name, file, kind, edge, cloud, hardWhen, escalateWhen, score, threshold, deadline, latency,
-                edgeCost, cloudCost, shadowRate, defer, cloudOnEdgeOverload);
+                edgeCost, cloudCost, shadowRate, defer, cloudOnEdgeOverload, deviceProfile);
+    }
+
+    /** {@code device-profile:} (a profile the device learns and sends with escalations); cascade routes only. */
+    private static RoutePolicy.DeviceProfile deviceProfile(YamlNode root, RouteKind kind) {
+        YamlNode node = root.mapping("device-profile", false);
+        if (node == null) {
+            return null;
+        }
+        node.allowOnly(Set.of("from", "to", "window"));
+        String from = node.string("from", true);
+        String to = node.string("to", true);
+        int window = node.integer("window", 1000, 1, 10_000_000);
+        if (kind != null && kind != RouteKind.CASCADE) {
+            root.problem("device-profile", "only applies to cascade routes (their escalations carry the request, "
+                    + "which the profile joins), not " + kind.wire());
+        }
+        return from == null || to == null ? null : new RoutePolicy.DeviceProfile(from, to, window);
     }
 
     /** {@code defer:} (store-and-forward on an edge agent); its default depends on the kind. */

@@ -26,11 +26,21 @@ import java.time.Duration;
  * @param cloudOnEdgeOverload whether a request the edge tier sheds (overloaded) goes to the cloud instead;
  *                     off by default: it is refused with 503 and {@code Retry-After}, so that load on the edge
  *                     does not spend cloud budget on requests the edge would have answered
+ * @param deviceProfile on an edge agent: a profile the device learns from its edge answers and sends the cloud
+ *                     with its escalations; {@code null} when the route has none
  */
 public record RoutePolicy(String name, Path source, RouteKind kind, Stage edge, Stage cloud, Condition hardWhen,
                           Condition escalateWhen, Score score, ThresholdSpec threshold, Duration deadline,
                           LatencySpec cloudLatency, TierCost edgeCost, TierCost cloudCost, double shadowRate,
-                          Defer defer, boolean cloudOnEdgeOverload) {
+                          Defer defer, boolean cloudOnEdgeOverload, DeviceProfile deviceProfile) {
+
+    public RoutePolicy(String name, Path source, RouteKind kind, Stage edge, Stage cloud, Condition hardWhen,
+                       Condition escalateWhen, Score score, ThresholdSpec threshold, Duration deadline,
+                       LatencySpec cloudLatency, TierCost edgeCost, TierCost cloudCost, double shadowRate, Defer defer,
+                       boolean cloudOnEdgeOverload) {
+        this(name, source, kind, edge, cloud, hardWhen, escalateWhen, score, threshold, deadline, cloudLatency, edgeCost,
+                cloudCost, shadowRate, defer, cloudOnEdgeOverload, null);
+    }
 
     public RoutePolicy(String name, Path source, RouteKind kind, Stage edge, Stage cloud, Condition hardWhen,
                        Condition escalateWhen, Score score, ThresholdSpec threshold, Duration deadline,
@@ -59,6 +69,20 @@ public record RoutePolicy(String name, Path source, RouteKind kind, Stage edge, 
             return kind != null && kind.usesEdge() && kind.usesCloud() && kind != RouteKind.SHADOW
                     ? new Defer(true, 0, Duration.ofHours(24), Overflow.DROP_OLDEST) : OFF;
         }
+    }
+
+    /**
+     * A profile of the device's user that the cloud model takes as an input (the demo models' voice
+     * profile): the edge model gives one per request as an output, the device keeps their running
+     * mean, and a cascade's escalation carries that mean as the cloud model's input. Only an edge
+     * agent keeps one; elsewhere the setting changes nothing and the cloud model uses its default.
+     *
+     * @param from   the edge model's output: one row of the profile per request row
+     * @param to     the cloud model's input that receives the device's mean profile
+     * @param window the mean is over all answers up to this many, then follows the latest (each new
+     *               answer weighing 1/window)
+     */
+    public record DeviceProfile(String from, String to, int window) {
     }
 
     /** When the outbox is full: make room by dropping its oldest entry, or answer without keeping this one. */

@@ -190,4 +190,37 @@ class PolicyLoaderTest {
     private void write(String name, String text) throws IOException {
         Files.writeString(folder.resolve(name), text);
     }
+
+    @Test
+    void aDeviceProfileIsReadOnCascadeRoutesOnly() {
+        List<String> problems = new ArrayList<>();
+        RoutePolicy cascade = loader.parseRoute(Path.of("v.yaml"), """
+                version: 1
+                kind: cascade
+                edge: {model: e}
+                cloud: {model: c}
+                device-profile: {from: clip_profile, to: voice_profile}
+                """, problems);
+        assertThat(problems).isEmpty();
+        assertThat(cascade.deviceProfile()).isEqualTo(new RoutePolicy.DeviceProfile("clip_profile", "voice_profile", 1000));
+        assertThat(loader.parseRoute(Path.of("s.yaml"), """
+                version: 1
+                kind: split
+                edge: {model: e, output: x}
+                cloud: {model: c, input: x}
+                device-profile: {from: clip_profile, to: voice_profile, window: 0, what: 1}
+                """, problems)).isNull();
+        assertThat(problems).anyMatch(p -> p.contains("device-profile") && p.contains("only applies to cascade routes"))
+                .anyMatch(p -> p.contains("window"))
+                .anyMatch(p -> p.contains("what"));
+        problems.clear();
+        assertThat(loader.parseRoute(Path.of("m.yaml"), """
+                version: 1
+                kind: cascade
+                edge: {model: e}
+                cloud: {model: c}
+                device-profile: {from: clip_profile}
+                """, problems)).isNull();
+        assertThat(problems).singleElement().asString().contains("to");
+    }
 }

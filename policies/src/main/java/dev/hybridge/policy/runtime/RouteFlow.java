@@ -7,15 +7,19 @@ import static dev.hybridge.oip.ClassifierParameters.MARGIN;
 import static dev.hybridge.oip.RoutingParameters.REASON;
 import static dev.hybridge.oip.RoutingParameters.ROUTE;
 
+import dev.hybridge.oip.Datatype;
+import dev.hybridge.oip.InferRequest;
 import dev.hybridge.oip.InferResponse;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.Tensor;
 import dev.hybridge.policy.Decision;
 import dev.hybridge.policy.EdgeOutcome;
 import dev.hybridge.policy.Reason;
+import dev.hybridge.policy.RoutePolicy;
 import dev.hybridge.policy.Tier;
 import dev.hybridge.policy.runtime.CallState.EdgeAnswer;
 import dev.hybridge.policy.runtime.CallState.Phase;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -60,6 +64,7 @@ final class RouteFlow {
     private final boolean defers;
     private final long retryAfterSeconds;
     private final boolean edgeInProcess;
+    private final DeviceProfiles profiles;
 
     /**
      * @param defers            whether the runtime keeps escalations it cannot send (an edge agent's); else none are made
@@ -68,7 +73,9 @@ final class RouteFlow {
      *                          refused together do not all come back together
      * @param edgeInProcess     whether the edge tier runs in this process ({@link TierClient#inProcess})
      */
-    RouteFlow(OipCodec codec, LongSupplier nanoTime, boolean defers, long retryAfterSeconds, boolean edgeInProcess) {
+    RouteFlow(OipCodec codec, LongSupplier nanoTime, boolean defers, long retryAfterSeconds, boolean edgeInProcess,
+              DeviceProfiles profiles) {
+        this.profiles = profiles;
         this.codec = codec;
         this.nanoTime = nanoTime;
         this.defers = defers;
@@ -85,12 +92,88 @@ final class RouteFlow {
         state = state.deciding(before);
         return switch (before.action()) {
             case REJECT -> finish(state, rejection(call, state, before.reason()));
-            case GO_CLOUD -> callCloud(state, Phase.CLOUD_FIRST, before.reason(), call.body(), call.jsonLength());
+            case GO_CLOUD -> {
+                OipCodec.Encoded request = withProfile(call, new OipCodec.Encoded(call.body(), call.jsonLength()),
+                        keepsProfile(call) ? profiles.current(call.route()) : null);
+                yield callCloud(state, Phase.CLOUD_FIRST, before.reason(), request.body(), request.jsonLength());
+            }
             default -> {
-                yield new Next(state.calling(Phase.EDGE, before.reason(), 0, now()),
-                        handOff(call).edgeRequest(call, codec, edgeInProcess));
+                yield new Next(state.calling(Phase.EDGE, before.reason(), 0, now()), edgeStep(call));
             }
         };
+    }
+
+    // ------------------------------------------------------------------------ device profiles
+
+    /** Whether this runtime keeps a profile for the call's route ({@link RoutePolicy.DeviceProfile}). */
+    private boolean keepsProfile(RouteCall call) {
+        return profiles != DeviceProfiles.NONE && call.policy().deviceProfile() != null;
+    }
+
+    /** The edge stage's call, also asking for the route's profile output when this runtime keeps its profile. */
+    private Step.CallEdge edgeStep(RouteCall call) {
+        Step.CallEdge step = handOff(call).edgeRequest(call, codec, edgeInProcess);
+        if (!keepsProfile(call)) {
+            return step;
+        }
+        String from = call.policy().deviceProfile().from();
+        if (!step.outputs().isEmpty()) {
+            if (step.outputs().contains(from)) {
+                return step;
+            }
+            List<String> outputs = new ArrayList<>(step.outputs());
+            outputs.add(from);
+            return new Step.CallEdge(step.body(), step.jsonLength(), List.copyOf(outputs));
+        }
+        InferRequest request = codec.decodeRequest(step.body(), step.jsonLength());
+        if (request.outputs().isEmpty() || request.outputs().stream().anyMatch(o -> o.name().equals(from))) {
+            return step; // the edge answers with every output, or already with this one
+        }
+        List<InferRequest.RequestedOutput> outputs = new ArrayList<>(request.outputs());
+        outputs.add(new InferRequest.RequestedOutput(from, Map.of(OipCodec.BINARY_DATA, true)));
+        return new Step.CallEdge(codec.encodeRequest(new InferRequest(request.id(), request.parameters(),
+                request.inputs(), outputs), true));
+    }
+
+    /** Adds an edge answer's profile rows to the route's mean; the mean with them, or null. */
+    private float[] heard(RouteCall call, InferResponse response) {
+        if (!keepsProfile(call)) {
+            return null;
+        }
+        RoutePolicy.DeviceProfile setting = call.policy().deviceProfile();
+        for (Tensor output : response.outputs()) {
+            if (output.name().equals(setting.from())) {
+                if (output.datatype() != Datatype.FP32 || output.shape().length != 2 || output.shape()[1] < 1) {
+                    break; // not a profile: the cloud gets what the device had
+                }
+                return profiles.heard(call.route(), (float[]) output.data(), (int) output.shape()[1], setting.window());
+            }
+        }
+        return profiles.current(call.route());
+    }
+
+    /**
+     * The cloud's request with the device's profile added as the setting's input, one row for each
+     * of the request's rows; as it was when there is no profile yet, or the request carries that input.
+     */
+    private OipCodec.Encoded withProfile(RouteCall call, OipCodec.Encoded request, float[] profile) {
+        if (profile == null) {
+            return request;
+        }
+        String to = call.policy().deviceProfile().to();
+        InferRequest decoded = codec.decodeRequest(request.body(), request.jsonLength());
+        if (decoded.inputs().stream().anyMatch(t -> t.name().equals(to))) {
+            return request;
+        }
+        long rows = decoded.inputs().isEmpty() || decoded.inputs().get(0).shape().length == 0 ? 1
+                : Math.max(1, decoded.inputs().get(0).shape()[0]);
+        float[] data = new float[Math.toIntExact(rows * profile.length)];
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(profile, 0, data, r * profile.length, profile.length);
+        }
+        List<Tensor> inputs = new ArrayList<>(decoded.inputs());
+        inputs.add(new Tensor(to, Datatype.FP32, new long[] {rows, profile.length}, data));
+        return codec.encodeRequest(new InferRequest(decoded.id(), decoded.parameters(), inputs, decoded.outputs()), true);
     }
 
     /**
@@ -135,11 +218,13 @@ final class RouteFlow {
         }
         InferResponse response = codec.decodeResponse(reply.body(), reply.jsonLength());
         EdgeOutcome outcome = outcomeOf(response.parameters());
+        float[] profile = heard(call, response);
         state = state.charged(call.engine().charge(call.tenant(), Tier.EDGE, call.body().length));
         Decision after = call.engine().afterEdge(call.facts(), state.before(), outcome, elapsedMillis(call));
         return switch (after.action()) {
             case ESCALATE -> {
-                OipCodec.Encoded request = handOff(call).cloudRequestAfterEdge(call, response, codec);
+                OipCodec.Encoded request = withProfile(call, handOff(call).cloudRequestAfterEdge(call, response, codec),
+                        profile);
                 yield callCloud(state.withEdgeAnswer(new EdgeAnswer(response, outcome)), Phase.CLOUD_AFTER_EDGE,
                         after.reason(), request.body(), request.jsonLength());
             }
@@ -149,7 +234,7 @@ final class RouteFlow {
                     // it should have gone to the cloud and there is no time to wait: an agent keeps it for later
                     CallState at = state;
                     yield deferred(call, at, Reason.DEADLINE_TOO_TIGHT, outcome,
-                            () -> handOff(call).cloudRequestAfterEdge(call, response, codec),
+                            () -> withProfile(call, handOff(call).cloudRequestAfterEdge(call, response, codec), profile),
                             id -> answer(call, at, response, Tier.EDGE, after.reason(), outcome.confidence(), false, id));
                 }
                 yield new Next(state, new Step.Finish(answer(call, state, response, Tier.EDGE, after.reason(),
@@ -330,6 +415,10 @@ final class RouteFlow {
             outputs = outputs.stream().filter(t -> signature.outputs().contains(t.name())).toList();
         } else if (tier == Tier.EDGE) {
             outputs = handOff(call).withoutInternals(call, outputs);
+            if (call.policy().deviceProfile() != null && !call.asksFor(call.policy().deviceProfile().from())) {
+                String from = call.policy().deviceProfile().from();
+                outputs = outputs.stream().filter(t -> !t.name().equals(from)).toList(); // the device's, not the client's
+            }
         }
         InferResponse out = new InferResponse(call.route(), null, call.request().id(), parameters, outputs);
         OipCodec.Encoded encoded = codec.encodeResponse(out, call.answerFor());

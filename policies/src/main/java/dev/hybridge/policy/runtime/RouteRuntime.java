@@ -125,6 +125,17 @@ public final class RouteRuntime {
      */
     public RouteRuntime(PolicyEngine policies, TierClient edge, TierClient cloud, OipCodec codec, LongSupplier nanoTime,
                         Timer timer, Listener listener, Deferrer deferrer, Deduplicator deduplicator, Admission admission) {
+        this(policies, edge, cloud, codec, nanoTime, timer, listener, deferrer, deduplicator, admission,
+                DeviceProfiles.NONE);
+    }
+
+    /**
+     * @param profiles what the device learns for routes with a {@code device-profile} setting (an edge
+     *                 agent's); {@link DeviceProfiles#NONE}: nothing, and escalations carry no profile
+     */
+    public RouteRuntime(PolicyEngine policies, TierClient edge, TierClient cloud, OipCodec codec, LongSupplier nanoTime,
+                        Timer timer, Listener listener, Deferrer deferrer, Deduplicator deduplicator, Admission admission,
+                        DeviceProfiles profiles) {
         this.admission = admission;
         this.deferrer = deferrer;
         this.deduplicator = deduplicator;
@@ -136,7 +147,7 @@ public final class RouteRuntime {
         this.timer = timer;
         this.listener = listener;
         this.flow = new RouteFlow(codec, nanoTime, deferrer != null, admission.settings().retryAfter().toSeconds(),
-                edge.inProcess());
+                edge.inProcess(), profiles);
         this.signatures = new RouteSignatures(edge, cloud, codec, nanoTime);
     }
 

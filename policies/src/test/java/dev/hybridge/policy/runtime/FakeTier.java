@@ -39,6 +39,8 @@ final class FakeTier implements TierClient {
     private volatile boolean inProcess;
     private final java.util.concurrent.atomic.AtomicInteger metadataCalls = new java.util.concurrent.atomic.AtomicInteger();
     private volatile double millis = 20;
+    /** One row of data per output name, for outputs other than probs ([1, 2, 3] otherwise). */
+    private final Map<String, float[]> rows = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** @param outputs what its model gives: {@code probs}, and on an edge model that hands on, {@code embedding} */
     FakeTier(List<TensorSpec> outputs) {
@@ -102,6 +104,12 @@ final class FakeTier implements TierClient {
     }
 
     /** As an edge agent's own models: in this process. */
+    /** Its next answers give this row for the output (one row a request). */
+    FakeTier giving(String output, float... row) {
+        rows.put(output, row);
+        return this;
+    }
+
     FakeTier local() {
         this.inProcess = true;
         return this;
@@ -189,7 +197,7 @@ final class FakeTier implements TierClient {
                 continue;
             }
             float[] data = spec.name().equals("probs") ? new float[] {(float) confidence, (float) (1 - confidence)}
-                    : new float[] {1, 2, 3};
+                    : rows.getOrDefault(spec.name(), new float[] {1, 2, 3});
             answer.add(new Tensor(spec.name(), Datatype.FP32, new long[] {1, data.length}, data));
         }
         return codec.encodeResponse(new InferResponse("m", "1", request.id(), parameters, answer), request);

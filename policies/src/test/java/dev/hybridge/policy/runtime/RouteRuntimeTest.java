@@ -9,6 +9,7 @@ import dev.hybridge.oip.InferResponse;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.OipException;
 import dev.hybridge.oip.Tensor;
+import dev.hybridge.oip.TensorSpec;
 import dev.hybridge.policy.PolicyEngine;
 import dev.hybridge.policy.PolicyLoader;
 import dev.hybridge.policy.Reason;
@@ -195,6 +196,52 @@ class RouteRuntimeTest {
         assertThat(edge.requests().get(0).inputs()).extracting(Tensor::name).containsExactly("audio");
         assertThat(answer.jsonLength()).as("all JSON, as the client asked").isEqualTo(-1);
         assertThat(ok(answer).outputs()).extracting(Tensor::name).containsExactly("probs");
+    }
+
+    @Test
+    void aDevicesProfileIsLearnedFromItsEdgeAnswersAndSentWithItsEscalations() throws IOException {
+        write("voice", """
+                version: 1
+                kind: cascade
+                edge: {model: digits-edge}
+                cloud: {model: digits-cloud}
+                threshold: {value: 0.5}
+                cloud-latency: {initial: 10ms}
+                device-profile: {from: clip_profile, to: voice_profile, window: 3}
+                """);
+        assertThat(policies.reload(folder).problems()).isEmpty();
+        FakeTier local = new FakeTier(List.of(new TensorSpec("probs", Datatype.FP32, new long[] {-1, 2}),
+                new TensorSpec("clip_profile", Datatype.FP32, new long[] {-1, 3}))).local();
+        DeviceProfiles.Running profiles = DeviceProfiles.inMemory();
+        runtime = new RouteRuntime(policies, local, cloud, codec, time, time, RouteRuntime.Listener.NONE, null, null,
+                Admission.none(), profiles);
+        // answered at the edge: the profile is learned, and it is the device's, not the client's
+        local.answering(0.9, "7").giving("clip_profile", 1, 2, 3);
+        assertThat(ok(run("voice")).outputs()).extracting(Tensor::name).containsExactly("probs");
+        assertThat(local.namedBeside().get(0)).containsExactly("probs", "clip_profile");
+        assertThat(cloud.requests()).isEmpty();
+        // escalated: the cloud gets the request with the mean so far, this answer's row included
+        local.answering(0.2, "1").giving("clip_profile", 3, 4, 5);
+        cloud.answering(0.9, "4");
+        assertThat(ok(run("voice")).outputs()).extracting(Tensor::name).containsExactly("probs");
+        InferRequest escalated = cloud.requests().get(0);
+        assertThat(escalated.inputs()).extracting(Tensor::name).containsExactly("audio", "voice_profile");
+        assertThat(escalated.inputs().get(1).shape()).containsExactly(1, 3);
+        assertThat((float[]) escalated.inputs().get(1).data()).containsExactly(2, 3, 4);
+        // a client that names outputs: the edge is asked for the profile too, the client gets what it named
+        local.answering(0.9, "7").giving("clip_profile", 8, 9, 10);
+        assertThat(ok(send("voice", "acme", Map.of(), List.of("probs")).join()).outputs()).extracting(Tensor::name)
+                .containsExactly("probs");
+        assertThat(local.requests().get(2).outputs()).extracting(InferRequest.RequestedOutput::name)
+                .containsExactly("probs", "clip_profile");
+        // the mean of the three rows so far (the window holds three: a fourth would weigh a third)
+        assertThat(profiles.current("voice")).containsExactly(4, 5, 6);
+        // a runtime that keeps no profiles (the gateway's) sends the request as it came
+        runtime = new RouteRuntime(policies, local, cloud, codec, time, time, RouteRuntime.Listener.NONE);
+        local.answering(0.2, "1");
+        ok(run("voice"));
+        assertThat(cloud.requests().get(1).inputs()).extracting(Tensor::name).containsExactly("audio");
+        assertThat(local.namedBeside().get(3)).containsExactly("probs");
     }
 
     @Test
