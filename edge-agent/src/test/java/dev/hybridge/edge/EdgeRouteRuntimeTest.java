@@ -112,6 +112,11 @@ class EdgeRouteRuntimeTest {
     private final HandTime time = new HandTime();
 
     private RouteRuntime runtime() throws Exception {
+        return runtime("", DeviceProfiles.NONE);
+    }
+
+    /** @param digits more settings of the digits route (which escalates every request) */
+    private RouteRuntime runtime(String digits, DeviceProfiles profiles) throws Exception {
         Clock clock = Clock.systemUTC();
         PolicyEngine engine = new PolicyEngine(clock, new PolicyLoader(), SpendLedger.inMemory(clock));
         engine.apply(new PolicyLoader().load(new PolicyBundle(Map.of("digits.yaml", """
@@ -122,7 +127,7 @@ class EdgeRouteRuntimeTest {
                 escalate-when: 'true'
                 deadline: 500ms
                 cloud-latency: {initial: 10ms}
-                """, "sampled.yaml", """
+                """ + digits, "sampled.yaml", """
                 version: 1
                 kind: shadow
                 edge: {model: digits-edge}
@@ -130,7 +135,7 @@ class EdgeRouteRuntimeTest {
                 shadow: {sample-rate: 1.0}
                 """))));
         return new RouteRuntime(engine, new LocalTier(host, CODEC), cloud, CODEC, time.now::get, time,
-                RouteRuntime.Listener.NONE);
+                RouteRuntime.Listener.NONE, null, null, Admission.none(), profiles);
     }
 
     private static byte[] request(String id) {
@@ -175,21 +180,8 @@ class EdgeRouteRuntimeTest {
 
     @Test
     void anEscalationCarriesTheVoiceProfileTheDeviceLearnedFromTheDemoEdgeModel() throws Exception {
-        Clock clock = Clock.systemUTC();
-        PolicyEngine engine = new PolicyEngine(clock, new PolicyLoader(), SpendLedger.inMemory(clock));
-        engine.apply(new PolicyLoader().load(new PolicyBundle(Map.of("digits.yaml", """
-                version: 1
-                kind: cascade
-                edge: {model: digits-edge}
-                cloud: {model: digits-cloud}
-                escalate-when: 'true'
-                deadline: 500ms
-                cloud-latency: {initial: 10ms}
-                device-profile: {from: clip_profile, to: voice_profile}
-                """))));
         DeviceProfiles.Running profiles = DeviceProfiles.inMemory();
-        RouteRuntime runtime = new RouteRuntime(engine, new LocalTier(host, CODEC), cloud, CODEC, time.now::get, time,
-                RouteRuntime.Listener.NONE, null, null, Admission.none(), profiles);
+        RouteRuntime runtime = runtime("device-profile: {from: clip_profile, to: voice_profile}\n", profiles);
         byte[] body = request("r1");
         runtime.infer("digits", "device", body, jsonLength(body));
         awaitCloudCall();
