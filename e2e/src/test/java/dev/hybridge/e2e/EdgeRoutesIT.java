@@ -13,6 +13,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -127,6 +129,28 @@ class EdgeRoutesIT {
 
     @Test
     @Order(2)
+    void theDeviceKeepsItsUsersVoiceProfileOnDisk() throws Exception {
+        // the first test sent the sample through digits on the agent (its escalations, carrying the profile, were
+        // answered by the cloud model through the gateway); the agent keeps the mean of the edge model's
+        // clip profiles, written every 5 s while it changes
+        Path file = state.resolve("device-profiles.json");
+        Pattern rows = Pattern.compile("\"digits\":\\{\"rows\":(\\d+),\"values\":\\[([^\\]]*)\\]");
+        long until = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        Matcher kept = null;
+        while (kept == null || Long.parseLong(kept.group(1)) < sample().size()) {
+            assertThat(System.nanoTime()).as("the agent's device-profiles.json after 20 s").isLessThan(until);
+            Thread.sleep(100); // polling another process's file: there is nothing to be notified by
+            if (Files.exists(file)) {
+                Matcher m = rows.matcher(Files.readString(file));
+                kept = m.find() ? m : null;
+            }
+        }
+        assertThat(Long.parseLong(kept.group(1))).isEqualTo(sample().size());
+        assertThat(kept.group(2).split(",")).hasSize(40);
+    }
+
+    @Test
+    @Order(3)
     void aPolicyChangeOnTheGatewayReachesTheAgentWithoutARestart() throws IOException {
         Files.writeString(policies.resolve("digits-local.yaml"), """
                 version: 1
@@ -139,7 +163,7 @@ class EdgeRoutesIT {
     }
 
     @Test
-    @Order(3)
+    @Order(4)
     void aFrozenGatewayCostsNoRequestItsDeadlineAndOnceTheBreakerOpensNothingIsSent() {
         gateway.freeze();
         try {
@@ -177,7 +201,7 @@ class EdgeRoutesIT {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void aKilledGatewayLeavesEveryRequestAnsweredAtTheEdge() {
         gateway.kill();
         for (Fsdd.Clip c : sample().subList(0, 20)) {
@@ -189,7 +213,7 @@ class EdgeRoutesIT {
     }
 
     @Test
-    @Order(5)
+    @Order(6)
     void anAgentStartedWhileTheGatewayIsDownStartsFromItsStoredPolicies() {
         try (ProgramProcess second = startAgent()) {
             second.awaitReady(E2e.START_TIMEOUT);
