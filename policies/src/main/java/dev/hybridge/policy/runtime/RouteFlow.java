@@ -65,6 +65,8 @@ final class RouteFlow {
     private final long retryAfterSeconds;
     private final boolean edgeInProcess;
     private final DeviceProfiles profiles;
+    /** The most values a device profile is repeated out to for one request's rows. */
+    static final long MAX_PROFILE_VALUES = 16L << 20;
 
     /**
      * @param defers            whether the runtime keeps escalations it cannot send (an edge agent's); else none are made
@@ -165,8 +167,12 @@ final class RouteFlow {
         if (decoded.inputs().stream().anyMatch(t -> t.name().equals(to))) {
             return request;
         }
-        long rows = decoded.inputs().isEmpty() || decoded.inputs().get(0).shape().length == 0 ? 1
-                : Math.max(1, decoded.inputs().get(0).shape()[0]);
+        Tensor first = decoded.inputs().isEmpty() ? null : decoded.inputs().get(0);
+        long rows = first == null || first.shape().length == 0 ? 1 : first.shape()[0];
+        if (rows < 1 || first != null && rows > Math.max(1, first.elementCount())
+                || rows * profile.length > MAX_PROFILE_VALUES) {
+            return request; // rows its data does not hold, or too many: sent without, the cloud uses its default
+        }
         float[] data = new float[Math.toIntExact(rows * profile.length)];
         for (int r = 0; r < rows; r++) {
             System.arraycopy(profile, 0, data, r * profile.length, profile.length);

@@ -236,12 +236,20 @@ class RouteRuntimeTest {
                 .containsExactly("probs", "clip_profile");
         // the mean of the three rows so far (the window holds three: a fourth would weigh a third)
         assertThat(profiles.current("voice")).containsExactly(4, 5, 6);
+        // a request claiming rows its data does not hold is not given a profile for each of them
+        local.answering(0.2, "1");
+        Tensor empty = new Tensor("audio", Datatype.FP32, new long[] {50_000_000, 0}, new float[0]);
+        runtime.infer("voice", "acme", codec.encodeRequest(new InferRequest("huge", Map.of(), List.of(empty), List.of()),
+                false).body(), -1).join();
+        assertThat(cloud.requests().get(cloud.requests().size() - 1).inputs()).extracting(Tensor::name)
+                .containsExactly("audio");
         // a runtime that keeps no profiles (the gateway's) sends the request as it came
         runtime = new RouteRuntime(policies, local, cloud, codec, time, time, RouteRuntime.Listener.NONE);
         local.answering(0.2, "1");
         ok(run("voice"));
-        assertThat(cloud.requests().get(1).inputs()).extracting(Tensor::name).containsExactly("audio");
-        assertThat(local.namedBeside().get(3)).containsExactly("probs");
+        assertThat(cloud.requests().get(cloud.requests().size() - 1).inputs()).extracting(Tensor::name)
+                .containsExactly("audio");
+        assertThat(local.namedBeside().get(local.namedBeside().size() - 1)).containsExactly("probs");
     }
 
     @Test
