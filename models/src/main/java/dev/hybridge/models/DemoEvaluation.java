@@ -4,6 +4,7 @@ import dev.hybridge.oip.Datatype;
 import dev.hybridge.oip.InferRequest;
 import dev.hybridge.oip.InferResponse;
 import dev.hybridge.oip.Tensor;
+import dev.hybridge.policy.runtime.DeviceProfiles;
 import dev.hybridge.serving.model.Confidence;
 import dev.hybridge.serving.model.HostSettings;
 import dev.hybridge.serving.model.ModelHost;
@@ -12,6 +13,7 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Runs the demo models on the official test split through the project's own model host (ONNX
@@ -32,6 +34,8 @@ public final class DemoEvaluation {
      * shuffle as the routes as decided ({@code SpeakerFolds.byPolicyEngine}, seed 7) give a fold.
      */
     public static final long STREAM_SEED = 7L;
+    /** The device profile's window, as {@code config/policies/digits.yaml} sets it. */
+    static final int PROFILE_WINDOW = 1000;
     /** 0 never escalates, above 1 always does; between them a grid fine enough to find the knee. */
     public static final double[] THRESHOLDS = {0.0, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9,
         0.925, 0.95, 0.975, 0.99, 0.995, 0.999, 1.01};
@@ -112,20 +116,18 @@ public final class DemoEvaluation {
      */
     static float[] deviceProfiles(List<Fsdd.Clip> clips, float[] clipProfiles, int bands) {
         float[] out = new float[clips.size() * bands];
-        java.util.Map<String, List<Integer>> bySpeaker = new java.util.TreeMap<>();
+        Map<String, List<Integer>> bySpeaker = new java.util.TreeMap<>();
         for (int i = 0; i < clips.size(); i++) {
             bySpeaker.computeIfAbsent(clips.get(i).speaker(), k -> new java.util.ArrayList<>()).add(i);
         }
-        for (List<Integer> stream : bySpeaker.values()) {
+        for (Map.Entry<String, List<Integer>> speaker : bySpeaker.entrySet()) {
+            List<Integer> stream = speaker.getValue();
             java.util.Collections.shuffle(stream, new java.util.Random(STREAM_SEED));
-            double[] sum = new double[bands];
-            int seen = 0;
+            // the running mean as an edge agent keeps it (the shipped digits route's window holds all 500 clips)
+            DeviceProfiles.Running device = DeviceProfiles.inMemory();
             for (int clip : stream) {
-                seen++;
-                for (int b = 0; b < bands; b++) {
-                    sum[b] += clipProfiles[clip * bands + b];
-                    out[clip * bands + b] = (float) (sum[b] / seen);
-                }
+                float[] row = java.util.Arrays.copyOfRange(clipProfiles, clip * bands, (clip + 1) * bands);
+                System.arraycopy(device.heard(speaker.getKey(), row, bands, PROFILE_WINDOW), 0, out, clip * bands, bands);
             }
         }
         return out;

@@ -74,6 +74,29 @@ public final class Tensor {
         return java.lang.reflect.Array.getLength(array);
     }
 
+    /**
+     * How many rows a request holds, by its first input: its first dimension, when its data holds at
+     * least one element for each row (1 for a scalar or no input); -1 for a shape claiming rows its
+     * data does not hold, so that nothing is made for them.
+     */
+    public static long rowsHeld(java.util.List<Tensor> inputs) {
+        if (inputs.isEmpty() || inputs.get(0).shape().length == 0) {
+            return 1;
+        }
+        Tensor first = inputs.get(0);
+        long rows = first.shape()[0];
+        return rows >= 1 && rows <= first.elementCount() ? rows : -1;
+    }
+
+    /** An FP32 tensor of this shape holding {@code row} once for each of its rows (its first dimension). */
+    public static Tensor repeatedRow(String name, float[] row, long[] shape) {
+        float[] data = new float[Math.toIntExact(shape[0] * row.length)];
+        for (int r = 0; r < shape[0]; r++) {
+            System.arraycopy(row, 0, data, r * row.length, row.length);
+        }
+        return new Tensor(name, Datatype.FP32, shape, data);
+    }
+
     /** The product of the dimensions, or an error naming the tensor when it is negative or overflows. */
     public static long shapeProduct(String tensorName, long[] shape) {
         long product = 1;

@@ -167,18 +167,12 @@ final class RouteFlow {
         if (decoded.inputs().stream().anyMatch(t -> t.name().equals(to))) {
             return request;
         }
-        Tensor first = decoded.inputs().isEmpty() ? null : decoded.inputs().get(0);
-        long rows = first == null || first.shape().length == 0 ? 1 : first.shape()[0];
-        if (rows < 1 || first != null && rows > Math.max(1, first.elementCount())
-                || rows * profile.length > MAX_PROFILE_VALUES) {
+        long rows = Tensor.rowsHeld(decoded.inputs());
+        if (rows < 1 || rows * profile.length > MAX_PROFILE_VALUES) {
             return request; // rows its data does not hold, or too many: sent without, the cloud uses its default
         }
-        float[] data = new float[Math.toIntExact(rows * profile.length)];
-        for (int r = 0; r < rows; r++) {
-            System.arraycopy(profile, 0, data, r * profile.length, profile.length);
-        }
         List<Tensor> inputs = new ArrayList<>(decoded.inputs());
-        inputs.add(new Tensor(to, Datatype.FP32, new long[] {rows, profile.length}, data));
+        inputs.add(Tensor.repeatedRow(to, profile, new long[] {rows, profile.length}));
         return codec.encodeRequest(new InferRequest(decoded.id(), decoded.parameters(), inputs, decoded.outputs()), true);
     }
 

@@ -218,16 +218,11 @@ public final class OnnxModel implements AutoCloseable {
                 continue;
             }
             TensorSpec spec = metadata.input(entry.getKey());
-            long rows = spec.shape()[0];
-            if (rows < 0) {
-                // as many as the request's first input has: a row holds at least one of its elements, so a
-                // shape claiming rows its data does not hold fills nothing (validation then names the input)
-                Tensor first = request.inputs().isEmpty() ? null : request.inputs().get(0);
-                if (first == null || first.shape().length == 0 || first.shape()[0] < 1
-                        || first.shape()[0] > first.elementCount()) {
-                    return request;
-                }
-                rows = first.shape()[0];
+            // as many rows as the request's first input has; a shape claiming rows its data does not hold
+            // fills nothing (validation then names the input)
+            long rows = spec.shape()[0] >= 0 ? spec.shape()[0] : Tensor.rowsHeld(request.inputs());
+            if (rows < 1) {
+                return request;
             }
             float[] row = entry.getValue();
             if (rows * row.length > MAX_DEFAULT_VALUES) {
@@ -235,16 +230,12 @@ public final class OnnxModel implements AutoCloseable {
                         + " rows would be " + rows * row.length + " values, over the limit of " + MAX_DEFAULT_VALUES
                         + "; send the input, or fewer rows");
             }
-            float[] data = new float[(int) rows * row.length];
-            for (int r = 0; r < rows; r++) {
-                System.arraycopy(row, 0, data, r * row.length, row.length);
-            }
             long[] shape = spec.shape().clone();
             shape[0] = rows;
             if (inputs == null) {
                 inputs = new ArrayList<>(request.inputs());
             }
-            inputs.add(new Tensor(entry.getKey(), Datatype.FP32, shape, data));
+            inputs.add(Tensor.repeatedRow(entry.getKey(), row, shape));
         }
         return inputs == null ? request
                 : new InferRequest(request.id(), request.parameters(), inputs, request.outputs());
