@@ -48,7 +48,8 @@ FLOOR = 11.5
 SPEED_RANGE = 0.08  # speed perturbation: resampled by 1 +- this
 EDGE_SIZE = "wide"  # or "small" (the first recipe's), or "wider" (about 1.7x the parameters)
 CLOUD_SIZE = "bands"  # the last map averaged over time only; or "standard" (over bands too), "wide" (about twice the channels), "order" (a GRU over its frames)
-TEACHERS = 3  # the cloud model averages this many teachers, each trained from its own seed
+TEACHERS = 3  # the cloud model averages this many teachers, each trained from its own seed; the students learn from them
+EXTRA_TEACHERS = 0  # and this many more, trained after the students (train_extra_teachers)
 MIXUP = 0.0  # mixup's Beta(a, a) for the teacher's training (0: off)
 STRETCH = 0.6  # tempo perturbation of the teacher's log-mel image: its time axis stretched by up to 1 + this (0: off)
 STUDENT_STRETCH = 0.3  # the same for the edge model and the head, with the teacher labelling the stretched image
@@ -607,46 +608,71 @@ def synthetic_weights(clips):
     return weights
 
 
+def train_teacher(k, count, train_x, train_y, epochs, generator, profiles, weights, mixing):
+    """Teacher k of count: trained from its own seed on audio perturbed as other voices would say it
+    (speed), with its log-mel image stretched in time (STRETCH) and warped in frequency (WARP), masked
+    (SpecAugment) and mixed (MIXUP); generator draws the perturbations."""
+    torch.manual_seed(SEED + k)
+    model = CloudModel(True if TEMPO_TEACHERS and k >= TEACHERS - TEMPO_TEACHERS else None)
+    set_profile(model, profiles)
+
+    def loss(x, y, rows):
+        features = model.front(x, None if profiles is None else profiles[rows])
+        if STRETCH > 0 and not model.front.tempo:  # a tempo-normalised image has no tempo to perturb
+            features = stretch(features, generator)
+        if WARP > 0:
+            features = warp(features, generator)
+        if RECIPE["spec-augment"]:
+            features = spec_augment(features, generator)
+        if MIXUP > 0:
+            share = float(mixing.beta(MIXUP, MIXUP))
+            other = torch.randperm(len(x), generator=generator)
+            features = share * features + (1 - share) * features[other]
+            logits = model.body(features)
+            return share * F.cross_entropy(logits, y, label_smoothing=0.05) + \
+                (1 - share) * F.cross_entropy(logits, y[other], label_smoothing=0.05)
+        if weights is not None:
+            w = weights[rows]
+            each = F.cross_entropy(model.body(features), y, label_smoothing=0.05, reduction="none")
+            return (each * w).sum() / w.sum()
+        return F.cross_entropy(model.body(features), y, label_smoothing=0.05)
+
+    label = "cloud" if count == 1 else f"cloud {k + 1}/{count}"
+    train(model, model.parameters(), loss, train_x, train_y, epochs, 3e-3, generator, label,
+          speed=RECIPE["speed-perturbation"])
+    model.eval()
+    return model
+
+
 def train_teachers(train_x, train_y, epochs, generator, profiles=None):
-    """The cloud model: TEACHERS teachers, each on audio perturbed as other voices would say it
-    (speed), with its log-mel image stretched in time (STRETCH) and warped in frequency (WARP), masked (SpecAugment) and mixed (MIXUP)."""
+    """The teachers the students learn from: TEACHERS of them (train_teacher), drawing their
+    perturbations from the recipe's generator one after the other."""
     mixing = np.random.default_rng(SEED)
     weights = synthetic_weights(len(train_x))
-    members = []
-    for k in range(TEACHERS):
-        torch.manual_seed(SEED + k)
-        model = CloudModel(True if k >= TEACHERS - TEMPO_TEACHERS else None)
-        set_profile(model, profiles)
-
-        def loss(x, y, rows, model=model):
-            features = model.front(x, None if profiles is None else profiles[rows])
-            if STRETCH > 0 and not model.front.tempo:  # a tempo-normalised image has no tempo to perturb
-                features = stretch(features, generator)
-            if WARP > 0:
-                features = warp(features, generator)
-            if RECIPE["spec-augment"]:
-                features = spec_augment(features, generator)
-            if MIXUP > 0:
-                share = float(mixing.beta(MIXUP, MIXUP))
-                other = torch.randperm(len(x), generator=generator)
-                features = share * features + (1 - share) * features[other]
-                logits = model.body(features)
-                return share * F.cross_entropy(logits, y, label_smoothing=0.05) + \
-                    (1 - share) * F.cross_entropy(logits, y[other], label_smoothing=0.05)
-            if weights is not None:
-                w = weights[rows]
-                each = F.cross_entropy(model.body(features), y, label_smoothing=0.05, reduction="none")
-                return (each * w).sum() / w.sum()
-            return F.cross_entropy(model.body(features), y, label_smoothing=0.05)
-
-        label = "cloud" if TEACHERS == 1 else f"cloud {k + 1}/{TEACHERS}"
-        train(model, model.parameters(), loss, train_x, train_y, epochs, 3e-3, generator, label,
-              speed=RECIPE["speed-perturbation"])
-        model.eval()
-        members.append(model)
-    cloud = Teachers(members)
+    count = TEACHERS + EXTRA_TEACHERS
+    cloud = Teachers([train_teacher(k, count, train_x, train_y, epochs, generator, profiles, weights, mixing)
+                      for k in range(TEACHERS)])
     cloud.eval()
     return cloud
+
+
+def train_extra_teachers(train_x, train_y, epochs, profiles=None):
+    """The cloud model's EXTRA_TEACHERS more teachers (None without them), trained after the students
+    with the same recipe, each from its own seed and with a generator of its own (SEED + its number),
+    so that they come out the same whether trained in a whole run or alone (--extra-teachers-only).
+    The students learn from the first TEACHERS only."""
+    if not EXTRA_TEACHERS:
+        return None
+    count = TEACHERS + EXTRA_TEACHERS
+    weights = synthetic_weights(len(train_x))
+    members = []
+    for k in range(TEACHERS, count):
+        generator = torch.Generator().manual_seed(SEED + k)
+        members.append(train_teacher(k, count, train_x, train_y, epochs, generator, profiles, weights,
+                                     np.random.default_rng(SEED + k)))
+    extra = Teachers(members)
+    extra.eval()
+    return extra
 
 
 def train_all(train_x, train_y, epochs, generator, profiles=None, cloud=None):
@@ -710,7 +736,7 @@ def train_all(train_x, train_y, epochs, generator, profiles=None, cloud=None):
     return cloud, edge, head
 
 
-def export_all(cloud, edge, head, example, out, results):
+def export_all(cloud, edge, head, example, out, results, extra=None):
     labels = "[" + ", ".join(f'"{l}"' for l in LABELS) + "]"
     credit = "# Trained on the Free Spoken Digit Dataset (Z. Jackson et al., CC BY-SA 4.0) by models/demo/train.py.\n"
     config = credit + f"version: \"1\"\nlabels: {labels}\nscores:\n  output: probs\n  kind: probabilities\n"
@@ -722,6 +748,8 @@ def export_all(cloud, edge, head, example, out, results):
         half_link(out)
     if DEVICE_PROFILE and RECIPE["voice-normalisation"]:
         device_profile(out)
+    if extra is not None:
+        add_teachers(out, extra, example)
     with open(os.path.join(out, "training.json"), "w") as f:
         json.dump(results, f, indent=2)
         f.write("\n")
@@ -737,29 +765,11 @@ def device_profile(out):
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    def floor_output(graph):
-        floors = [n for n in graph.node if n.op_type == "Max"]
-        assert len(floors) == 1, "the log-mel floor is the graph's one Max"
-        return floors[0].output[0]
-
     cloud_path = os.path.join(out, "cloud", "digits-cloud", "model.onnx")
     cloud = onnx.load(cloud_path)
     if any(i.name == "voice_profile" for i in cloud.graph.input):
         return  # done already
-    floored = floor_output(cloud.graph)
-    constants = {i.name: i for i in cloud.graph.initializer}
-    subs = [n for n in cloud.graph.node if n.op_type == "Sub" and n.input[0] == floored and n.input[1] in constants
-            and tuple(constants[n.input[1]].dims) == (1, N_MELS, 1)]
-    assert len(subs) == 1, "the fixed profile is removed from the floored image by one Sub"
-    fixed = constants[subs[0].input[1]]
-    profile = numpy_helper.to_array(fixed).reshape(-1)
-    subs[0].input[1] = "voice_profile_column"
-    if not any(fixed.name in n.input for n in cloud.graph.node):
-        cloud.graph.initializer.remove(fixed)
-    cloud.graph.initializer.append(numpy_helper.from_array(np.array([2], dtype=np.int64), "voice_profile_axes"))
-    cloud.graph.node.insert(0, helper.make_node("Unsqueeze", ["voice_profile", "voice_profile_axes"],
-                                                ["voice_profile_column"], name="voice_profile_to_column"))
-    cloud.graph.input.append(helper.make_tensor_value_info("voice_profile", TensorProto.FLOAT, ["batch", N_MELS]))
+    profile = profile_input(cloud)
     onnx.checker.check_model(cloud)
     onnx.save(cloud, cloud_path)
     config = os.path.join(os.path.dirname(cloud_path), "config.yaml")
@@ -780,6 +790,75 @@ def device_profile(out):
     onnx.checker.check_model(edge)
     onnx.save(edge, edge_path)
     record_recipe(out, "device_profile", True)
+
+
+def floor_output(graph):
+    floors = [n for n in graph.node if n.op_type == "Max"]
+    assert len(floors) == 1, "the log-mel floor is the graph's one Max"
+    return floors[0].output[0]
+
+
+def profile_input(cloud):
+    """Gives a cloud model's graph (an onnx.ModelProto, changed in place) the input voice_profile
+    [batch, 40], removed from the floored log-mel image instead of its fixed profile; returns the fixed one."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    floored = floor_output(cloud.graph)
+    constants = {i.name: i for i in cloud.graph.initializer}
+    subs = [n for n in cloud.graph.node if n.op_type == "Sub" and n.input[0] == floored and n.input[1] in constants
+            and tuple(constants[n.input[1]].dims) == (1, N_MELS, 1)]
+    assert len(subs) == 1, "the fixed profile is removed from the floored image by one Sub"
+    fixed = constants[subs[0].input[1]]
+    profile = numpy_helper.to_array(fixed).reshape(-1)
+    subs[0].input[1] = "voice_profile_column"
+    if not any(fixed.name in n.input for n in cloud.graph.node):
+        cloud.graph.initializer.remove(fixed)
+    cloud.graph.initializer.append(numpy_helper.from_array(np.array([2], dtype=np.int64), "voice_profile_axes"))
+    cloud.graph.node.insert(0, helper.make_node("Unsqueeze", ["voice_profile", "voice_profile_axes"],
+                                                ["voice_profile_column"], name="voice_profile_to_column"))
+    cloud.graph.input.append(helper.make_tensor_value_info("voice_profile", TensorProto.FLOAT, ["batch", N_MELS]))
+    return profile
+
+
+def add_teachers(out, extra, example):
+    """Adds the extra teachers (train_extra_teachers) to the cloud model exported in out: its graph
+    then answers the average of all its teachers' probabilities, each teacher weighing the same (the
+    first ones' average weighs TEACHERS, the extra ones' EXTRA_TEACHERS). The extra teachers' graph is
+    exported as the first one's was (with the input voice_profile when it has one) and joined beside
+    it, sharing its inputs. Runs on a folder export_all wrote."""
+    import onnx
+    from onnx import TensorProto, compose, helper
+
+    cloud_path = os.path.join(out, "cloud", "digits-cloud", "model.onnx")
+    cloud = onnx.load(cloud_path)
+    if any(n.name == "extra_teachers_probs" for n in cloud.graph.node):
+        raise SystemExit(f"{cloud_path} has its extra teachers already")
+    with tempfile.TemporaryDirectory(prefix="hybridge-teachers-") as folder:
+        path = os.path.join(folder, "model.onnx")
+        export(extra, example, path, "audio", ["probs"], "")
+        added = onnx.load(path)
+    inputs = [i.name for i in cloud.graph.input]
+    if "voice_profile" in inputs:
+        profile_input(added)
+    added = compose.add_prefix(added, "extra_")
+    first, more = TEACHERS, len(extra.members)
+    for node in cloud.graph.node:
+        node.output[:] = ["first_teachers_probs" if o == "probs" else o for o in node.output]
+    nodes = [helper.make_node("Identity", [name], ["extra_" + name], name="extra_" + name + "_in") for name in inputs]
+    nodes += list(added.graph.node)
+    weights = [helper.make_tensor("first_teachers_weight", TensorProto.FLOAT, [], [first / (first + more)]),
+               helper.make_tensor("extra_teachers_weight", TensorProto.FLOAT, [], [more / (first + more)])]
+    nodes += [helper.make_node("Mul", ["first_teachers_probs", "first_teachers_weight"], ["first_teachers_share"],
+                               name="first_teachers_share"),
+              helper.make_node("Mul", ["extra_probs", "extra_teachers_weight"], ["extra_teachers_share"],
+                               name="extra_teachers_share"),
+              helper.make_node("Add", ["first_teachers_share", "extra_teachers_share"], ["probs"],
+                               name="extra_teachers_probs")]
+    cloud.graph.node.extend(nodes)
+    cloud.graph.initializer.extend(list(added.graph.initializer) + weights)
+    onnx.checker.check_model(cloud)
+    onnx.save(cloud, cloud_path)
+    record_recipe(out, "extra_teachers", more)
 
 
 def half_link(out):
@@ -830,7 +909,7 @@ def record_recipe(out, key, value):
 
 
 def recipe():
-    return dict(RECIPE, speed_range=SPEED_RANGE, edge=EDGE_SIZE, cloud=CLOUD_SIZE, teachers=TEACHERS, mixup=MIXUP,
+    return dict(RECIPE, speed_range=SPEED_RANGE, edge=EDGE_SIZE, cloud=CLOUD_SIZE, teachers=TEACHERS, extra_teachers=EXTRA_TEACHERS, mixup=MIXUP,
                 stretch=STRETCH, student_stretch=STUDENT_STRETCH, warp=WARP, eq=EQ, reverb=REVERB, synthetic_weight=SYNTHETIC_WEIGHT, lifter=LIFTER, tempo_teachers=TEMPO_TEACHERS, seed=SEED,
                 head_from=HEAD_FROM, link=LINK, synthetic=SYNTHETIC,
                 device_profile=DEVICE_PROFILE and RECIPE["voice-normalisation"],
@@ -919,7 +998,9 @@ def run(data, holdout, out, epochs):
         torch.set_rng_state(saved["torch"])
         np.random.set_state(saved["numpy"])
         print(f"teachers loaded from {teachers_file(LOAD_TEACHERS, holdout)}", flush=True)
-    cloud, edge, head = train_all(train_x, train_y, epochs, generator, profiles, cloud)
+    first, edge, head = train_all(train_x, train_y, epochs, generator, profiles, cloud)
+    extra = train_extra_teachers(train_x, train_y, epochs, profiles)
+    cloud = first if extra is None else Teachers(list(first.members) + list(extra.members))
     results = {
         "split": "official" if holdout is None else "leave-one-speaker-out",
         "held_out_speaker": holdout,
@@ -937,12 +1018,50 @@ def run(data, holdout, out, epochs):
         },
     }
     print(f"{what}: test accuracy (PyTorch):", json.dumps(results), flush=True)
-    export_all(cloud, edge, head, test_x[:2], out, results)
+    export_all(first, edge, head, test_x[:2], out, results, extra)
     return results
 
 
+def extra_teachers_file(folder, holdout):
+    """Where --save-teachers keeps, and --extra-teachers-only finds, a split's extra teachers."""
+    return os.path.join(folder, f"extra-teachers-{holdout or 'official'}-{SEED}.pt")
+
+
+def run_extra_teachers(data, holdout, out, epochs):
+    """Trains a split's extra teachers only (or loads them, when --save-teachers kept them) and adds
+    them to the cloud model exported in out, as a whole run with --extra-teachers would have."""
+    train_x, train_y, test_x, test_y, voices = split(data, holdout)
+    started = time.time()
+    kept = SAVE_TEACHERS and extra_teachers_file(SAVE_TEACHERS, holdout)
+    if kept and os.path.exists(kept):
+        extra = Teachers([CloudModel() for _ in range(EXTRA_TEACHERS)])
+        extra.load_state_dict(torch.load(kept))
+        extra.eval()
+        print(f"extra teachers loaded from {kept}", flush=True)
+    else:
+        extra = train_extra_teachers(train_x, train_y, epochs, voice_profiles(train_x, voices))
+        if kept:
+            torch.save(extra.state_dict(), kept)
+    with torch.no_grad():
+        members = [(m(test_x).argmax(1) == test_y).float().mean().item() for m in extra.members]
+    result = {"added_by": "--extra-teachers-only", "cloud": accuracy(extra, test_x, test_y), "members": members,
+              "train_seconds": round(time.time() - started)}
+    print("extra teachers:", json.dumps(dict(result, held_out_speaker=holdout)), flush=True)
+    add_teachers(out, extra, test_x[:2])
+    record = os.path.join(out, "training.json")
+    with open(record) as f:
+        results = json.load(f)
+    # the PyTorch figures of the whole cloud model need the first teachers, which only the graph holds now
+    results["extra_teachers"] = dict(result, note="cloud and routed above are the first teachers' figures; "
+                                                  "the extra teachers' own are here")
+    results["parameters"]["cloud"] += sum(p.numel() for p in extra.parameters())
+    with open(record, "w") as f:
+        json.dump(results, f, indent=2)
+        f.write("\n")
+
+
 def main():
-    global SPEED_RANGE, EDGE_SIZE, CLOUD_SIZE, TEACHERS, MIXUP, STRETCH, STUDENT_STRETCH, WARP, EQ, REVERB, LIFTER, TEMPO_TEACHERS, SEED
+    global SPEED_RANGE, EDGE_SIZE, CLOUD_SIZE, TEACHERS, EXTRA_TEACHERS, MIXUP, STRETCH, STUDENT_STRETCH, WARP, EQ, REVERB, LIFTER, TEMPO_TEACHERS, SEED
     global HEAD_FROM, EMBED_SHAPE, STUDENT_PROFILE, LINK, SAVE_TEACHERS, LOAD_TEACHERS, DEVICE_PROFILE, TEST_TIME_VIEWS, SYNTHETIC, SYNTHETIC_CLIPS, SYNTHETIC_WEIGHT
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser()
@@ -969,7 +1088,11 @@ def main():
     parser.add_argument("--speed-range", type=float, default=SPEED_RANGE)
     parser.add_argument("--edge", choices=["small", "wide", "wider"], default=EDGE_SIZE)
     parser.add_argument("--cloud", choices=["standard", "wide", "bands", "order"], default=CLOUD_SIZE)
-    parser.add_argument("--teachers", type=int, default=TEACHERS, help="how many teachers the cloud model averages")
+    parser.add_argument("--teachers", type=int, default=TEACHERS, help="how many teachers the students learn from")
+    parser.add_argument("--extra-teachers", type=int, default=EXTRA_TEACHERS,
+                        help="how many more teachers the cloud model averages, trained after the students")
+    parser.add_argument("--extra-teachers-only", action="store_true",
+                        help="train only the extra teachers and add them to the cloud model exported in --out")
     parser.add_argument("--mixup", type=float, default=MIXUP, help="mixup's Beta(a, a) for the teachers (0: off)")
     parser.add_argument("--stretch", type=float, default=STRETCH,
                         help="tempo perturbation for the teachers: time axis stretched by up to 1 + this")
@@ -1018,6 +1141,7 @@ def main():
     LINK = args.link
     SPEED_RANGE = args.speed_range
     TEACHERS, MIXUP, STRETCH, WARP = args.teachers, args.mixup, args.stretch, args.warp
+    EXTRA_TEACHERS = args.extra_teachers
     LIFTER = args.lifter
     REVERB = args.reverb
     EQ = args.eq
@@ -1062,6 +1186,14 @@ def main():
     if args.teachers_only:
         for speaker in [None] if args.official else args.holdout or SPEAKERS:
             run_teachers(data, speaker, args.epochs)
+        return
+    if args.extra_teachers_only:
+        assert EXTRA_TEACHERS > 0, "--extra-teachers-only needs --extra-teachers"
+        if args.loso or args.holdout:
+            for speaker in args.holdout or SPEAKERS:
+                run_extra_teachers(data, speaker, os.path.join(args.out or os.path.join(here, "loso"), speaker), args.epochs)
+        else:
+            run_extra_teachers(data, None, args.out or os.path.join(here, "repository"), args.epochs)
         return
     if args.loso or args.holdout:
         out = args.out or os.path.join(here, "loso")

@@ -180,9 +180,12 @@ public final class DemoReport {
             default -> ", global average pool, dropout 0.3, linear %d -> 10".formatted(w[3]);
         };
         int teachers = recipe.path("teachers").asInt(1);
-        return convs + end + ", softmax" + (teachers > 1
-                ? ". The graph holds %d such networks, each trained from its own seed, and averages their probabilities."
-                        .formatted(teachers)
+        int extra = recipe.path("extra_teachers").asInt(0);
+        return convs + end + ", softmax" + (teachers + extra > 1
+                ? ". The graph holds %d such networks, each trained from its own seed, and averages their probabilities"
+                        .formatted(teachers + extra)
+                        + (extra > 0 ? " (the edge model and the head learn from the first %d; the other %d were trained after them)"
+                                .formatted(teachers, extra) : "") + "."
                 : ".");
     }
 

@@ -55,6 +55,9 @@ class DemoReportTest {
         assertThat(DemoReport.cloudArchitecture(recipe("{\"cloud\": \"bands\", \"teachers\": 3}")))
                 .contains("averaged over time only").contains("linear 480 -> 10, softmax")
                 .endsWith("The graph holds 3 such networks, each trained from its own seed, and averages their probabilities.");
+        assertThat(DemoReport.cloudArchitecture(recipe("{\"cloud\": \"bands\", \"teachers\": 3, \"extra_teachers\": 2}")))
+                .endsWith("The graph holds 5 such networks, each trained from its own seed, and averages their probabilities "
+                        + "(the edge model and the head learn from the first 3; the other 2 were trained after them).");
         assertThat(DemoReport.cloudArchitecture(recipe("{\"cloud\": \"wide\", \"teachers\": 1}")))
                 .contains("(24, 24, 48, 48, 96, 96, 128 channels)").contains("linear 128 -> 10");
     }
