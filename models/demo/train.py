@@ -608,12 +608,18 @@ def synthetic_weights(clips):
     return weights
 
 
+def teacher_network(k):
+    """Teacher k's network, untrained: the last TEMPO_TEACHERS of the first TEACHERS, and any extra
+    ones after them, see the tempo-normalised image."""
+    return CloudModel(True if TEMPO_TEACHERS and k >= TEACHERS - TEMPO_TEACHERS else None)
+
+
 def train_teacher(k, count, train_x, train_y, epochs, generator, profiles, weights, mixing):
     """Teacher k of count: trained from its own seed on audio perturbed as other voices would say it
     (speed), with its log-mel image stretched in time (STRETCH) and warped in frequency (WARP), masked
     (SpecAugment) and mixed (MIXUP); generator draws the perturbations."""
     torch.manual_seed(SEED + k)
-    model = CloudModel(True if TEMPO_TEACHERS and k >= TEACHERS - TEMPO_TEACHERS else None)
+    model = teacher_network(k)
     set_profile(model, profiles)
 
     def loss(x, y, rows):
@@ -988,7 +994,7 @@ def run(data, holdout, out, epochs):
     profiles = voice_profiles(train_x, voices)
     cloud = None
     if LOAD_TEACHERS:
-        cloud = Teachers([CloudModel(True if k >= TEACHERS - TEMPO_TEACHERS else None) for k in range(TEACHERS)])
+        cloud = Teachers([teacher_network(k) for k in range(TEACHERS)])
         saved = torch.load(teachers_file(LOAD_TEACHERS, holdout))
         cloud.load_state_dict(saved["teachers"])
         cloud.eval()
@@ -1034,7 +1040,7 @@ def run_extra_teachers(data, holdout, out, epochs):
     started = time.time()
     kept = SAVE_TEACHERS and extra_teachers_file(SAVE_TEACHERS, holdout)
     if kept and os.path.exists(kept):
-        extra = Teachers([CloudModel() for _ in range(EXTRA_TEACHERS)])
+        extra = Teachers([teacher_network(k) for k in range(TEACHERS, TEACHERS + EXTRA_TEACHERS)])
         extra.load_state_dict(torch.load(kept))
         extra.eval()
         print(f"extra teachers loaded from {kept}", flush=True)
@@ -1124,7 +1130,8 @@ def main():
     parser.add_argument("--student-profile", choices=["voice", "fixed", "clip"], default=STUDENT_PROFILE,
                         help="with voice normalisation: the profile the edge model and the head learn on (clip: none, "
                              "their front end removes the clip's own band means)")
-    parser.add_argument("--save-teachers", metavar="FOLDER", help="with --teachers-only: keep the teachers there, for --load-teachers")
+    parser.add_argument("--save-teachers", metavar="FOLDER",
+                        help="with --teachers-only: keep the teachers there, for --load-teachers; with --extra-teachers-only: keep the extra ones there, or load them when they are")
     parser.add_argument("--load-teachers", metavar="FOLDER",
                         help="the cloud model's teachers as --save-teachers kept them (same recipe and seed), instead of training them")
     parser.add_argument("--official", action="store_true", help="with --teachers-only: the official split")
