@@ -231,6 +231,26 @@ def speed_view(audio, factor):
     return F.pad(out, (0, SAMPLES - out.shape[1]))
 
 
+class SpeedView(nn.Module):
+    """speed_view with a speed per row, in operations ONNX exports (Gather, Floor, Where): audio [B,
+    samples] played speed [B, 1] times as fast, by the same linear interpolation (corners not aligned)
+    to int(SAMPLES / speed) samples, cropped or zero-padded to SAMPLES. Positions are computed in
+    double precision, where F.interpolate rounds them in float (the two differ by up to about 0.002
+    of full scale)."""
+
+    def forward(self, audio, speed):
+        length = torch.floor(SAMPLES / speed.double())                          # [B, 1]
+        n = torch.arange(SAMPLES, dtype=torch.float64).unsqueeze(0)             # [1, SAMPLES]
+        # in double precision: a source position near 8000 has only about 0.001 of a sample's precision in float
+        source = ((n + 0.5) * (SAMPLES / length) - 0.5).clamp(min=0)            # [B, SAMPLES]
+        below = torch.floor(source)
+        weight = (source - below).to(audio.dtype)
+        first = below.long().clamp(max=SAMPLES - 1)
+        second = (first + 1).clamp(max=SAMPLES - 1)
+        out = torch.gather(audio, 1, first) * (1 - weight) + torch.gather(audio, 1, second) * weight
+        return torch.where(n < length, out, torch.zeros_like(out))
+
+
 def warp(features, generator):
     """Frequency warping of the log-mel image [B, 1, mels, frames] (VTLP-style): the mel axis
     stretched or squeezed by 1 +- WARP about the bottom band, as a longer or shorter vocal tract
@@ -867,6 +887,44 @@ def add_teachers(out, extra, example):
     record_recipe(out, "extra_teachers", more)
 
 
+def speed_input(path):
+    """Gives the model at path (an exported graph taking audio) an input speed [batch, 1]: its audio is
+    played that many times as fast (SpeedView) before anything else reads it; its config.yaml gets the
+    input's default, 1 (the audio as it is). Idempotent."""
+    import onnx
+    from onnx import compose
+
+    model = onnx.load(path)
+    if any(i.name == "speed" for i in model.graph.input):
+        return
+    with tempfile.TemporaryDirectory(prefix="hybridge-speed-") as folder:
+        exported = os.path.join(folder, "model.onnx")
+        torch.onnx.export(SpeedView(), (torch.zeros(2, SAMPLES), torch.ones(2, 1)), exported,
+                          input_names=["audio", "speed"], output_names=["played"],
+                          dynamic_axes={"audio": {0: "batch"}, "speed": {0: "batch"}, "played": {0: "batch"}},
+                          opset_version=17, do_constant_folding=True)
+        view = compose.add_prefix(onnx.load(exported), "speed_view_")
+    for node in view.graph.node:
+        node.input[:] = [{"speed_view_audio": "audio", "speed_view_speed": "speed"}.get(i, i) for i in node.input]
+    for node in model.graph.node:
+        node.input[:] = ["speed_view_played" if i == "audio" else i for i in node.input]
+    nodes = list(view.graph.node) + list(model.graph.node)
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    model.graph.initializer.extend(view.graph.initializer)
+    model.graph.input.extend([i for i in view.graph.input if i.name == "speed_view_speed"])
+    model.graph.input[-1].name = "speed"
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    config = os.path.join(os.path.dirname(path), "config.yaml")
+    with open(config) as f:
+        has_inputs = "\ninputs:\n" in f.read()  # device_profile's block, the file's last
+    with open(config, "a") as f:
+        f.write("  # how many times as fast the audio is played before the model hears it\n" if has_inputs else
+                "# how many times as fast the audio is played before the model hears it\ninputs:\n")
+        f.write("  speed:\n    default: [1.0]\n")
+
+
 def half_link(out):
     """Makes the split's link half precision in the exported graphs: the edge model casts its
     embedding output to FP16 as its last step, and the head casts its FP16 input back to FP32 as
@@ -1123,6 +1181,8 @@ def main():
                         help="give models already exported to FOLDER the device's voice profile (device_profile), and exit")
     parser.add_argument("--without-device-profile", action="store_true",
                         help="export the models without the device's voice profile")
+    parser.add_argument("--speed-input", metavar="MODEL",
+                        help="give an exported model.onnx (taking audio) an input speed [batch, 1], default 1 in its config.yaml, and stop")
     parser.add_argument("--half-link", metavar="FOLDER",
                         help="make the split's link FP16 in models already exported to FOLDER, and exit")
     parser.add_argument("--test-time-views", action="store_true",
@@ -1138,6 +1198,9 @@ def main():
     parser.add_argument("--teachers-only", action="store_true",
                         help="train the cloud model only and print its accuracy and confusions (exports nothing)")
     args = parser.parse_args()
+    if args.speed_input:
+        speed_input(args.speed_input)
+        return
     if args.half_link:
         half_link(args.half_link)
         return
