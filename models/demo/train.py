@@ -925,6 +925,65 @@ def speed_input(path):
         f.write("  speed:\n    default: [1.0]\n")
 
 
+def view_inputs(path, views=3):
+    """Makes the cloud model at path (inputs audio, voice_profile and speed: device_profile's and
+    speed_input's) answer the average of several plays of each clip: inputs view_speeds [batch, views]
+    and view_profiles [batch, views, 40] take the place of speed and voice_profile (a speed and the
+    voice profile heard at it, for each view), and the graph runs each clip's views as rows of one
+    batch and averages their probabilities. Its config.yaml's defaults become 1 and the fixed profile
+    for every view, which answers as before. Idempotent."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(path)
+    names = [i.name for i in model.graph.input]
+    if "view_speeds" in names:
+        return
+    assert {"audio", "speed", "voice_profile"} <= set(names), "the model needs --device-profile and --speed-input first"
+    inner = {"audio": "views_audio", "speed": "views_speed", "voice_profile": "views_profile"}
+    for node in model.graph.node:
+        node.input[:] = [inner.get(i, i) for i in node.input]
+        node.output[:] = ["views_probs" if o == "probs" else o for o in node.output]
+    model.graph.initializer.extend([
+        numpy_helper.from_array(np.array([1], dtype=np.int64), "views_axis"),
+        numpy_helper.from_array(np.array([1, views, 1], dtype=np.int64), "views_repeats"),
+        numpy_helper.from_array(np.array([-1, SAMPLES], dtype=np.int64), "views_audio_shape"),
+        numpy_helper.from_array(np.array([-1, 1], dtype=np.int64), "views_speed_shape"),
+        numpy_helper.from_array(np.array([-1, N_MELS], dtype=np.int64), "views_profile_shape"),
+        numpy_helper.from_array(np.array([-1, views, len(LABELS)], dtype=np.int64), "views_probs_shape")])
+    front = [
+        helper.make_node("Unsqueeze", ["audio", "views_axis"], ["views_audio_once"], name="views_audio_once"),
+        helper.make_node("Tile", ["views_audio_once", "views_repeats"], ["views_audio_each"], name="views_audio_each"),
+        helper.make_node("Reshape", ["views_audio_each", "views_audio_shape"], ["views_audio"], name="views_audio"),
+        helper.make_node("Reshape", ["view_speeds", "views_speed_shape"], ["views_speed"], name="views_speed"),
+        helper.make_node("Reshape", ["view_profiles", "views_profile_shape"], ["views_profile"], name="views_profile")]
+    back = [
+        helper.make_node("Reshape", ["views_probs", "views_probs_shape"], ["views_probs_each"], name="views_probs_each"),
+        helper.make_node("ReduceMean", ["views_probs_each"], ["probs"], name="views_mean", axes=[1], keepdims=0)]
+    nodes = front + list(model.graph.node) + back
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    kept = [i for i in model.graph.input if i.name == "audio"]
+    del model.graph.input[:]
+    model.graph.input.extend(kept + [
+        helper.make_tensor_value_info("view_speeds", TensorProto.FLOAT, ["batch", views]),
+        helper.make_tensor_value_info("view_profiles", TensorProto.FLOAT, ["batch", views, N_MELS])])
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    config = os.path.join(os.path.dirname(path), "config.yaml")
+    with open(config) as f:
+        text = f.read()
+    head, block = text.split("\ninputs:\n")[0], text.split("\ninputs:\n")[1]
+    profile = block.split("voice_profile:\n    default: [")[1].split("]")[0]
+    head = head.rsplit("\n# the voice profile a device sends", 1)[0]
+    with open(config, "w") as f:
+        f.write(head + "\n# each clip is heard at these speeds with these voice profiles (a device sends its user's: the speeds\n"
+                "# its edge model is surest at and the mean of its clip_profile at each), its probabilities averaged; without\n"
+                "# them, once as it is with the training voices' average\ninputs:\n")
+        f.write("  view_speeds:\n    default: [" + ", ".join(["1.0"] * views) + "]\n")
+        f.write("  view_profiles:\n    default: [" + ", ".join([profile] * views) + "]\n")
+
+
 def half_link(out):
     """Makes the split's link half precision in the exported graphs: the edge model casts its
     embedding output to FP16 as its last step, and the head casts its FP16 input back to FP32 as
@@ -1183,6 +1242,8 @@ def main():
                         help="export the models without the device's voice profile")
     parser.add_argument("--speed-input", metavar="MODEL",
                         help="give an exported model.onnx (taking audio) an input speed [batch, 1], default 1 in its config.yaml, and stop")
+    parser.add_argument("--view-inputs", metavar="MODEL",
+                        help="make a cloud model.onnx with --speed-input answer the average of three views (view_speeds, view_profiles), and stop")
     parser.add_argument("--half-link", metavar="FOLDER",
                         help="make the split's link FP16 in models already exported to FOLDER, and exit")
     parser.add_argument("--test-time-views", action="store_true",
@@ -1200,6 +1261,9 @@ def main():
     args = parser.parse_args()
     if args.speed_input:
         speed_input(args.speed_input)
+        return
+    if args.view_inputs:
+        view_inputs(args.view_inputs)
         return
     if args.half_link:
         half_link(args.half_link)
