@@ -17,11 +17,34 @@ import java.util.*;
  * confidence; and as a device would do it, a stream (shuffled with seed 7) where each clip is answered on the
  * view(s) with the highest running mean edge confidence so far, each with its running profile: the first one
  * ("streamed") and the top 3 averaged.
+ *
+ * <p>With {@code --through-graphs}, the same as an edge agent would run it, through the graphs' own inputs
+ * (train.py's --speed-input and --view-inputs) on a prepared copy of the folds (about 70 s; N: the edge model's
+ * speeds run on one clip in N, 1 by default):
+ * <pre>
+ * cp -r models/demo/loso /tmp/views
+ * for v in george jackson lucas nicolas yweweler; do
+ *   python3 models/demo/train.py --speed-input /tmp/views/$v/edge/digits-edge/model.onnx
+ *   python3 models/demo/train.py --speed-input /tmp/views/$v/cloud/digits-cloud/model.onnx
+ *   python3 models/demo/train.py --view-inputs /tmp/views/$v/cloud/digits-cloud/model.onnx
+ * done
+ * java -Xss4m -cp CLASSPATH models/demo/SpeedViews.java --through-graphs /tmp/views ../shared/datasets/fsdd/recordings [N]
+ * </pre>
+ * Each voice's clips are one device's stream (shuffled with seed 7); a clip (one in N) goes through the edge model at
+ * every speed (its speed input, one call of 8 rows), adding to a running mean confidence and clip profile per speed;
+ * every clip is answered by the cloud model (view_speeds, view_profiles) at the three speeds surest so far, with
+ * their running profiles.
  */
 public class SpeedViews {
     static final double[] VIEWS = {0.88, 0.91, 0.94, 0.97, 1.0, 1.03, 1.06, 1.09};
 
+    static final float[] GRAPH_SPEEDS = {0.88f, 0.91f, 0.94f, 0.97f, 1.0f, 1.03f, 1.06f, 1.09f};
+
     public static void main(String[] args) throws Exception {
+        if (args[0].equals("--through-graphs")) {
+            throughGraphs(Path.of(args[1]), Path.of(args[2]), args.length > 3 ? Integer.parseInt(args[3]) : 1);
+            return;
+        }
         Path folds = Path.of(args[0]), recordings = Path.of(args[1]);
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         double sPlain = 0, sCloud = 0, sEdge = 0, sStream = 0, sStreamTop = 0;
@@ -147,6 +170,66 @@ public class SpeedViews {
         System.out.printf("mean plain %.2f, by cloud confidence %.2f, by edge confidence %.2f, streamed by edge %.2f%n", sPlain * 100, sCloud * 100, sEdge * 100, sStream * 100);
         System.out.printf("mean streamed top 3 by edge %.2f%n", sStreamTop * 100);
         avg.forEach((top, a) -> System.out.printf("mean top %d averaged %.2f%n", top, a * 100));
+    }
+
+    /** The speed views as an edge agent would run them, through the graphs' own inputs (the class comment's second command). */
+    static void throughGraphs(Path folds, Path recordings, int every) throws Exception {
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        double sum = 0;
+        StringBuilder line = new StringBuilder();
+        for (String voice : new String[] {"george", "jackson", "lucas", "nicolas", "yweweler"}) {
+            List<Path> clips = new ArrayList<>();
+            try (var s = Files.list(recordings)) {
+                s.filter(p -> p.getFileName().toString().contains("_" + voice + "_")).sorted().forEach(clips::add);
+            }
+            List<Integer> order = new ArrayList<>();
+            for (int i = 0; i < clips.size(); i++) order.add(i);
+            Collections.shuffle(order, new Random(7));
+            int K = GRAPH_SPEEDS.length;
+            double[] conf = new double[K];
+            double[][] prof = new double[K][40];
+            int right = 0, seen = 0, count = 0;
+            try (OrtSession edge = env.createSession(folds.resolve(voice + "/edge/digits-edge/model.onnx").toString(), new OrtSession.SessionOptions());
+                 OrtSession cloud = env.createSession(folds.resolve(voice + "/cloud/digits-cloud/model.onnx").toString(), new OrtSession.SessionOptions())) {
+                for (int i : order) {
+                    float[] audio = read(clips.get(i));
+                    int truth = clips.get(i).getFileName().toString().charAt(0) - '0';
+                    if (count++ % every == 0) {
+                        seen++;
+                        float[] batch = new float[K * 8000];
+                        for (int v = 0; v < K; v++) System.arraycopy(audio, 0, batch, v * 8000, 8000);
+                        try (OnnxTensor a = OnnxTensor.createTensor(env, FloatBuffer.wrap(batch), new long[] {K, 8000});
+                             OnnxTensor s = OnnxTensor.createTensor(env, FloatBuffer.wrap(GRAPH_SPEEDS.clone()), new long[] {K, 1});
+                             OrtSession.Result r = edge.run(Map.of("audio", a, "speed", s), Set.of("probs", "clip_profile"))) {
+                            float[][] probs = (float[][]) r.get("probs").get().getValue();
+                            float[][] profiles = (float[][]) r.get("clip_profile").get().getValue();
+                            for (int v = 0; v < K; v++) {
+                                conf[v] += probs[v][argmax(probs[v])];
+                                for (int k = 0; k < 40; k++) prof[v][k] += profiles[v][k];
+                            }
+                        }
+                    }
+                    Integer[] ranked = new Integer[K];
+                    for (int v = 0; v < K; v++) ranked[v] = v;
+                    Arrays.sort(ranked, (x, y) -> Double.compare(conf[y], conf[x]));
+                    float[] speeds = new float[3], profiles = new float[3 * 40];
+                    for (int t = 0; t < 3; t++) {
+                        speeds[t] = GRAPH_SPEEDS[ranked[t]];
+                        for (int k = 0; k < 40; k++) profiles[t * 40 + k] = (float) (prof[ranked[t]][k] / seen);
+                    }
+                    try (OnnxTensor a = OnnxTensor.createTensor(env, FloatBuffer.wrap(audio), new long[] {1, 8000});
+                         OnnxTensor s = OnnxTensor.createTensor(env, FloatBuffer.wrap(speeds), new long[] {1, 3});
+                         OnnxTensor p = OnnxTensor.createTensor(env, FloatBuffer.wrap(profiles), new long[] {1, 3, 40});
+                         OrtSession.Result r = cloud.run(Map.of("audio", a, "view_speeds", s, "view_profiles", p))) {
+                        if (argmax(((float[][]) r.get("probs").get().getValue())[0]) == truth) right++;
+                    }
+                }
+            }
+            double acc = right / (double) clips.size();
+            sum += acc / 5;
+            line.append(String.format("%s %.1f ", voice, acc * 100));
+        }
+        System.out.printf("%s| mean %.2f%n", line, sum * 100);
     }
 
     static int argmaxD(double[] p) {

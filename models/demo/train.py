@@ -1241,9 +1241,9 @@ def main():
     parser.add_argument("--without-device-profile", action="store_true",
                         help="export the models without the device's voice profile")
     parser.add_argument("--speed-input", metavar="MODEL",
-                        help="give an exported model.onnx (taking audio) an input speed [batch, 1], default 1 in its config.yaml, and stop")
+                        help="give an exported model.onnx (taking audio) an input speed [batch, 1], default 1 in its config.yaml, and exit")
     parser.add_argument("--view-inputs", metavar="MODEL",
-                        help="make a cloud model.onnx with --speed-input answer the average of three views (view_speeds, view_profiles), and stop")
+                        help="make a cloud model.onnx with --speed-input answer the average of three views (view_speeds, view_profiles), and exit")
     parser.add_argument("--half-link", metavar="FOLDER",
                         help="make the split's link FP16 in models already exported to FOLDER, and exit")
     parser.add_argument("--test-time-views", action="store_true",
