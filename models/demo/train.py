@@ -80,6 +80,8 @@ LOAD_TEACHERS = None  # --load-teachers
 # the edge model outputs each clip's band profile and the cloud model takes a device's voice profile as an
 # input (device_profile); off: the cloud model removes only the fixed profile and the edge outputs none
 DEVICE_PROFILE = True
+# the speed views a device picks for its user (speed_views): how many the cloud model averages; 0: none
+SPEED_VIEWS = 3
 SYNTHETIC = None  # --synthetic: how many synthetic clips of how many voices the training data has
 SYNTHETIC_CLIPS = 0  # how many of the training data's clips are synthetic (always its last ones)
 SYNTHETIC_WEIGHT = 1.0  # --synthetic-weight: a synthetic clip's weight in the teachers' loss
@@ -776,6 +778,8 @@ def export_all(cloud, edge, head, example, out, results, extra=None):
         device_profile(out)
     if extra is not None:
         add_teachers(out, extra, example)
+    if DEVICE_PROFILE and RECIPE["voice-normalisation"] and SPEED_VIEWS:
+        speed_views(out, SPEED_VIEWS)
     with open(os.path.join(out, "training.json"), "w") as f:
         json.dump(results, f, indent=2)
         f.write("\n")
@@ -857,6 +861,7 @@ def add_teachers(out, extra, example):
 
     cloud_path = os.path.join(out, "cloud", "digits-cloud", "model.onnx")
     cloud = onnx.load(cloud_path)
+    assert all(i.name != "view_speeds" for i in cloud.graph.input), "add the teachers before the speed views"
     if any(n.name == "extra_teachers_probs" for n in cloud.graph.node):
         raise SystemExit(f"{cloud_path} has its extra teachers already")
     with tempfile.TemporaryDirectory(prefix="hybridge-teachers-") as folder:
@@ -895,7 +900,9 @@ def speed_input(path):
     from onnx import compose
 
     model = onnx.load(path)
-    if any(i.name == "speed" for i in model.graph.input):
+    if any(i.name in ("speed", "view_speeds") for i in model.graph.input):  # done already (view_inputs after it)
+        if positions_in_graph(model):
+            onnx.save(model, path)
         return
     with tempfile.TemporaryDirectory(prefix="hybridge-speed-") as folder:
         exported = os.path.join(folder, "model.onnx")
@@ -914,6 +921,7 @@ def speed_input(path):
     model.graph.initializer.extend(view.graph.initializer)
     model.graph.input.extend([i for i in view.graph.input if i.name == "speed_view_speed"])
     model.graph.input[-1].name = "speed"
+    positions_in_graph(model)
     onnx.checker.check_model(model)
     onnx.save(model, path)
     config = os.path.join(os.path.dirname(path), "config.yaml")
@@ -923,6 +931,38 @@ def speed_input(path):
         f.write("  # how many times as fast the audio is played before the model hears it\n" if has_inputs else
                 "# how many times as fast the audio is played before the model hears it\ninputs:\n")
         f.write("  speed:\n    default: [1.0]\n")
+
+
+def positions_in_graph(model):
+    """SpeedView's sample positions (0 .. SAMPLES - 1, and the same plus a half, in double precision)
+    are constants of SAMPLES values in the exported graph, 128 KB in all: computes them with Range
+    instead, to the same values. Returns whether anything changed."""
+    from onnx import helper, numpy_helper
+
+    changed = False
+    nodes = []
+    for node in model.graph.node:
+        value = node.attribute[0].t if node.op_type == "Constant" and len(node.attribute) == 1 \
+            and node.attribute[0].name == "value" else None
+        array = numpy_helper.to_array(value) if value is not None else None
+        if array is not None and array.dtype == np.float64 and array.shape == (1, SAMPLES) \
+                and np.array_equal(array[0], np.arange(SAMPLES) + array[0, 0]):
+            name = node.output[0]
+            start, limit, delta, axes = (name + "_start", name + "_limit", name + "_delta", name + "_axes")
+            nodes += [
+                helper.make_node("Constant", [], [start], value=numpy_helper.from_array(np.array(array[0, 0]), start)),
+                helper.make_node("Constant", [], [limit], value=numpy_helper.from_array(np.array(array[0, 0] + SAMPLES), limit)),
+                helper.make_node("Constant", [], [delta], value=numpy_helper.from_array(np.array(1.0), delta)),
+                helper.make_node("Constant", [], [axes], value=numpy_helper.from_array(np.array([0], dtype=np.int64), axes)),
+                helper.make_node("Range", [start, limit, delta], [name + "_range"], name=name + "_range"),
+                helper.make_node("Unsqueeze", [name + "_range", axes], [name], name=name + "_row")]
+            changed = True
+        else:
+            nodes.append(node)
+    if changed:
+        del model.graph.node[:]
+        model.graph.node.extend(nodes)
+    return changed
 
 
 def view_inputs(path, views=3):
@@ -984,6 +1024,20 @@ def view_inputs(path, views=3):
         f.write("  view_profiles:\n    default: [" + ", ".join([profile] * views) + "]\n")
 
 
+def speed_views(out, views=3):
+    """Lets a device pick the speeds its user is heard best at, in the exported graphs (after
+    device_profile): the edge model gains an input speed [batch, 1] (speed_input), so that a device
+    runs a clip at several speeds in one call and learns at which its edge model is surest and what
+    profile its user has at each; the cloud model answers the average of the views a device sends
+    (view_inputs: view_speeds [batch, views], view_profiles [batch, views, 40]). Without them both
+    answer as before. Runs on a folder export_all wrote; idempotent."""
+    speed_input(os.path.join(out, "edge", "digits-edge", "model.onnx"))
+    cloud = os.path.join(out, "cloud", "digits-cloud", "model.onnx")
+    speed_input(cloud)
+    view_inputs(cloud, views)
+    record_recipe(out, "speed_views", views)
+
+
 def half_link(out):
     """Makes the split's link half precision in the exported graphs: the edge model casts its
     embedding output to FP16 as its last step, and the head casts its FP16 input back to FP32 as
@@ -1036,6 +1090,7 @@ def recipe():
                 stretch=STRETCH, student_stretch=STUDENT_STRETCH, warp=WARP, eq=EQ, reverb=REVERB, synthetic_weight=SYNTHETIC_WEIGHT, lifter=LIFTER, tempo_teachers=TEMPO_TEACHERS, seed=SEED,
                 head_from=HEAD_FROM, link=LINK, synthetic=SYNTHETIC,
                 device_profile=DEVICE_PROFILE and RECIPE["voice-normalisation"],
+                speed_views=SPEED_VIEWS if DEVICE_PROFILE and RECIPE["voice-normalisation"] else 0,
                 **({"student_profile": STUDENT_PROFILE} if RECIPE["voice-normalisation"] else {}))
 
 
@@ -1185,7 +1240,7 @@ def run_extra_teachers(data, holdout, out, epochs):
 
 def main():
     global SPEED_RANGE, EDGE_SIZE, CLOUD_SIZE, TEACHERS, EXTRA_TEACHERS, MIXUP, STRETCH, STUDENT_STRETCH, WARP, EQ, REVERB, LIFTER, TEMPO_TEACHERS, SEED
-    global HEAD_FROM, EMBED_SHAPE, STUDENT_PROFILE, LINK, SAVE_TEACHERS, LOAD_TEACHERS, DEVICE_PROFILE, TEST_TIME_VIEWS, SYNTHETIC, SYNTHETIC_CLIPS, SYNTHETIC_WEIGHT
+    global HEAD_FROM, EMBED_SHAPE, STUDENT_PROFILE, LINK, SAVE_TEACHERS, LOAD_TEACHERS, DEVICE_PROFILE, SPEED_VIEWS, TEST_TIME_VIEWS, SYNTHETIC, SYNTHETIC_CLIPS, SYNTHETIC_WEIGHT
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=os.path.join(here, "..", "..", "..", "shared", "datasets", "fsdd", "recordings"))
@@ -1244,6 +1299,10 @@ def main():
                         help="give an exported model.onnx (taking audio) an input speed [batch, 1], default 1 in its config.yaml, and exit")
     parser.add_argument("--view-inputs", metavar="MODEL",
                         help="make a cloud model.onnx with --speed-input answer the average of three views (view_speeds, view_profiles), and exit")
+    parser.add_argument("--speed-views", metavar="FOLDER",
+                        help="give models already exported to FOLDER (with the device profile) the speed views (speed_views), and exit")
+    parser.add_argument("--without-speed-views", action="store_true",
+                        help="export the models without the speed views")
     parser.add_argument("--half-link", metavar="FOLDER",
                         help="make the split's link FP16 in models already exported to FOLDER, and exit")
     parser.add_argument("--test-time-views", action="store_true",
@@ -1268,10 +1327,14 @@ def main():
     if args.half_link:
         half_link(args.half_link)
         return
+    if args.speed_views:
+        speed_views(args.speed_views, SPEED_VIEWS)
+        return
     if args.device_profile:
         device_profile(args.device_profile)
         return
     DEVICE_PROFILE = not args.without_device_profile
+    SPEED_VIEWS = 0 if args.without_speed_views else SPEED_VIEWS
     LINK = args.link
     SPEED_RANGE = args.speed_range
     TEACHERS, MIXUP, STRETCH, WARP = args.teachers, args.mixup, args.stretch, args.warp

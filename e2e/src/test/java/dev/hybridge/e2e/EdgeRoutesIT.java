@@ -147,6 +147,22 @@ class EdgeRoutesIT {
         }
         assertThat(Long.parseLong(kept.group(1))).isEqualTo(sample().size());
         assertThat(kept.group(2).split(",")).hasSize(40);
+        // and the speeds: each clip heard again at every speed in the background (one run at a time, so
+        // a clip that came during one may not have been), a mean confidence and profile per speed
+        String text = Files.readString(file);
+        for (String speed : List.of("0.88", "1.0", "1.09")) {
+            Matcher profile = Pattern.compile("\"digits speed " + Pattern.quote(speed)
+                    + "\":\\{\"rows\":(\\d+),\"values\":\\[([^\\]]*)\\]").matcher(text);
+            Matcher confidence = Pattern.compile("\"digits speed " + Pattern.quote(speed)
+                    + " confidence\":\\{\"rows\":(\\d+),\"values\":\\[([^\\]]*)\\]").matcher(text);
+            assertThat(profile.find()).as("speed " + speed + " in " + text).isTrue();
+            assertThat(confidence.find()).as("speed " + speed + "'s confidence").isTrue();
+            assertThat(profile.group(2).split(",")).hasSize(40);
+            assertThat(Double.parseDouble(confidence.group(2))).isBetween(0.1, 1.0);
+            assertThat(Long.parseLong(profile.group(1))).isBetween(1L, (long) sample().size());
+        }
+        String metrics = client.get("/actuator/prometheus").text();
+        assertThat(metrics).containsPattern("hybridge_route_views_total\\{result=\"learned\",route=\"digits\"} [1-9]");
     }
 
     @Test

@@ -117,6 +117,10 @@ class EdgeRouteRuntimeTest {
 
     /** @param digits more settings of the digits route (which escalates every request) */
     private RouteRuntime runtime(String digits, DeviceProfiles profiles) throws Exception {
+        return runtime(digits, profiles, RouteRuntime.Listener.NONE);
+    }
+
+    private RouteRuntime runtime(String digits, DeviceProfiles profiles, RouteRuntime.Listener listener) throws Exception {
         Clock clock = Clock.systemUTC();
         PolicyEngine engine = new PolicyEngine(clock, new PolicyLoader(), SpendLedger.inMemory(clock));
         engine.apply(new PolicyLoader().load(new PolicyBundle(Map.of("digits.yaml", """
@@ -135,7 +139,7 @@ class EdgeRouteRuntimeTest {
                 shadow: {sample-rate: 1.0}
                 """))));
         return new RouteRuntime(engine, new LocalTier(host, CODEC), cloud, CODEC, time.now::get, time,
-                RouteRuntime.Listener.NONE, null, null, Admission.none(), profiles);
+                listener, null, null, Admission.none(), profiles);
     }
 
     private static byte[] request(String id) {
@@ -186,14 +190,91 @@ class EdgeRouteRuntimeTest {
         runtime.infer("digits", "device", body, jsonLength(body));
         awaitCloudCall();
         // what the demo edge model gives for this clip, asked directly
-        float[] clip = (float[]) host.require("digits-edge", null).model().infer(new InferRequest(List.of(
-                new Tensor("audio", Datatype.FP32, new long[] {1, 8000}, TestModels.audio(2))))).output("clip_profile").data();
+        float[] clip = (float[]) edge().infer(edge().withDefaults(new InferRequest(List.of(
+                new Tensor("audio", Datatype.FP32, new long[] {1, 8000}, TestModels.audio(2)))))).output("clip_profile").data();
         assertThat(clip).hasSize(40);
         InferRequest escalated = cloud.requests.get(0);
         assertThat(escalated.inputs()).extracting(Tensor::name).containsExactly("audio", "voice_profile");
         assertThat(escalated.inputs().get(1).shape()).containsExactly(1, 40);
         assertThat((float[]) escalated.inputs().get(1).data()).containsExactly(clip);
         assertThat(profiles.current("digits")).containsExactly(clip);
+    }
+
+    @Test
+    void aDeviceLearnsTheSpeedsTheDemoEdgeModelIsSurestAtAndEscalationsCarryThemWithTheirProfiles() throws Exception {
+        DeviceProfiles.Running profiles = DeviceProfiles.inMemory();
+        List<RouteRuntime.ViewsResult> runs = new CopyOnWriteArrayList<>();
+        RouteRuntime runtime = runtime("""
+                device-profile:
+                  from: clip_profile
+                  to: view_profiles
+                  views: {input: speed, scores: probs, speeds: [0.9, 1.0, 1.1], pick: 2, to: view_speeds}
+                """, profiles, new RouteRuntime.Listener() {
+                    @Override
+                    public void views(String route, RouteRuntime.ViewsResult result) {
+                        runs.add(result);
+                    }
+                });
+        byte[] body = request("r1");
+        runtime.infer("digits", "device", body, jsonLength(body));
+        awaitCloudCall();
+        float[] clip = (float[]) edge().infer(edge().withDefaults(new InferRequest(List.of(
+                new Tensor("audio", Datatype.FP32, new long[] {1, 8000}, TestModels.audio(2)))))).output("clip_profile").data();
+        // the first escalation: no speed heard yet, so speed 1 twice with the plain profile
+        InferRequest first = cloud.requests.get(0);
+        assertThat(first.inputs()).extracting(Tensor::name).containsExactly("audio", "view_speeds", "view_profiles");
+        assertThat(first.inputs().get(1).shape()).containsExactly(1, 2);
+        assertThat((float[]) first.inputs().get(1).data()).containsExactly(1f, 1f);
+        assertThat(first.inputs().get(2).shape()).containsExactly(1, 2, 40);
+        float[] twice = new float[80];
+        System.arraycopy(clip, 0, twice, 0, 40);
+        System.arraycopy(clip, 0, twice, 40, 40);
+        assertThat((float[]) first.inputs().get(2).data()).containsExactly(twice);
+        // the clip heard again at every speed, in the background (the edge model runs on the host's thread)
+        for (int i = 0; i < 5000 && runs.isEmpty(); i++) {
+            TimeUnit.MICROSECONDS.sleep(200);
+        }
+        assertThat(runs).containsExactly(RouteRuntime.ViewsResult.LEARNED);
+        // what the demo edge model gives for the clip at the three speeds, asked directly
+        float[] audio = new float[3 * 8000];
+        for (int v = 0; v < 3; v++) {
+            System.arraycopy(TestModels.audio(2), 0, audio, v * 8000, 8000);
+        }
+        InferResponse direct = edge().infer(new InferRequest(List.of(
+                new Tensor("audio", Datatype.FP32, new long[] {3, 8000}, audio),
+                new Tensor("speed", Datatype.FP32, new long[] {3, 1}, new float[] {0.9f, 1.0f, 1.1f}))));
+        float[] probs = (float[]) direct.output("probs").data();
+        float[] rows = (float[]) direct.output("clip_profile").data();
+        Integer[] ranked = {0, 1, 2};
+        java.util.Arrays.sort(ranked, (a, b) -> Float.compare(top(probs, b), top(probs, a)));
+        float[] speeds = {0.9f, 1.0f, 1.1f};
+        cloud.next = new CompletableFuture<>();
+        body = request("r2");
+        runtime.infer("digits", "device", body, jsonLength(body));
+        for (int i = 0; i < 5000 && cloud.requests.size() < 2; i++) {
+            TimeUnit.MICROSECONDS.sleep(200);
+        }
+        InferRequest second = cloud.requests.get(1);
+        assertThat((float[]) second.inputs().get(1).data()).containsExactly(speeds[ranked[0]], speeds[ranked[1]]);
+        float[] picked = new float[80];
+        System.arraycopy(rows, ranked[0] * 40, picked, 0, 40);
+        System.arraycopy(rows, ranked[1] * 40, picked, 40, 40);
+        assertThat((float[]) second.inputs().get(2).data()).containsExactly(picked);
+        // kept where the agent saves them
+        assertThat(profiles.snapshot()).containsKeys("digits", "digits speed 0.9", "digits speed 0.9 confidence",
+                "digits speed 1.1 confidence");
+    }
+
+    private static dev.hybridge.serving.model.OnnxModel edge() {
+        return host.require("digits-edge", null).model();
+    }
+
+    private static float top(float[] probs, int row) {
+        float top = 0;
+        for (int k = 0; k < 10; k++) {
+            top = Math.max(top, probs[row * 10 + k]);
+        }
+        return top;
     }
 
     @Test

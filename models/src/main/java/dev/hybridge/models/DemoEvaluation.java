@@ -4,7 +4,9 @@ import dev.hybridge.oip.Datatype;
 import dev.hybridge.oip.InferRequest;
 import dev.hybridge.oip.InferResponse;
 import dev.hybridge.oip.Tensor;
+import dev.hybridge.policy.RoutePolicy;
 import dev.hybridge.policy.runtime.DeviceProfiles;
+import dev.hybridge.policy.runtime.DeviceViews;
 import dev.hybridge.serving.model.Confidence;
 import dev.hybridge.serving.model.HostSettings;
 import dev.hybridge.serving.model.ModelHost;
@@ -36,6 +38,15 @@ public final class DemoEvaluation {
     public static final long STREAM_SEED = 7L;
     /** The device profile's window, as {@code config/policies/digits.yaml} sets it. */
     static final int PROFILE_WINDOW = 1000;
+    /** The edge model's input: how many times as fast it hears the clip. */
+    public static final String SPEED = "speed";
+    /** The cloud model's inputs for the device's views: the speeds, and the profile at each. */
+    public static final String VIEW_SPEEDS = "view_speeds";
+    public static final String VIEW_PROFILES = "view_profiles";
+    /** The device profile as {@code config/policies/digits.yaml} sets it (a test holds them equal). */
+    public static final RoutePolicy.DeviceProfile DIGITS_PROFILE = new RoutePolicy.DeviceProfile(CLIP_PROFILE,
+            VIEW_PROFILES, PROFILE_WINDOW, new RoutePolicy.Views(SPEED, "probs",
+            new double[] {0.88, 0.91, 0.94, 0.97, 1.0, 1.03, 1.06, 1.09}, 3, 1, VIEW_SPEEDS));
     /** 0 never escalates, above 1 always does; between them a grid fine enough to find the knee. */
     public static final double[] THRESHOLDS = {0.0, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9,
         0.925, 0.95, 0.975, 0.99, 0.995, 0.999, 1.01};
@@ -45,12 +56,27 @@ public final class DemoEvaluation {
      * confidence, the margin between its two most probable digits, the entropy of its probabilities).
      * {@code cloudWithProfile}: the cloud model's answer given its speaker's device's voice profile
      * as it stood after that clip ({@link #deviceProfiles}); null when the models have no such
-     * input and output.
+     * input and output. {@code cloudWithViews}: its answer given the speeds and profiles the device
+     * sends with speed views ({@link #deviceViews}); null when the models have no speed and view inputs.
      */
     public record Answers(int[] truth, int[] edge, double[] edgeConfidence, double[] edgeMargin, double[] edgeEntropy,
-                          int[] cloud, int[] head, int[] cloudWithProfile) {
+                          int[] cloud, int[] head, int[] cloudWithProfile, int[] cloudWithViews) {
+
+        public Answers(int[] truth, int[] edge, double[] edgeConfidence, double[] edgeMargin, double[] edgeEntropy,
+                       int[] cloud, int[] head, int[] cloudWithProfile) {
+            this(truth, edge, edgeConfidence, edgeMargin, edgeEntropy, cloud, head, cloudWithProfile, null);
+        }
+
         public int size() {
             return truth.length;
+        }
+
+        /** The cloud model's answers as a device with this profile setting gets them (views, profile, or neither). */
+        public int[] cloudAsSent(RoutePolicy.DeviceProfile setting) {
+            if (setting != null && setting.views() != null && cloudWithViews != null) {
+                return cloudWithViews;
+            }
+            return setting != null && cloudWithProfile != null ? cloudWithProfile : cloud;
         }
     }
 
@@ -93,19 +119,102 @@ public final class DemoEvaluation {
                 edgeEntropy[i] = c.entropy();
             }
             int[] cloudWithProfile = null;
-            if (edgeHost.require(EDGE, null).model().metadata().output(CLIP_PROFILE) != null
-                    && cloudHost.require(CLOUD, null).model().metadata().input(VOICE_PROFILE) != null) {
+            int[] cloudWithViews = null;
+            OnnxModel edgeModel = edgeHost.require(EDGE, null).model();
+            OnnxModel model = cloudHost.require(CLOUD, null).model();
+            boolean viewInputs = model.metadata().input(VIEW_SPEEDS) != null && model.metadata().input(VIEW_PROFILES) != null
+                    && edgeModel.metadata().input(SPEED) != null;
+            if (edgeModel.metadata().output(CLIP_PROFILE) != null
+                    && (model.metadata().input(VOICE_PROFILE) != null || viewInputs)) {
                 Tensor clipProfiles = edge.output(CLIP_PROFILE);
-                Tensor profiles = new Tensor(VOICE_PROFILE, Datatype.FP32, clipProfiles.shape(),
-                        deviceProfiles(clips, (float[]) clipProfiles.data(), (int) clipProfiles.shape()[1]));
-                OnnxModel model = cloudHost.require(CLOUD, null).model();
-                cloudWithProfile = argmax((float[]) model.infer(new InferRequest(List.of(input, profiles)))
-                        .output("probs").data());
+                int bands = (int) clipProfiles.shape()[1];
+                float[] plain = deviceProfiles(clips, (float[]) clipProfiles.data(), bands);
+                if (!viewInputs) {
+                    Tensor profiles = new Tensor(VOICE_PROFILE, Datatype.FP32, clipProfiles.shape(), plain);
+                    cloudWithProfile = argmax((float[]) model.infer(new InferRequest(List.of(input, profiles)))
+                            .output("probs").data());
+                } else {
+                    RoutePolicy.Views views = DIGITS_PROFILE.views();
+                    float[] ones = new float[clips.size() * views.pick()];
+                    java.util.Arrays.fill(ones, 1f);
+                    float[] repeated = new float[clips.size() * views.pick() * bands];
+                    for (int i = 0; i < clips.size(); i++) {
+                        for (int t = 0; t < views.pick(); t++) {
+                            System.arraycopy(plain, i * bands, repeated, (i * views.pick() + t) * bands, bands);
+                        }
+                    }
+                    cloudWithProfile = cloudWithViews(model, input, ones, repeated, views.pick(), bands);
+                    float[][] sent = deviceViews(clips, edgeModel, input, plain, bands, DIGITS_PROFILE);
+                    cloudWithViews = cloudWithViews(model, input, sent[0], sent[1], views.pick(), bands);
+                }
             }
             return new Answers(truth, edgeTop, edgeConfidence, edgeMargin, edgeEntropy,
                     argmax((float[]) cloud.output("probs").data()), argmax((float[]) head.output("probs").data()),
-                    cloudWithProfile);
+                    cloudWithProfile, cloudWithViews);
         }
+    }
+
+    private static int[] cloudWithViews(OnnxModel cloud, Tensor audio, float[] speeds, float[] profiles, int pick,
+                                        int bands) {
+        long rows = audio.shape()[0];
+        return argmax((float[]) cloud.infer(new InferRequest(List.of(audio,
+                new Tensor(VIEW_SPEEDS, Datatype.FP32, new long[] {rows, pick}, speeds),
+                new Tensor(VIEW_PROFILES, Datatype.FP32, new long[] {rows, pick, bands}, profiles)))).output("probs").data());
+    }
+
+    /**
+     * What each clip's device sends with speed views, as an edge agent does it ({@link DeviceViews}):
+     * each speaker's clips are one device's stream ({@link #STREAM_SEED}); every clip is heard again
+     * at every speed after its answer (the setting's {@code every} is 1, and one clip at a time leaves
+     * no run skipped), so a clip's escalation carries the speeds picked from the clips before it, or,
+     * for the first, speed 1 with the plain profile ({@code plain}: the device profiles as
+     * {@link #deviceProfiles} gives them). Returns the speeds ({@code [clips, pick]}) and profiles
+     * ({@code [clips, pick, bands]}), rows in the clips' order.
+     */
+    static float[][] deviceViews(List<Fsdd.Clip> clips, OnnxModel edge, Tensor audio, float[] plain, int bands,
+                                 RoutePolicy.DeviceProfile setting) {
+        RoutePolicy.Views views = setting.views();
+        double[] speeds = views.speeds();
+        int n = clips.size();
+        float[][] scores = new float[speeds.length][];
+        float[][] rows = new float[speeds.length][];
+        for (int v = 0; v < speeds.length; v++) {
+            float[] speed = new float[n];
+            java.util.Arrays.fill(speed, (float) speeds[v]);
+            InferResponse heard = edge.infer(new InferRequest(List.of(audio,
+                    new Tensor(views.input(), Datatype.FP32, new long[] {n, 1}, speed))));
+            scores[v] = (float[]) heard.output(views.scores()).data();
+            rows[v] = (float[]) heard.output(setting.from()).data();
+        }
+        int classes = scores[0].length / n;
+        float[] sentSpeeds = new float[n * views.pick()];
+        float[] sentProfiles = new float[n * views.pick() * bands];
+        Map<String, List<Integer>> bySpeaker = new java.util.TreeMap<>();
+        for (int i = 0; i < n; i++) {
+            bySpeaker.computeIfAbsent(clips.get(i).speaker(), k -> new ArrayList<>()).add(i);
+        }
+        for (Map.Entry<String, List<Integer>> speaker : bySpeaker.entrySet()) {
+            List<Integer> stream = speaker.getValue();
+            java.util.Collections.shuffle(stream, new java.util.Random(STREAM_SEED));
+            DeviceProfiles.Running device = DeviceProfiles.inMemory();
+            for (int clip : stream) {
+                DeviceViews.Picked picked = DeviceViews.picked(device, speaker.getKey(), views);
+                if (picked == null) {
+                    picked = DeviceViews.Picked.plain(views.pick(),
+                            java.util.Arrays.copyOfRange(plain, clip * bands, (clip + 1) * bands));
+                }
+                System.arraycopy(picked.speeds(), 0, sentSpeeds, clip * views.pick(), views.pick());
+                System.arraycopy(picked.profiles(), 0, sentProfiles, clip * views.pick() * bands, views.pick() * bands);
+                float[] clipScores = new float[speeds.length * classes];
+                float[] clipRows = new float[speeds.length * bands];
+                for (int v = 0; v < speeds.length; v++) {
+                    System.arraycopy(scores[v], clip * classes, clipScores, v * classes, classes);
+                    System.arraycopy(rows[v], clip * bands, clipRows, v * bands, bands);
+                }
+                DeviceViews.learn(device, speaker.getKey(), setting, clipScores, clipRows);
+            }
+        }
+        return new float[][] {sentSpeeds, sentProfiles};
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.hybridge.models;
 
+import dev.hybridge.policy.RoutePolicy;
 import java.io.IOException;
 import java.io.Writer;
 import java.math.BigDecimal;
@@ -92,7 +93,8 @@ public final class DemoReport {
                 .append("`measured.properties`.\n\n");
         card(md, "cloud/digits-cloud", "The cloud model (teacher)",
                 cloudArchitecture(training),
-                (deviceProfile(training) ? "input `voice_profile [batch, 40]`, optional (the voice profile to remove; "
+                (speedViews(training) > 0 ? "inputs `view_speeds [batch, %d]` and `view_profiles [batch, %d, 40]`, optional (each clip is heard at these speeds, each with the voice profile to remove, and the probabilities averaged; a request without them gets speed 1 and the training voices' average, from its config.yaml; a device sends the speeds its edge model is surest at for its user, each with the mean of the edge model's `clip_profile` at that speed), ".formatted(speedViews(training), speedViews(training))
+                        : deviceProfile(training) ? "input `voice_profile [batch, 40]`, optional (the voice profile to remove; "
                         + "a request without it gets the training voices' average, from its config.yaml; a device sends its "
                         + "user's, the mean of the edge model's `clip_profile`), " : "")
                         + "outputs `probs [batch, 10]` (digits 0-9)",
@@ -102,7 +104,9 @@ public final class DemoReport {
                 "Conv 3x3 (16), conv 3x3 (16), max-pool, conv 3x3 (32), max-pool, conv 3x3 (24) -> the embedding "
                         + "(24 x 10 x 19); average-pool 2, then its own head: conv 3x3 (48), conv 3x3 (48), global "
                         + "average pool, linear 48 -> 10, softmax. Every conv with batch-norm and ReLU.",
-                "outputs `probs [batch, 10]` and `embedding` FP16 `[batch, 4560]` (the 24 x 10 x 19 feature map "
+                (speedViews(training) > 0 ? "input `speed [batch, 1]`, optional (how many times as fast the clip is "
+                        + "played before the model hears it, by linear interpolation; default 1: as it is), " : "")
+                        + "outputs `probs [batch, 10]` and `embedding` FP16 `[batch, 4560]` (the 24 x 10 x 19 feature map "
                         + "before the last pool, flattened, in half precision: 9 KB cross the network instead of "
                         + "8000 samples, 32 KB)" + (deviceProfile(training) ? " and `clip_profile [batch, 40]` (the clip's "
                         + "band profile: each band's mean over the clip of the floored log-mel image, less their mean)" : ""),
@@ -156,6 +160,9 @@ public final class DemoReport {
             if (a.cloudWithProfile() != null) {
                 m.put(key + "accuracy.cloud.device_profile", fmt(DemoEvaluation.accuracy(a.cloudWithProfile(), a.truth())));
             }
+            if (a.cloudWithViews() != null) {
+                m.put(key + "accuracy.cloud.device_views", fmt(DemoEvaluation.accuracy(a.cloudWithViews(), a.truth())));
+            }
             SpeakerFolds.Routed cascade = SpeakerFolds.byPolicyEngine(a, root.resolve("config/policies/digits.yaml"), DemoEvaluation.STREAM_SEED);
             SpeakerFolds.Routed split = SpeakerFolds.byPolicyEngine(a, root.resolve("config/policies/digits-split.yaml"), DemoEvaluation.STREAM_SEED);
             m.put(key + "digits.escalated", fmt(cascade.escalated()));
@@ -187,6 +194,23 @@ public final class DemoReport {
                         + (extra > 0 ? " (the edge model and the head learn from the first %d; the other %d were trained after them)"
                                 .formatted(teachers, extra) : "") + "."
                 : ".");
+    }
+
+    /** Each fold's accuracy of these answers, then their mean: {@code  george 93.8%, ...; **mean 97.0%**}. */
+    private static void perFold(StringBuilder md, List<SpeakerFolds.Fold> folds,
+                                java.util.function.Function<DemoEvaluation.Answers, int[]> answers) {
+        for (SpeakerFolds.Fold fold : folds) {
+            md.append(" ").append(fold.speaker()).append(" ")
+                    .append(pct(DemoEvaluation.accuracy(answers.apply(fold.answers()), fold.answers().truth())))
+                    .append(fold == folds.get(folds.size() - 1) ? "" : ",");
+        }
+        md.append("; **mean ").append(pct(SpeakerFolds.mean(folds, f -> DemoEvaluation.accuracy(
+                answers.apply(f.answers()), f.answers().truth())))).append("**");
+    }
+
+    /** How many speed views the exported cloud model averages ({@code train.py --speed-views}); 0: none. */
+    static int speedViews(JsonNode training) {
+        return training.path("recipe").path("speed_views").asInt(0);
     }
 
     /** Whether the exported graphs carry the device's voice profile ({@code train.py --device-profile}). */
@@ -346,14 +370,22 @@ public final class DemoReport {
                     .append("input. A device can learn its user's: the mean of the edge model's `clip_profile` output over ")
                     .append("the clips it has heard (no labels needed). Each speaker's 500 clips as one device's stream in a ")
                     .append("fixed shuffled order, each clip sent with the mean up to and including it:");
-            for (SpeakerFolds.Fold fold : folds) {
-                md.append(" ").append(fold.speaker()).append(" ")
-                        .append(pct(DemoEvaluation.accuracy(fold.answers().cloudWithProfile(), fold.answers().truth())))
-                        .append(fold == folds.get(folds.size() - 1) ? "" : ",");
-            }
-            md.append("; **mean ").append(pct(SpeakerFolds.mean(folds, f -> DemoEvaluation.accuracy(
-                    f.answers().cloudWithProfile(), f.answers().truth())))).append("** against ").append(pct(meanCloud))
-                    .append(" with the default.\n\n");
+            perFold(md, folds, DemoEvaluation.Answers::cloudWithProfile);
+            md.append(" against ").append(pct(meanCloud)).append(" with the default.\n\n");
+        }
+        if (folds.stream().allMatch(f -> f.answers().cloudWithViews() != null)) {
+            RoutePolicy.Views views = DemoEvaluation.DIGITS_PROFILE.views();
+            md.append("**The cloud model with the device's speed views** (what the shipped `digits` route sends). After ")
+                    .append("each answer the device hears the clip again at ").append(views.speeds().length)
+                    .append(" speeds (").append(java.util.Arrays.toString(views.speeds()).replaceAll("[\\[\\]]", ""))
+                    .append(" times as fast) in one call of the edge model, and keeps per speed the mean of the edge ")
+                    .append("model's confidence and of its `clip_profile`; an escalated clip is heard by the cloud model at the ")
+                    .append(views.pick()).append(" speeds the edge model has been surest at so far, each with its profile, ")
+                    .append("and their probabilities averaged (a clip's own views teach the clips after it; the first clip ")
+                    .append("of a stream gets speed 1 with the plain profile). ")
+                    .append("The same streams as above:");
+            perFold(md, folds, DemoEvaluation.Answers::cloudWithViews);
+            md.append(".\n\n");
         }
         md.append("Each accuracy in a cascade column is followed by its share of the fold's cloud-only accuracy. ")
                 .append("Signals compared at ").append(pct(SHARE)).append(" escalated (the clips each signal is least ")

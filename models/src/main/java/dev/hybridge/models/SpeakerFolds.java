@@ -180,11 +180,10 @@ public final class SpeakerFolds {
                         Integer.toString(a.edge()[i]));
                 escalated[i] = route.afterEdge(facts, before, outcome, 0).action() == Decision.Action.ESCALATE;
             }
-            // a route whose device learns a profile escalates with it: the cloud model's answers given the
-            // device's profile as it stood at each clip (the stream's order is the same: seed STREAM_SEED)
-            boolean profiled = route.policy().deviceProfile() != null && a.cloudWithProfile() != null
-                    && seed == DemoEvaluation.STREAM_SEED;
-            return routed(a, escalated, profiled ? a.cloudWithProfile() : a.cloud());
+            // a route whose device learns a profile (and speeds) escalates with them: the cloud model's answers
+            // given what the device had learned at each clip (the stream's order is the same: seed STREAM_SEED)
+            return routed(a, escalated, seed == DemoEvaluation.STREAM_SEED
+                    ? a.cloudAsSent(route.policy().deviceProfile()) : a.cloud());
         } finally {
             try (var files = Files.list(folder)) {
                 for (Path f : files.toList()) {
@@ -336,14 +335,22 @@ public final class SpeakerFolds {
                 mean(folds, f -> DemoEvaluation.accuracy(f.answers().cloud(), f.answers().truth())),
                 mean(folds, f -> DemoEvaluation.accuracy(f.answers().edge(), f.answers().truth())),
                 mean(folds, f -> DemoEvaluation.accuracy(f.answers().head(), f.answers().truth())));
-        if (folds.stream().allMatch(f -> f.answers().cloudWithProfile() != null)) {
-            StringBuilder line = new StringBuilder("cloud with the device's voice profile:");
-            for (Fold f : folds) {
-                line.append(String.format(java.util.Locale.ROOT, " %s %.4f", f.speaker(),
-                        DemoEvaluation.accuracy(f.answers().cloudWithProfile(), f.answers().truth())));
-            }
-            System.out.printf(java.util.Locale.ROOT, "%s | mean %.4f%n", line,
-                    mean(folds, f -> DemoEvaluation.accuracy(f.answers().cloudWithProfile(), f.answers().truth())));
+        printCloud("cloud with the device's voice profile:", folds, DemoEvaluation.Answers::cloudWithProfile);
+        printCloud("cloud with the device's speed views:", folds, DemoEvaluation.Answers::cloudWithViews);
+    }
+
+    /** Each fold's accuracy of these cloud answers and their mean, when every fold has them. */
+    private static void printCloud(String label, List<Fold> folds,
+                                   java.util.function.Function<DemoEvaluation.Answers, int[]> answers) {
+        if (folds.stream().anyMatch(f -> answers.apply(f.answers()) == null)) {
+            return;
         }
+        StringBuilder line = new StringBuilder(label);
+        for (Fold f : folds) {
+            line.append(String.format(java.util.Locale.ROOT, " %s %.4f", f.speaker(),
+                    DemoEvaluation.accuracy(answers.apply(f.answers()), f.answers().truth())));
+        }
+        System.out.printf(java.util.Locale.ROOT, "%s | mean %.4f%n", line,
+                mean(folds, f -> DemoEvaluation.accuracy(answers.apply(f.answers()), f.answers().truth())));
     }
 }

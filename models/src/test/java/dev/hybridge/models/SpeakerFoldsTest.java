@@ -3,6 +3,8 @@ package dev.hybridge.models;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import dev.hybridge.policy.PolicyLoader;
+import dev.hybridge.policy.RoutePolicy;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.file.Files;
@@ -63,8 +65,9 @@ class SpeakerFoldsTest {
         for (SpeakerFolds.Fold f : folds) {
             assertThat(figure(f, "digits.escalated")).as(f.speaker()).isLessThanOrEqualTo(0.15);
         }
-        // against the better cloud-only figure: the cloud model given the device's profile, or its default
-        double cloud = Math.max(mean("accuracy.cloud"), mean("accuracy.cloud.device_profile"));
+        // against the best cloud-only figure: the cloud model given the device's speed views, its profile, or its default
+        double cloud = Math.max(mean("accuracy.cloud"), Math.max(mean("accuracy.cloud.device_profile"),
+                mean("accuracy.cloud.device_views")));
         assertThat(mean("digits.accuracy")).isGreaterThanOrEqualTo(0.99 * cloud);
     }
 
@@ -127,5 +130,19 @@ class SpeakerFoldsTest {
                 f.answers().truth()));
         double fixed = SpeakerFolds.mean(folds, f -> DemoEvaluation.accuracy(f.answers().cloud(), f.answers().truth()));
         assertThat(withProfile).isGreaterThan(fixed + 0.005);
+    }
+
+    @Test
+    void theSpeedsADeviceLearnsForItsUserMakeTheCloudModelBetterStill() throws IOException {
+        // as the shipped route sends them: the evaluation runs the setting digits.yaml has
+        RoutePolicy digits = new PolicyLoader().parseRoute(root.resolve("config/policies/digits.yaml"),
+                Files.readString(root.resolve("config/policies/digits.yaml")), new java.util.ArrayList<>());
+        assertThat(digits.deviceProfile()).isEqualTo(DemoEvaluation.DIGITS_PROFILE);
+        assertThat(folds).allSatisfy(f -> assertThat(f.answers().cloudWithViews()).isNotNull());
+        double withViews = SpeakerFolds.mean(folds, f -> DemoEvaluation.accuracy(f.answers().cloudWithViews(),
+                f.answers().truth()));
+        double withProfile = SpeakerFolds.mean(folds, f -> DemoEvaluation.accuracy(f.answers().cloudWithProfile(),
+                f.answers().truth()));
+        assertThat(withViews).isGreaterThan(withProfile);
     }
 }

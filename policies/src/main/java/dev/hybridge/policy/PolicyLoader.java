@@ -166,7 +166,7 @@ public final class PolicyLoader {
         if (node == null) {
             return null;
         }
-        node.allowOnly(Set.of("from", "to", "window"));
+        node.allowOnly(Set.of("from", "to", "window", "views"));
         String from = node.string("from", true);
         String to = node.string("to", true);
         int window = node.integer("window", 1000, 1, 10_000_000);
@@ -174,7 +174,39 @@ public final class PolicyLoader {
             root.problem("device-profile", "only applies to cascade routes (their escalations carry the request, "
                     + "which the profile joins), not " + kind.wire());
         }
-        return from == null || to == null ? null : new RoutePolicy.DeviceProfile(from, to, window);
+        RoutePolicy.Views views = null;
+        YamlNode viewsNode = node.mapping("views", false);
+        if (viewsNode != null) {
+            views = views(viewsNode);
+            if (views == null) {
+                return null;
+            }
+        }
+        return from == null || to == null ? null : new RoutePolicy.DeviceProfile(from, to, window, views);
+    }
+
+    /** {@code device-profile.views:} the speeds a device learns its user at. */
+    private static RoutePolicy.Views views(YamlNode node) {
+        node.allowOnly(Set.of("input", "scores", "speeds", "pick", "every", "to"));
+        String input = node.string("input", true);
+        String scores = node.string("scores", true);
+        String to = node.string("to", true);
+        double[] speeds = node.numbers("speeds", 0.25, 4, RoutePolicy.Views.MOST_SPEEDS);
+        if (speeds == null && !node.has("speeds")) {
+            node.problem("speeds", "is required");
+        }
+        int pick = node.integer("pick", 3, 1, RoutePolicy.Views.MOST_SPEEDS);
+        int every = node.integer("every", 1, 1, 1_000_000);
+        if (speeds != null && pick > speeds.length) {
+            node.problem("pick", "must be at most the number of speeds (" + speeds.length + ") but was " + pick);
+            return null;
+        }
+        if (speeds != null && java.util.Arrays.stream(speeds).distinct().count() != speeds.length) {
+            node.problem("speeds", "must not repeat a speed");
+            return null;
+        }
+        return input == null || scores == null || to == null || speeds == null ? null
+                : new RoutePolicy.Views(input, scores, speeds, pick, every, to);
     }
 
     /** {@code defer:} (store-and-forward on an edge agent); its default depends on the kind. */

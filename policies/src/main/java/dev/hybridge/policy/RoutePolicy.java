@@ -81,8 +81,55 @@ public record RoutePolicy(String name, Path source, RouteKind kind, Stage edge, 
      * @param to     the cloud model's input that receives the device's mean profile
      * @param window the mean is over all answers up to this many, then follows the latest (each new
      *               answer weighing 1/window)
+     * @param views  the speeds the device hears its user best at, or null: with them, escalations carry
+     *               a profile for each picked speed ({@code to} then takes {@code [rows, pick, width]})
      */
-    public record DeviceProfile(String from, String to, int window) {
+    public record DeviceProfile(String from, String to, int window, Views views) {
+
+        public DeviceProfile(String from, String to, int window) {
+            this(from, to, window, null);
+        }
+    }
+
+    /**
+     * Speed views a device learns for its user: now and then (one clip in {@code every}, when no other
+     * such run is under way) the edge model hears the clip at each of {@code speeds} in one call (its
+     * input {@code input} saying how many times as fast, one row per speed), and the device keeps per
+     * speed the running mean of the edge model's confidence (the top of its {@code scores} output) and of
+     * the profile output. Escalations then carry the {@code pick} speeds the edge model is surest at, as
+     * the cloud model's input {@code to} ({@code [rows, pick]}), with the profile heard at each. Until
+     * every speed has been heard, they carry speed 1 {@code pick} times with the plain profile.
+     */
+    public record Views(String input, String scores, double[] speeds, int pick, int every, String to) {
+
+        /** The most speeds a device learns (each is one more row in the edge model's call). */
+        public static final int MOST_SPEEDS = 32;
+
+        public Views {
+            speeds = speeds.clone();
+        }
+
+        @Override
+        public double[] speeds() {
+            return speeds.clone();
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Views v && input.equals(v.input) && scores.equals(v.scores)
+                    && java.util.Arrays.equals(speeds, v.speeds) && pick == v.pick && every == v.every && to.equals(v.to);
+        }
+
+        @Override
+        public int hashCode() {
+            return java.util.Objects.hash(input, scores, java.util.Arrays.hashCode(speeds), pick, every, to);
+        }
+
+        @Override
+        public String toString() {
+            return "Views[input=" + input + ", scores=" + scores + ", speeds=" + java.util.Arrays.toString(speeds)
+                    + ", pick=" + pick + ", every=" + every + ", to=" + to + "]";
+        }
     }
 
     /** When the outbox is full: make room by dropping its oldest entry, or answer without keeping this one. */

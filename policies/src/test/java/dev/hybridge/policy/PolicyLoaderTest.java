@@ -223,4 +223,60 @@ class PolicyLoaderTest {
                 """, problems)).isNull();
         assertThat(problems).singleElement().asString().contains("to");
     }
+
+    @Test
+    void speedViewsAreReadWithTheirDefaultsAndEachMistakeIsNamed() {
+        List<String> problems = new ArrayList<>();
+        RoutePolicy views = loader.parseRoute(Path.of("v.yaml"), """
+                version: 1
+                kind: cascade
+                edge: {model: e}
+                cloud: {model: c}
+                device-profile:
+                  from: clip_profile
+                  to: view_profiles
+                  views: {input: speed, scores: probs, speeds: [0.9, 1.0, 1.1], to: view_speeds}
+                """, problems);
+        assertThat(problems).isEmpty();
+        assertThat(views.deviceProfile()).isEqualTo(new RoutePolicy.DeviceProfile("clip_profile", "view_profiles", 1000,
+                new RoutePolicy.Views("speed", "probs", new double[] {0.9, 1.0, 1.1}, 3, 1, "view_speeds")));
+        assertThat(loader.parseRoute(Path.of("w.yaml"), """
+                version: 1
+                kind: cascade
+                edge: {model: e}
+                cloud: {model: c}
+                device-profile:
+                  from: clip_profile
+                  to: view_profiles
+                  views: {input: speed, scores: probs, speeds: [0.9, 9], pick: 2, every: 0, to: view_speeds, how: 1}
+                """, problems)).isNull();
+        assertThat(problems).anyMatch(p -> p.contains("speeds[1]") && p.contains("between 0.25 and 4"))
+                .anyMatch(p -> p.contains("every"))
+                .anyMatch(p -> p.contains("how"));
+        problems.clear();
+        assertThat(loader.parseRoute(Path.of("x.yaml"), """
+                version: 1
+                kind: cascade
+                edge: {model: e}
+                cloud: {model: c}
+                device-profile:
+                  from: clip_profile
+                  to: view_profiles
+                  views: {input: speed, scores: probs, speeds: [0.9, 1.0], pick: 3, to: view_speeds}
+                """, problems)).isNull();
+        assertThat(problems).singleElement().asString().contains("pick").contains("at most the number of speeds (2)");
+        problems.clear();
+        assertThat(loader.parseRoute(Path.of("y.yaml"), """
+                version: 1
+                kind: cascade
+                edge: {model: e}
+                cloud: {model: c}
+                device-profile:
+                  from: clip_profile
+                  to: view_profiles
+                  views: {input: speed, speeds: [1.0, 1.0], pick: 1}
+                """, problems)).isNull();
+        assertThat(problems).anyMatch(p -> p.contains("scores") && p.contains("required"))
+                .anyMatch(p -> p.contains("to") && p.contains("required"));
+    }
 }

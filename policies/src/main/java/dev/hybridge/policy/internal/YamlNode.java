@@ -175,6 +175,30 @@ public final class YamlNode {
         return d;
     }
 
+    /** A list of numbers, each between {@code min} and {@code max}, at least one; null when absent or wrong. */
+    public double[] numbers(String field, double min, double max, int most) {
+        if (!has(field)) {
+            return null;
+        }
+        JsonNode value = node.get(field);
+        if (!value.isArray() || value.isEmpty() || value.size() > most) {
+            problem(field, "must be a list of 1 to " + most + " numbers such as [0.9, 1.0] but was " + describe(value));
+            return null;
+        }
+        double[] out = new double[value.size()];
+        for (int i = 0; i < value.size(); i++) {
+            JsonNode item = value.get(i);
+            double d = item.isNumber() ? item.asDouble() : Double.NaN;
+            if (!(d >= min && d <= max)) {
+                problem(field + "[" + i + "]", "must be a number between " + plain(min) + " and " + plain(max)
+                        + " but was " + describe(item));
+                return null;
+            }
+            out[i] = d;
+        }
+        return out;
+    }
+
     /** A list of strings, each one of {@code allowed}. */
     public List<String> words(String field, Set<String> allowed) {
         List<String> out = new ArrayList<>();

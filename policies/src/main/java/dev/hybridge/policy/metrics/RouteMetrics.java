@@ -31,6 +31,8 @@ import java.util.concurrent.TimeUnit;
  *       reason (a decision's reason code, or {@code refused} for requests turned away before any
  *       tier was asked), status (2xx, 4xx, 5xx), degraded;</li>
  *   <li>{@code <shadow>} (counter, named by the program): route, result;</li>
+ *   <li>{@code hybridge.route.views} (counter): route, result (learned, skipped, failed): the runs
+ *       of a device's speed views ({@code device-profile.views}, edge agents only);</li>
  *   <li>{@code hybridge.route.confidence} (histogram, percent): the edge's confidence in the
  *       answers a route judged, in buckets 5 points wide (Micrometer's fixed histogram buckets
  *       count whole numbers, so the confidence is recorded in percent);</li>
@@ -63,6 +65,7 @@ public final class RouteMetrics implements RouteRuntime.Listener, RouteEngine.Ob
     private final String shadowName;
     private final Map<String, Timer> timers = new ConcurrentHashMap<>();
     private final Map<String, Counter> shadows = new ConcurrentHashMap<>();
+    private final Map<String, Counter> views = new ConcurrentHashMap<>();
     /** By route, then by the tier that answered. */
     private final Map<String, Map<Tier, Counter>> costs = new ConcurrentHashMap<>();
     private final Map<String, Judgements> judgements = new ConcurrentHashMap<>();
@@ -114,6 +117,13 @@ public final class RouteMetrics implements RouteRuntime.Listener, RouteEngine.Ob
     public void shadow(String route, RouteRuntime.ShadowResult result) {
         shadows.computeIfAbsent(route + '|' + result.wire(), k -> Counter.builder(shadowName)
                 .description("Shadow samples sent to the cloud, by whether its label agreed with the edge's")
+                .tag("route", route).tag("result", result.wire()).register(registry)).increment();
+    }
+
+    @Override
+    public void views(String route, RouteRuntime.ViewsResult result) {
+        views.computeIfAbsent(route + '|' + result.wire(), k -> Counter.builder("hybridge.route.views")
+                .description("Runs of the device's speed views: learned, skipped (one was under way), failed")
                 .tag("route", route).tag("result", result.wire()).register(registry)).increment();
     }
 

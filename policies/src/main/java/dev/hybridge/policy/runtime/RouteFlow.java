@@ -65,6 +65,7 @@ final class RouteFlow {
     private final long retryAfterSeconds;
     private final boolean edgeInProcess;
     private final DeviceProfiles profiles;
+    private final DeviceViews views;
     /** The most values a device profile is repeated out to for one request's rows. */
     static final long MAX_PROFILE_VALUES = 16L << 20;
 
@@ -76,8 +77,9 @@ final class RouteFlow {
      * @param edgeInProcess     whether the edge tier runs in this process ({@link TierClient#inProcess})
      */
     RouteFlow(OipCodec codec, LongSupplier nanoTime, boolean defers, long retryAfterSeconds, boolean edgeInProcess,
-              DeviceProfiles profiles) {
+              DeviceProfiles profiles, DeviceViews views) {
         this.profiles = profiles;
+        this.views = views;
         this.codec = codec;
         this.nanoTime = nanoTime;
         this.defers = defers;
@@ -157,22 +159,38 @@ final class RouteFlow {
     /**
      * The cloud's request with the device's profile added as the setting's input, one row for each
      * of the request's rows; as it was when there is no profile yet, or the request carries that input.
+     * With speed views, the picked speeds and a profile for each ({@link DeviceViews#picked}), or until
+     * every speed is heard, speed 1 with the plain profile.
      */
     private OipCodec.Encoded withProfile(RouteCall call, OipCodec.Encoded request, float[] profile) {
         if (profile == null) {
             return request;
         }
-        String to = call.policy().deviceProfile().to();
+        RoutePolicy.DeviceProfile setting = call.policy().deviceProfile();
         InferRequest decoded = codec.decodeRequest(request.body(), request.jsonLength());
-        if (decoded.inputs().stream().anyMatch(t -> t.name().equals(to))) {
+        if (decoded.inputs().stream().anyMatch(t -> t.name().equals(setting.to())
+                || setting.views() != null && t.name().equals(setting.views().to()))) {
             return request;
         }
         long rows = Tensor.rowsHeld(decoded.inputs());
-        if (rows < 1 || rows * profile.length > MAX_PROFILE_VALUES) {
-            return request; // rows its data does not hold, or too many: sent without, the cloud uses its default
-        }
         List<Tensor> inputs = new ArrayList<>(decoded.inputs());
-        inputs.add(Tensor.repeatedRow(to, profile, new long[] {rows, profile.length}));
+        if (setting.views() == null) {
+            if (rows < 1 || rows * profile.length > MAX_PROFILE_VALUES) {
+                return request; // rows its data does not hold, or too many: sent without, the cloud uses its default
+            }
+            inputs.add(Tensor.repeatedRow(setting.to(), profile, new long[] {rows, profile.length}));
+        } else {
+            DeviceViews.Picked picked = views.picked(call.route(), setting.views());
+            if (picked == null) {
+                picked = DeviceViews.Picked.plain(setting.views().pick(), profile);
+            }
+            if (rows < 1 || rows * picked.profiles().length > MAX_PROFILE_VALUES) {
+                return request;
+            }
+            int pick = picked.speeds().length;
+            inputs.add(Tensor.repeatedRow(setting.views().to(), picked.speeds(), new long[] {rows, pick}));
+            inputs.add(Tensor.repeatedRow(setting.to(), picked.profiles(), new long[] {rows, pick, picked.width()}));
+        }
         return codec.encodeRequest(new InferRequest(decoded.id(), decoded.parameters(), inputs, decoded.outputs()), true);
     }
 
@@ -221,6 +239,15 @@ final class RouteFlow {
         float[] profile = heard(call, response);
         state = state.charged(call.engine().charge(call.tenant(), Tier.EDGE, call.body().length));
         Decision after = call.engine().afterEdge(call.facts(), state.before(), outcome, elapsedMillis(call));
+        Next next = afterEdge(call, state, response, outcome, after, profile);
+        if (keepsProfile(call)) {
+            views.heard(call); // after its own escalation is written: a clip's views teach the clips after it
+        }
+        return next;
+    }
+
+    private Next afterEdge(RouteCall call, CallState state, InferResponse response, EdgeOutcome outcome, Decision after,
+                           float[] profile) {
         return switch (after.action()) {
             case ESCALATE -> {
                 OipCodec.Encoded request = withProfile(call, handOff(call).cloudRequestAfterEdge(call, response, codec),

@@ -56,6 +56,20 @@ public final class RouteRuntime {
         }
     }
 
+    /** How a run of a device's speed views ended ({@code device-profile.views}). */
+    public enum ViewsResult {
+        /** Every speed's confidence and profile took the run's rows. */
+        LEARNED,
+        /** Another run for the route was under way: the clip was not heard again. */
+        SKIPPED,
+        /** The edge model could not answer, or its answer lacked the outputs the setting names. */
+        FAILED;
+
+        public String wire() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
     /** Where the runtime reports what happened (metrics read outcomes directly). */
     public interface Listener {
         Listener NONE = new Listener() {
@@ -67,6 +81,10 @@ public final class RouteRuntime {
 
         /** A shadow sample came back. */
         default void shadow(String route, ShadowResult result) {
+        }
+
+        /** A run of a device's speed views ended (or was skipped). */
+        default void views(String route, ViewsResult result) {
         }
     }
 
@@ -147,7 +165,7 @@ public final class RouteRuntime {
         this.timer = timer;
         this.listener = listener;
         this.flow = new RouteFlow(codec, nanoTime, deferrer != null, admission.settings().retryAfter().toSeconds(),
-                edge.inProcess(), profiles);
+                edge.inProcess(), profiles, new DeviceViews(edge, codec, profiles, nanoTime, listener::views));
         this.signatures = new RouteSignatures(edge, cloud, codec, nanoTime);
     }
 
