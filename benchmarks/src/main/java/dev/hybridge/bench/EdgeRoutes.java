@@ -22,7 +22,8 @@ import java.util.regex.Pattern;
 /**
  * What deciding on the device costs a caller, against the edge model alone on the same agent (what
  * a device would run without Hybridge), side by side in one run: the shipped cascade {@code digits}
- * and split {@code digits-split} called on an edge agent whose uplink goes to a gateway with a
+ * (and the same without its {@code device-profile}: what learning the user's profile and speed views
+ * costs) and split {@code digits-split} called on an edge agent whose uplink goes to a gateway with a
  * cloud worker, with the link up and with the gateway frozen (SIGSTOP: the link hangs) once the
  * agent's breaker has opened. Also the bytes each escalation sends over the link, cascade against
  * split.
@@ -75,6 +76,9 @@ public final class EdgeRoutes {
             }
         }
         Files.writeString(policies.resolve("tenants.yaml"), "version: 1\ndefault: {allow: [auto, edge, cloud]}\n");
+        // the same cascade without what the device learns of its user (its profile and speed views): what they cost
+        Files.writeString(policies.resolve("digits-unlearned.yaml"), Files.readString(policies.resolve("digits.yaml"))
+                .replaceAll("(?m)^device-profile:\\n(^[ #].*\\n)*", ""));
         Path state = Files.createTempDirectory("hybridge-bench-edge-state");
         List<Fsdd.Clip> clips = Fsdd.testSplit(Fsdd.recordings(Bench.root()));
         OipCodec codec = new OipCodec();
@@ -100,7 +104,7 @@ public final class EdgeRoutes {
                     agent.awaitReady(Duration.ofSeconds(120));
                     awaitRoutes(agent.baseUri());
                     Map<String, List<byte[]>> bodies = new LinkedHashMap<>();
-                    for (String model : List.of("digits-edge", "digits", "digits-split")) {
+                    for (String model : List.of("digits-edge", "digits", "digits-unlearned", "digits-split")) {
                         List<byte[]> posts = new ArrayList<>();
                         // the edge model alone is asked for what the routes answer, its probabilities (a
                         // device without Hybridge has no use for the embedding, 9 KB to write per answer)
@@ -130,6 +134,7 @@ public final class EdgeRoutes {
                         Bench.OtherCpu other = Bench.OtherCpu.start();
                         add(phases, "edge model alone (link up)", measured(agent.baseUri(), bodies.get("digits-edge"), calls, offset));
                         add(phases, "cascade `digits` (link up)", measured(agent.baseUri(), bodies.get("digits"), calls, offset));
+                        add(phases, UNLEARNED, measured(agent.baseUri(), bodies.get("digits-unlearned"), calls, offset));
                         add(phases, "split `digits-split` (link up)", measured(agent.baseUri(), bodies.get("digits-split"), calls, offset));
                         gateway.freeze();
                         try {
@@ -170,6 +175,9 @@ public final class EdgeRoutes {
         }
         bench.write();
     }
+
+    /** The shipped cascade with its device-profile setting taken out. */
+    private static final String UNLEARNED = "cascade `digits` without device-profile (link up)";
 
     /** The agent's launch options, and {@code bench.agentOptions} (space-separated) when given, e.g. a GC log. */
     private static List<String> agentOptions() {
@@ -215,12 +223,16 @@ public final class EdgeRoutes {
         bench.text("Others' CPU per round: " + String.join(", ", others) + ".");
         Bench.Stats edgeUp = stats.get("edge model alone (link up)");
         Bench.Stats cascadeUp = stats.get("cascade `digits` (link up)");
+        Bench.Stats unlearned = stats.get(UNLEARNED);
         Bench.Stats edgeFrozen = stats.get("edge model alone (link frozen)");
         Bench.Stats cascadeFrozen = stats.get("cascade `digits` (link frozen, breaker open)");
         bench.heading("Against the edge model alone, same run");
         bench.table(List.of("comparison", "p50 ratio", "p99 ratio"), List.of(
                 List.of("cascade, link up / edge model alone", Bench.fixed((double) cascadeUp.p50() / edgeUp.p50(), 2) + "x",
                         Bench.fixed((double) cascadeUp.p99() / edgeUp.p99(), 2) + "x"),
+                List.of("cascade, link up / the same without device-profile (its speed views and profile)",
+                        Bench.fixed((double) cascadeUp.p50() / unlearned.p50(), 2) + "x",
+                        Bench.fixed((double) cascadeUp.p99() / unlearned.p99(), 2) + "x"),
                 List.of("cascade, link frozen (breaker open) / edge model alone", Bench.fixed(
                         (double) cascadeFrozen.p50() / edgeFrozen.p50(), 2) + "x",
                         Bench.fixed((double) cascadeFrozen.p99() / edgeFrozen.p99(), 2) + "x")));
