@@ -80,8 +80,8 @@ LOAD_TEACHERS = None  # --load-teachers
 # the edge model outputs each clip's band profile and the cloud model takes a device's voice profile as an
 # input (device_profile); off: the cloud model removes only the fixed profile and the edge outputs none
 DEVICE_PROFILE = True
-# the speed views a device picks for its user (speed_views): how many the cloud model averages; 0: none
-SPEED_VIEWS = 3
+# the speed views a device picks for its user (speed_views): the edge model takes a speed, the cloud model views
+SPEED_VIEWS = True
 SYNTHETIC = None  # --synthetic: how many synthetic clips of how many voices the training data has
 SYNTHETIC_CLIPS = 0  # how many of the training data's clips are synthetic (always its last ones)
 SYNTHETIC_WEIGHT = 1.0  # --synthetic-weight: a synthetic clip's weight in the teachers' loss
@@ -779,7 +779,7 @@ def export_all(cloud, edge, head, example, out, results, extra=None):
     if extra is not None:
         add_teachers(out, extra, example)
     if DEVICE_PROFILE and RECIPE["voice-normalisation"] and SPEED_VIEWS:
-        speed_views(out, SPEED_VIEWS)
+        speed_views(out)
     with open(os.path.join(out, "training.json"), "w") as f:
         json.dump(results, f, indent=2)
         f.write("\n")
@@ -965,13 +965,14 @@ def positions_in_graph(model):
     return changed
 
 
-def view_inputs(path, views=3):
+def view_inputs(path):
     """Makes the cloud model at path (inputs audio, voice_profile and speed: device_profile's and
     speed_input's) answer the average of several plays of each clip: inputs view_speeds [batch, views]
     and view_profiles [batch, views, 40] take the place of speed and voice_profile (a speed and the
-    voice profile heard at it, for each view), and the graph runs each clip's views as rows of one
-    batch and averages their probabilities. Its config.yaml's defaults become 1 and the fixed profile
-    for every view, which answers as before. Idempotent."""
+    voice profile heard at it, for each view; as many views as a request sends), and the graph runs
+    each clip's views as rows of one batch and averages their probabilities. Its config.yaml's defaults
+    are one view, speed 1 and the fixed profile: a request without them is answered as before, at the
+    same cost. Idempotent."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -986,12 +987,20 @@ def view_inputs(path, views=3):
         node.output[:] = ["views_probs" if o == "probs" else o for o in node.output]
     model.graph.initializer.extend([
         numpy_helper.from_array(np.array([1], dtype=np.int64), "views_axis"),
-        numpy_helper.from_array(np.array([1, views, 1], dtype=np.int64), "views_repeats"),
+        numpy_helper.from_array(np.array([1], dtype=np.int64), "views_one"),
+        numpy_helper.from_array(np.array([-1], dtype=np.int64), "views_any"),
+        numpy_helper.from_array(np.array([2], dtype=np.int64), "views_two"),
+        numpy_helper.from_array(np.array([len(LABELS)], dtype=np.int64), "views_labels"),
         numpy_helper.from_array(np.array([-1, SAMPLES], dtype=np.int64), "views_audio_shape"),
         numpy_helper.from_array(np.array([-1, 1], dtype=np.int64), "views_speed_shape"),
-        numpy_helper.from_array(np.array([-1, N_MELS], dtype=np.int64), "views_profile_shape"),
-        numpy_helper.from_array(np.array([-1, views, len(LABELS)], dtype=np.int64), "views_probs_shape")])
+        numpy_helper.from_array(np.array([-1, N_MELS], dtype=np.int64), "views_profile_shape")])
     front = [
+        # how many views this request sends: view_speeds' second dimension
+        helper.make_node("Shape", ["view_speeds"], ["views_speeds_shape"], name="views_speeds_shape"),
+        helper.make_node("Slice", ["views_speeds_shape", "views_one", "views_two"], ["views_count"], name="views_count"),
+        helper.make_node("Concat", ["views_one", "views_count", "views_one"], ["views_repeats"], name="views_repeats", axis=0),
+        helper.make_node("Concat", ["views_any", "views_count", "views_labels"], ["views_probs_shape"],
+                         name="views_probs_shape", axis=0),
         helper.make_node("Unsqueeze", ["audio", "views_axis"], ["views_audio_once"], name="views_audio_once"),
         helper.make_node("Tile", ["views_audio_once", "views_repeats"], ["views_audio_each"], name="views_audio_each"),
         helper.make_node("Reshape", ["views_audio_each", "views_audio_shape"], ["views_audio"], name="views_audio"),
@@ -1006,8 +1015,8 @@ def view_inputs(path, views=3):
     kept = [i for i in model.graph.input if i.name == "audio"]
     del model.graph.input[:]
     model.graph.input.extend(kept + [
-        helper.make_tensor_value_info("view_speeds", TensorProto.FLOAT, ["batch", views]),
-        helper.make_tensor_value_info("view_profiles", TensorProto.FLOAT, ["batch", views, N_MELS])])
+        helper.make_tensor_value_info("view_speeds", TensorProto.FLOAT, ["batch", "views"]),
+        helper.make_tensor_value_info("view_profiles", TensorProto.FLOAT, ["batch", "views", N_MELS])])
     onnx.checker.check_model(model)
     onnx.save(model, path)
     config = os.path.join(os.path.dirname(path), "config.yaml")
@@ -1017,25 +1026,25 @@ def view_inputs(path, views=3):
     profile = block.split("voice_profile:\n    default: [")[1].split("]")[0]
     head = head.rsplit("\n# the voice profile a device sends", 1)[0]
     with open(config, "w") as f:
-        f.write(head + "\n# each clip is heard at these speeds with these voice profiles (a device sends its user's: the speeds\n"
-                "# its edge model is surest at and the mean of its clip_profile at each), its probabilities averaged; without\n"
-                "# them, once as it is with the training voices' average\ninputs:\n")
-        f.write("  view_speeds:\n    default: [" + ", ".join(["1.0"] * views) + "]\n")
-        f.write("  view_profiles:\n    default: [" + ", ".join([profile] * views) + "]\n")
+        f.write(head + "\n# each clip is heard at these speeds with these voice profiles, one view each (a device sends its\n"
+                "# user's: the speeds its edge model is surest at and the mean of its clip_profile at each), and the\n"
+                "# probabilities averaged; without them, once as it is with the training voices' average\ninputs:\n")
+        f.write("  view_speeds:\n    default: [1.0]\n")
+        f.write("  view_profiles:\n    default: [" + profile + "]\n")
 
 
-def speed_views(out, views=3):
+def speed_views(out):
     """Lets a device pick the speeds its user is heard best at, in the exported graphs (after
     device_profile): the edge model gains an input speed [batch, 1] (speed_input), so that a device
     runs a clip at several speeds in one call and learns at which its edge model is surest and what
     profile its user has at each; the cloud model answers the average of the views a device sends
     (view_inputs: view_speeds [batch, views], view_profiles [batch, views, 40]). Without them both
-    answer as before. Runs on a folder export_all wrote; idempotent."""
+    answer as before, at the same cost. Runs on a folder export_all wrote; idempotent."""
     speed_input(os.path.join(out, "edge", "digits-edge", "model.onnx"))
     cloud = os.path.join(out, "cloud", "digits-cloud", "model.onnx")
     speed_input(cloud)
-    view_inputs(cloud, views)
-    record_recipe(out, "speed_views", views)
+    view_inputs(cloud)
+    record_recipe(out, "speed_views", True)
 
 
 def half_link(out):
@@ -1090,7 +1099,7 @@ def recipe():
                 stretch=STRETCH, student_stretch=STUDENT_STRETCH, warp=WARP, eq=EQ, reverb=REVERB, synthetic_weight=SYNTHETIC_WEIGHT, lifter=LIFTER, tempo_teachers=TEMPO_TEACHERS, seed=SEED,
                 head_from=HEAD_FROM, link=LINK, synthetic=SYNTHETIC,
                 device_profile=DEVICE_PROFILE and RECIPE["voice-normalisation"],
-                speed_views=SPEED_VIEWS if DEVICE_PROFILE and RECIPE["voice-normalisation"] else 0,
+                speed_views=SPEED_VIEWS and DEVICE_PROFILE and RECIPE["voice-normalisation"],
                 **({"student_profile": STUDENT_PROFILE} if RECIPE["voice-normalisation"] else {}))
 
 
@@ -1328,13 +1337,13 @@ def main():
         half_link(args.half_link)
         return
     if args.speed_views:
-        speed_views(args.speed_views, SPEED_VIEWS)
+        speed_views(args.speed_views)
         return
     if args.device_profile:
         device_profile(args.device_profile)
         return
     DEVICE_PROFILE = not args.without_device_profile
-    SPEED_VIEWS = 0 if args.without_speed_views else SPEED_VIEWS
+    SPEED_VIEWS = not args.without_speed_views
     LINK = args.link
     SPEED_RANGE = args.speed_range
     TEACHERS, MIXUP, STRETCH, WARP = args.teachers, args.mixup, args.stretch, args.warp

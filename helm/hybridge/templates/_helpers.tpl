@@ -437,6 +437,8 @@ The gateway's environment (hybridge.gateway.*) before extraEnv.
   value: {{ .Values.gateway.config.escalations.recordTtl | quote }}
 - name: HYBRIDGE_GATEWAY_ESCALATIONS_MAXKEYS
   value: {{ .Values.gateway.config.escalations.maxKeys | quote }}
+- name: HYBRIDGE_GATEWAY_ESCALATIONS_RUNATLEAST
+  value: {{ .Values.gateway.config.escalations.runAtLeast | quote }}
 {{- if eq .Values.gateway.config.budgetStore "redis" }}
 - name: HYBRIDGE_GATEWAY_BUDGETREFRESH
   value: {{ .Values.gateway.config.budgetRefresh | quote }}

@@ -1,6 +1,7 @@
 package dev.hybridge.edge;
 
 import dev.hybridge.oip.InferRequest;
+import dev.hybridge.oip.InferResponse;
 import dev.hybridge.oip.OipCodec;
 import dev.hybridge.oip.OipException;
 import dev.hybridge.oip.TensorSpec;
@@ -78,6 +79,15 @@ final class LocalTier implements TierClient {
     @Override
     public boolean inProcess() {
         return true;
+    }
+
+    @Override
+    public CompletableFuture<InferResponse> inferDecoded(RoutePolicy.Stage stage, InferRequest request) {
+        try {
+            return host.infer(stage.model(), stage.version(), request);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
     }
 
     @Override

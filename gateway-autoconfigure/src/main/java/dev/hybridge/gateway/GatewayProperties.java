@@ -65,9 +65,14 @@ public record GatewayProperties(
      * @param recordTtl how long an answer stays on record: at least the longest time an edge agent keeps an
      *                  escalation waiting (a route's {@code defer.ttl}, 24 h by default)
      * @param maxKeys   answers on record at most; beyond, the oldest go first (and a replay of one would run again)
+     * @param runAtLeast how long an escalation may run whatever time its sender has left, so that its answer is
+     *                  recorded for the replays of a sender that stopped waiting (a live attempt held up on a
+     *                  dead link and read when the link returns) instead of the cloud running it again; the
+     *                  cloud's {@code timeout} still bounds each call
      */
     public record Escalations(@DefaultValue("48h") @NotNull Duration recordTtl,
-                              @DefaultValue("50000") @Min(1) int maxKeys) {
+                              @DefaultValue("50000") @Min(1) int maxKeys,
+                              @DefaultValue("5s") @NotNull Duration runAtLeast) {
     }
 
     /** Where tenants' spending is kept. */

@@ -204,9 +204,10 @@ public class HybridgeGatewayAutoConfiguration {
     @Bean
     RouteRuntime routeRuntime(PolicyEngine engine, WorkerPool edgePool, WorkerPool cloudPool, OipCodec codec,
                               RouteMetrics metrics, DeadlineTimer deadlines, Deduplicator escalations, Traces traces,
-                              Admission admission) {
+                              Admission admission, GatewayProperties properties) {
         return new RouteRuntime(engine, new PoolTier(edgePool, traces), new PoolTier(cloudPool, traces), codec,
-                System::nanoTime, deadlines, metrics, null, escalations, admission);
+                System::nanoTime, deadlines, metrics, null, escalations, admission,
+                dev.hybridge.policy.runtime.DeviceProfiles.NONE, properties.escalations().runAtLeast());
     }
 
     /**

@@ -134,18 +134,12 @@ public final class DemoEvaluation {
                     cloudWithProfile = argmax((float[]) model.infer(new InferRequest(List.of(input, profiles)))
                             .output("probs").data());
                 } else {
-                    RoutePolicy.Views views = DIGITS_PROFILE.views();
-                    float[] ones = new float[clips.size() * views.pick()];
+                    // the plain profile: one view, at speed 1
+                    float[] ones = new float[clips.size()];
                     java.util.Arrays.fill(ones, 1f);
-                    float[] repeated = new float[clips.size() * views.pick() * bands];
-                    for (int i = 0; i < clips.size(); i++) {
-                        for (int t = 0; t < views.pick(); t++) {
-                            System.arraycopy(plain, i * bands, repeated, (i * views.pick() + t) * bands, bands);
-                        }
-                    }
-                    cloudWithProfile = cloudWithViews(model, input, ones, repeated, views.pick(), bands);
+                    cloudWithProfile = cloudWithViews(model, input, ones, plain, 1, bands);
                     float[][] sent = deviceViews(clips, edgeModel, input, plain, bands, DIGITS_PROFILE);
-                    cloudWithViews = cloudWithViews(model, input, sent[0], sent[1], views.pick(), bands);
+                    cloudWithViews = cloudWithViews(model, input, sent[0], sent[1], DIGITS_PROFILE.views().pick(), bands);
                 }
             }
             return new Answers(truth, edgeTop, edgeConfidence, edgeMargin, edgeEntropy,

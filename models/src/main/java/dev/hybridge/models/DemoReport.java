@@ -93,7 +93,7 @@ public final class DemoReport {
                 .append("`measured.properties`.\n\n");
         card(md, "cloud/digits-cloud", "The cloud model (teacher)",
                 cloudArchitecture(training),
-                (speedViews(training) > 0 ? "inputs `view_speeds [batch, %d]` and `view_profiles [batch, %d, 40]`, optional (each clip is heard at these speeds, each with the voice profile to remove, and the probabilities averaged; a request without them gets speed 1 and the training voices' average, from its config.yaml; a device sends the speeds its edge model is surest at for its user, each with the mean of the edge model's `clip_profile` at that speed), ".formatted(speedViews(training), speedViews(training))
+                (speedViews(training) ? "inputs `view_speeds [batch, views]` and `view_profiles [batch, views, 40]`, optional (each clip is heard at each of these speeds with the voice profile to remove given for it, as rows of one run, and the probabilities averaged: a request sends as many views as it likes; without them, one view at speed 1 with the training voices' average, from its config.yaml; a device sends the 3 speeds its edge model is surest at for its user, each with the mean of the edge model's `clip_profile` at that speed), "
                         : deviceProfile(training) ? "input `voice_profile [batch, 40]`, optional (the voice profile to remove; "
                         + "a request without it gets the training voices' average, from its config.yaml; a device sends its "
                         + "user's, the mean of the edge model's `clip_profile`), " : "")
@@ -104,7 +104,7 @@ public final class DemoReport {
                 "Conv 3x3 (16), conv 3x3 (16), max-pool, conv 3x3 (32), max-pool, conv 3x3 (24) -> the embedding "
                         + "(24 x 10 x 19); average-pool 2, then its own head: conv 3x3 (48), conv 3x3 (48), global "
                         + "average pool, linear 48 -> 10, softmax. Every conv with batch-norm and ReLU.",
-                (speedViews(training) > 0 ? "input `speed [batch, 1]`, optional (how many times as fast the clip is "
+                (speedViews(training) ? "input `speed [batch, 1]`, optional (how many times as fast the clip is "
                         + "played before the model hears it, by linear interpolation; default 1: as it is), " : "")
                         + "outputs `probs [batch, 10]` and `embedding` FP16 `[batch, 4560]` (the 24 x 10 x 19 feature map "
                         + "before the last pool, flattened, in half precision: 9 KB cross the network instead of "
@@ -208,9 +208,9 @@ public final class DemoReport {
                 answers.apply(f.answers()), f.answers().truth())))).append("**");
     }
 
-    /** How many speed views the exported cloud model averages ({@code train.py --speed-views}); 0: none. */
-    static int speedViews(JsonNode training) {
-        return training.path("recipe").path("speed_views").asInt(0);
+    /** Whether the exported graphs take speed views ({@code train.py --speed-views}). */
+    static boolean speedViews(JsonNode training) {
+        return training.path("recipe").path("speed_views").asBoolean(false);
     }
 
     /** Whether the exported graphs carry the device's voice profile ({@code train.py --device-profile}). */

@@ -90,4 +90,21 @@ class DemoModelsTest {
         assertThat(best).isNotNull();
         assertThat(best.escalated()).isLessThan(0.5);
     }
+
+    @Test
+    void aRequestWithoutViewsIsHeardOnceAsItIs() {
+        // the cloud model averages as many views as a request sends; its defaults are one, speed 1 with the
+        // training voices' profile, so a client that sends audio alone costs one play of the clip
+        var host = new dev.hybridge.serving.model.ModelHost(dev.hybridge.serving.model.HostSettings.defaults(
+                DemoEvaluation.repository(root()).resolve("cloud")), new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+        try (host) {
+            host.loadAll();
+            var cloud = host.require(DemoEvaluation.CLOUD, null).model();
+            var filled = cloud.withDefaults(new dev.hybridge.oip.InferRequest(List.of(new dev.hybridge.oip.Tensor("audio",
+                    dev.hybridge.oip.Datatype.FP32, new long[] {2, Fsdd.SAMPLES}, new float[2 * Fsdd.SAMPLES]))));
+            assertThat(filled.inputs()).extracting(t -> t.name() + java.util.Arrays.toString(t.shape())).containsExactlyInAnyOrder(
+                    "audio[2, 8000]", "view_speeds[2, 1]", "view_profiles[2, 1, 40]");
+            assertThat(cloud.metadata().input("view_speeds").shape()).containsExactly(-1, -1);
+        }
+    }
 }

@@ -12,12 +12,12 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.LongSupplier;
 
 /**
  * The speed views a device learns for routes whose {@code device-profile} has {@code views}
  * ({@link RoutePolicy.Views}): after the edge model answered a request, one in {@code every} is heard
- * again at every speed, in the background (one edge call, one row per speed, off the request's path),
+ * again at every speed, in the background (one call of the edge model, which runs in this process as
+ * on an edge agent, one row per speed, off the request's path),
  * and each speed's running mean confidence and profile are kept in the device's {@link DeviceProfiles}
  * (so they are saved with the plain profile). At most one such run per route is under way; a clip that
  * comes while one is teaches nothing ({@link RouteRuntime.ViewsResult#SKIPPED}). Only requests of one row whose inputs
@@ -25,23 +25,18 @@ import java.util.function.LongSupplier;
  */
 public final class DeviceViews {
 
-    /** How long a views run may take before it counts as failed (it waits behind requests in the edge's queue). */
-    static final long DEADLINE_NANOS = 10_000_000_000L;
-
     private final TierClient edge;
     private final OipCodec codec;
     private final DeviceProfiles profiles;
-    private final LongSupplier nanoTime;
     private final java.util.function.BiConsumer<String, RouteRuntime.ViewsResult> report;
     private final Map<String, AtomicLong> heard = new ConcurrentHashMap<>();
     private final Map<String, AtomicBoolean> running = new ConcurrentHashMap<>();
 
-    DeviceViews(TierClient edge, OipCodec codec, DeviceProfiles profiles, LongSupplier nanoTime,
+    DeviceViews(TierClient edge, OipCodec codec, DeviceProfiles profiles,
                 java.util.function.BiConsumer<String, RouteRuntime.ViewsResult> report) {
         this.edge = edge;
         this.codec = codec;
         this.profiles = profiles;
-        this.nanoTime = nanoTime;
         this.report = report;
     }
 
@@ -58,7 +53,7 @@ public final class DeviceViews {
     /** The edge model answered {@code call}: hears it again at every speed when its turn has come. */
     void heard(RouteCall call) {
         RoutePolicy.DeviceProfile setting = call.policy().deviceProfile();
-        if (profiles == DeviceProfiles.NONE || setting == null || setting.views() == null) {
+        if (profiles == DeviceProfiles.NONE || setting == null || setting.views() == null || !edge.inProcess()) {
             return;
         }
         RoutePolicy.Views views = setting.views();
@@ -70,7 +65,7 @@ public final class DeviceViews {
             report.accept(call.route(), RouteRuntime.ViewsResult.SKIPPED);
             return;
         }
-        OipCodec.Encoded request;
+        InferRequest request;
         try {
             request = request(call, views, setting.from());
         } catch (RuntimeException e) {
@@ -80,25 +75,23 @@ public final class DeviceViews {
             busy.set(false); // not a request this setting can play at other speeds: nothing to learn
             return;
         }
-        edge.infer(call.policy().edge(), request.body(), request.jsonLength(), nanoTime.getAsLong() + DEADLINE_NANOS)
-                .whenComplete((reply, error) -> {
-                    RouteRuntime.ViewsResult result = RouteRuntime.ViewsResult.FAILED;
-                    try {
-                        if (error == null && reply.ok() && learn(call.route(), setting,
-                                codec.decodeResponse(reply.body(), reply.jsonLength()))) {
-                            result = RouteRuntime.ViewsResult.LEARNED;
-                        }
-                    } catch (RuntimeException e) {
-                        result = RouteRuntime.ViewsResult.FAILED; // an answer that cannot be read teaches nothing
-                    } finally {
-                        busy.set(false);
-                    }
-                    report.accept(call.route(), result);
-                });
+        edge.inferDecoded(call.policy().edge(), request).whenComplete((response, error) -> {
+            RouteRuntime.ViewsResult result = RouteRuntime.ViewsResult.FAILED;
+            try {
+                if (error == null && learn(call.route(), setting, response)) {
+                    result = RouteRuntime.ViewsResult.LEARNED;
+                }
+            } catch (RuntimeException e) {
+                result = RouteRuntime.ViewsResult.FAILED; // an answer that cannot be read teaches nothing
+            } finally {
+                busy.set(false);
+            }
+            report.accept(call.route(), result);
+        });
     }
 
     /** The edge call that hears the request's one row at every speed; null when the request is not one row of FP32 inputs. */
-    private OipCodec.Encoded request(RouteCall call, RoutePolicy.Views views, String from) {
+    private InferRequest request(RouteCall call, RoutePolicy.Views views, String from) {
         InferRequest request = codec.decodeRequest(call.body(), call.jsonLength());
         double[] speeds = views.speeds();
         List<Tensor> inputs = new ArrayList<>();
@@ -116,10 +109,8 @@ public final class DeviceViews {
             played[v] = (float) speeds[v];
         }
         inputs.add(new Tensor(views.input(), Datatype.FP32, new long[] {speeds.length, 1}, played));
-        Map<String, Object> binary = Map.of(OipCodec.BINARY_DATA, true);
-        List<InferRequest.RequestedOutput> outputs = List.of(new InferRequest.RequestedOutput(views.scores(), binary),
-                new InferRequest.RequestedOutput(from, binary));
-        return codec.encodeRequest(new InferRequest(null, Map.of(), inputs, outputs), true);
+        return new InferRequest(null, Map.of(), inputs, List.of(new InferRequest.RequestedOutput(views.scores(), Map.of()),
+                new InferRequest.RequestedOutput(from, Map.of())));
     }
 
     /** Adds each speed's row to its means; false when the answer lacks the outputs, or their rows. */

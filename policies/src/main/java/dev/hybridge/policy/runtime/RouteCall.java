@@ -18,7 +18,8 @@ import dev.hybridge.policy.RoutePolicy;
  * @param facts         what the route's conditions read
  * @param signature     the route as one model, or null when its stages could not be asked
  * @param startNanos    when the request arrived
- * @param deadlineNanos when its answer is due
+ * @param deadlineNanos when its run ends at the latest: when its answer is due, or for an escalation others may
+ *                      share, possibly later ({@link RouteRuntime}'s {@code sharedRunAtLeast})
  * @param key           the request's key ({@link TierCall#key()})
  * @param trace         the request's trace context ({@link TierCall#trace()}), or null
  */

@@ -115,6 +115,7 @@ public final class RouteRuntime {
     private final Deferrer deferrer;
     private final Deduplicator deduplicator;
     private final Admission admission;
+    private final long sharedRunAtLeastNanos;
 
     public RouteRuntime(PolicyEngine policies, TierClient edge, TierClient cloud, OipCodec codec, LongSupplier nanoTime,
                         Timer timer, Listener listener) {
@@ -154,6 +155,22 @@ public final class RouteRuntime {
     public RouteRuntime(PolicyEngine policies, TierClient edge, TierClient cloud, OipCodec codec, LongSupplier nanoTime,
                         Timer timer, Listener listener, Deferrer deferrer, Deduplicator deduplicator, Admission admission,
                         DeviceProfiles profiles) {
+        this(policies, edge, cloud, codec, nanoTime, timer, listener, deferrer, deduplicator, admission, profiles,
+                java.time.Duration.ZERO);
+    }
+
+    /**
+     * @param sharedRunAtLeast how long an escalation with an idempotency key may run (with a
+     *                         {@code deduplicator}), whatever time its sender has left: its answer is
+     *                         then recorded for the sender's replays even when the sender stopped waiting
+     *                         (a live attempt held up on a dead link answered late), instead of the cloud
+     *                         running it again for them; the decisions still weigh the sender's own
+     *                         deadline, and the tier's own time limits still bound each call
+     */
+    public RouteRuntime(PolicyEngine policies, TierClient edge, TierClient cloud, OipCodec codec, LongSupplier nanoTime,
+                        Timer timer, Listener listener, Deferrer deferrer, Deduplicator deduplicator, Admission admission,
+                        DeviceProfiles profiles, java.time.Duration sharedRunAtLeast) {
+        this.sharedRunAtLeastNanos = sharedRunAtLeast.toNanos();
         this.admission = admission;
         this.deferrer = deferrer;
         this.deduplicator = deduplicator;
@@ -165,7 +182,7 @@ public final class RouteRuntime {
         this.timer = timer;
         this.listener = listener;
         this.flow = new RouteFlow(codec, nanoTime, deferrer != null, admission.settings().retryAfter().toSeconds(),
-                edge.inProcess(), profiles, new DeviceViews(edge, codec, profiles, nanoTime, listener::views));
+                edge.inProcess(), profiles, new DeviceViews(edge, codec, profiles, listener::views));
         this.signatures = new RouteSignatures(edge, cloud, codec, nanoTime);
     }
 
@@ -257,12 +274,14 @@ public final class RouteRuntime {
                     return CompletableFuture.completedFuture(refusedAtDoor(routeName, lane));
                 }
             }
+            boolean shared = escalation && key != null && deduplicator != null;
+            long runUntil = shared ? Math.max(deadline, start + sharedRunAtLeastNanos) : deadline;
             return admitted(place, signature.thenCompose(known -> {
-                RouteCall call = new RouteCall(engine, tenant, request, body, jsonLength, facts, known, start, deadline,
+                RouteCall call = new RouteCall(engine, tenant, request, body, jsonLength, facts, known, start, runUntil,
                         request.id() != null && !request.id().isBlank() ? request.id() : BOOT + "-" + SEQUENCE.incrementAndGet(),
                         trace);
                 refuseUnknownOutputs(call);
-                if (escalation && key != null && deduplicator != null) {
+                if (shared) {
                     return deduplicator.once(tenant + '|' + routeName + '|' + key, () -> run(call, true));
                 }
                 return run(call, escalation);

@@ -39,6 +39,17 @@ public interface TierClient {
     }
 
     /**
+     * For a tier whose models run in this process ({@link #inProcess}): runs a request already
+     * decoded and answers it decoded, with none of the bytes between (an edge agent's background
+     * runs of its own model). Completes exceptionally when the model cannot take it; a tier
+     * elsewhere, with an {@link UnsupportedOperationException}.
+     */
+    default CompletableFuture<dev.hybridge.oip.InferResponse> inferDecoded(RoutePolicy.Stage stage,
+                                                                          dev.hybridge.oip.InferRequest request) {
+        return CompletableFuture.failedFuture(new UnsupportedOperationException("the tier's models are not in this process"));
+    }
+
+    /**
      * Whether this tier has anywhere to send calls. A gateway whose devices run the edge stage
      * themselves has no edge workers: its routes are described by the stages it can reach.
      */

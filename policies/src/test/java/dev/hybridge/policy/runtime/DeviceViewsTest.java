@@ -12,7 +12,7 @@ class DeviceViewsTest {
     private final RoutePolicy.Views views = new RoutePolicy.Views("speed", "probs", new double[] {0.9, 1.0, 1.1, 1.2},
             2, 1, "view_speeds");
     private final DeviceProfiles.Running profiles = DeviceProfiles.inMemory();
-    private final DeviceViews device = new DeviceViews(FakeTier.edge(), new OipCodec(), profiles, System::nanoTime,
+    private final DeviceViews device = new DeviceViews(FakeTier.edge(), new OipCodec(), profiles,
             (route, result) -> { });
 
     private void heard(double speed, float confidence, float... profile) {

@@ -546,6 +546,62 @@ class RouteRuntimeTest {
         assertThat(cloud.calls()).isZero();
     }
 
+    /** An escalation record as the gateway keeps one: sendings of a key share a run; a success is kept. */
+    static final class Record implements Deduplicator {
+        final Map<String, CompletableFuture<RouteAnswer>> runs = new java.util.concurrent.ConcurrentHashMap<>();
+
+        @Override
+        public CompletableFuture<RouteAnswer> once(String key, java.util.function.Supplier<CompletableFuture<RouteAnswer>> work) {
+            CompletableFuture<RouteAnswer> run = runs.computeIfAbsent(key, k -> work.get());
+            run.whenComplete((answer, failure) -> {
+                if (failure != null || answer.outcome().status() != 200) {
+                    runs.remove(key, run); // not a success: a later sending runs again
+                }
+            });
+            return run;
+        }
+    }
+
+    @Test
+    void anEscalationOthersMayShareRunsOnPastItsSendersDeadlineSoThatItsAnswerIsKeptForTheReplays() {
+        Map<String, Object> live = Map.of("hybridge.escalation", true, "hybridge.idempotency_key", "dev-1/r-1",
+                "hybridge.deadline_ms", 100L);
+        // without a floor: cut at the sender's deadline, nothing kept, and the replay runs the cloud again
+        Record record = new Record();
+        runtime = new RouteRuntime(policies, edge, cloud, codec, time, time, RouteRuntime.Listener.NONE, null, record,
+                Admission.none());
+        cloud.answering(0.9, "4").hanging();
+        CompletableFuture<RouteAnswer> cut = send("digits", "acme", live, List.of());
+        time.advance(Duration.ofMillis(151));
+        assertThat(cut.join().outcome().status()).isNotEqualTo(200);
+        cloud.release();
+        assertThat(cloud.calls()).isEqualTo(1);
+        cloud.answering(0.9, "4");
+        ok(send("digits", "acme", live, List.of()).join());
+        assertThat(cloud.calls()).as("run again").isEqualTo(2);
+        // with one: the run goes on past the sender's deadline, its answer is kept, and the replay gets it
+        FakeTier slow = FakeTier.cloud().answering(0.9, "4").hanging();
+        record = new Record();
+        runtime = new RouteRuntime(policies, edge, slow, codec, time, time, RouteRuntime.Listener.NONE, null, record,
+                Admission.none(), DeviceProfiles.NONE, Duration.ofSeconds(5));
+        CompletableFuture<RouteAnswer> held = send("digits", "acme", live, List.of());
+        time.advance(Duration.ofMillis(151));
+        assertThat(held).as("past the sender's 100 ms").isNotDone();
+        slow.release();
+        assertThat(ok(held.join()).parameters()).containsEntry("hybridge.label", "4");
+        slow.answering(0.9, "4");
+        assertThat(ok(send("digits", "acme", live, List.of()).join()).parameters()).containsEntry("hybridge.label", "4");
+        assertThat(slow.calls()).as("one run for both sendings").isEqualTo(1);
+        // still bounded: past the floor, the run is cut
+        slow.hanging();
+        CompletableFuture<RouteAnswer> stuck = send("digits", "acme", Map.of("hybridge.escalation", true,
+                "hybridge.idempotency_key", "dev-1/r-2", "hybridge.deadline_ms", 100L), List.of());
+        time.advance(Duration.ofMillis(4999));
+        assertThat(stuck).isNotDone();
+        time.advance(Duration.ofMillis(60));
+        assertThat(stuck.join().outcome().status()).isNotEqualTo(200);
+    }
+
     @Test
     void aCloudStillAskedAtTheDeadlineLeavesTheEdgesAnswerStandingDegraded() {
         edge.answering(0.3, "1");

@@ -54,10 +54,10 @@ public final class OnnxModel implements AutoCloseable {
     public static final long MAX_DEFAULT_VALUES = 16L << 20;
 
     /** The inputs a request may leave out, with one row of what is fed instead (config.yaml's inputs). */
-    private final Map<String, float[]> defaults;
+    private final Map<String, Default> defaults;
 
     private OnnxModel(String name, ModelConfig config, ModelMetadata metadata, OrtEnvironment env,
-                      OrtSession session, OrtProvider provider, boolean batchable, Map<String, float[]> defaults) {
+                      OrtSession session, OrtProvider provider, boolean batchable, Map<String, Default> defaults) {
         this.name = name;
         this.defaults = defaults;
         this.config = config;
@@ -99,7 +99,7 @@ public final class OnnxModel implements AutoCloseable {
             session = env.createSession(file.toString(), options);
             ModelMetadata metadata = describe(name, config, session, file);
             boolean batchable = canBatch(metadata);
-            Map<String, float[]> defaults = defaults(config, metadata, file);
+            Map<String, Default> defaults = defaults(config, metadata, file);
             OnnxModel model = new OnnxModel(name, config, metadata, env, session, provider, batchable, defaults);
             model.checkScores(file);
             return model;
@@ -167,10 +167,12 @@ public final class OnnxModel implements AutoCloseable {
 
     /**
      * The configured input defaults, checked against the model: each names an FP32 input whose
-     * dimensions after the first are fixed and hold as many elements as the default lists.
+     * dimensions after the first are fixed and hold as many elements as the default lists, but for
+     * at most one, which the default's length then sets (a model taking a variable number of views
+     * defaults to so many). Each default's shape has -1 rows.
      */
-    private static Map<String, float[]> defaults(ModelConfig config, ModelMetadata metadata, Path file) {
-        Map<String, float[]> defaults = new HashMap<>();
+    private static Map<String, Default> defaults(ModelConfig config, ModelMetadata metadata, Path file) {
+        Map<String, Default> defaults = new HashMap<>();
         Path where = file.resolveSibling(ModelConfig.FILE_NAME);
         config.inputs().forEach((input, settings) -> {
             TensorSpec spec = metadata.input(input);
@@ -178,29 +180,43 @@ public final class OnnxModel implements AutoCloseable {
                 throw new ModelLoadException(where + ": inputs." + input + " is not an input of the model; its inputs are "
                         + metadata.inputs());
             }
-            long row = 1;
+            long fixed = 1;
+            int open = -1;
             for (int i = 1; i < spec.shape().length; i++) {
-                row = spec.shape()[i] < 0 ? -1 : row * spec.shape()[i];
-                if (row < 0) {
+                if (spec.shape()[i] >= 0) {
+                    fixed *= spec.shape()[i];
+                } else if (open < 0) {
+                    open = i;
+                } else {
+                    fixed = -1;
                     break;
                 }
             }
-            if (spec.datatype() != Datatype.FP32 || spec.shape().length < 1 || row < 0) {
+            if (spec.datatype() != Datatype.FP32 || spec.shape().length < 1 || fixed < 0) {
                 throw new ModelLoadException(where + ": inputs." + input + ".default needs an FP32 input with every "
-                        + "dimension after the first fixed, but the model takes " + spec);
+                        + "dimension after the first fixed but at most one, but the model takes " + spec);
             }
             List<Float> value = settings.defaultValue();
-            if (value.size() != row) {
+            if (open < 0 ? value.size() != fixed : fixed == 0 || value.isEmpty() || value.size() % fixed != 0) {
                 throw new ModelLoadException(where + ": inputs." + input + ".default lists " + value.size()
-                        + " elements but a row of " + spec + " holds " + row);
+                        + " elements but a row of " + spec + " holds " + (open < 0 ? fixed : "a multiple of " + fixed));
+            }
+            long[] shape = spec.shape().clone();
+            shape[0] = -1;
+            if (open > 0) {
+                shape[open] = value.size() / fixed;
             }
             float[] elements = new float[value.size()];
             for (int i = 0; i < elements.length; i++) {
                 elements[i] = value.get(i);
             }
-            defaults.put(input, elements);
+            defaults.put(input, new Default(elements, shape));
         });
         return Map.copyOf(defaults);
+    }
+
+    /** An input's default: one row's values, and the shape they take (-1 rows). */
+    private record Default(float[] row, long[] shape) {
     }
 
     /**
@@ -213,7 +229,7 @@ public final class OnnxModel implements AutoCloseable {
             return request;
         }
         List<Tensor> inputs = null;
-        for (Map.Entry<String, float[]> entry : defaults.entrySet()) {
+        for (Map.Entry<String, Default> entry : defaults.entrySet()) {
             if (has(request, entry.getKey())) {
                 continue;
             }
@@ -224,13 +240,13 @@ public final class OnnxModel implements AutoCloseable {
             if (rows < 1) {
                 return request;
             }
-            float[] row = entry.getValue();
+            float[] row = entry.getValue().row();
             if (rows * row.length > MAX_DEFAULT_VALUES) {
                 throw OipException.badRequest("input '" + entry.getKey() + "' left out: its default for " + rows
                         + " rows would be " + rows * row.length + " values, over the limit of " + MAX_DEFAULT_VALUES
                         + "; send the input, or fewer rows");
             }
-            long[] shape = spec.shape().clone();
+            long[] shape = entry.getValue().shape().clone();
             shape[0] = rows;
             if (inputs == null) {
                 inputs = new ArrayList<>(request.inputs());
