@@ -121,6 +121,11 @@ class EdgeRouteRuntimeTest {
     }
 
     private RouteRuntime runtime(String digits, DeviceProfiles profiles, RouteRuntime.Listener listener) throws Exception {
+        return runtime(digits, profiles, listener, null);
+    }
+
+    private RouteRuntime runtime(String digits, DeviceProfiles profiles, RouteRuntime.Listener listener,
+                                 dev.hybridge.policy.runtime.Deferrer deferrer) throws Exception {
         Clock clock = Clock.systemUTC();
         PolicyEngine engine = new PolicyEngine(clock, new PolicyLoader(), SpendLedger.inMemory(clock));
         engine.apply(new PolicyLoader().load(new PolicyBundle(Map.of("digits.yaml", """
@@ -139,7 +144,7 @@ class EdgeRouteRuntimeTest {
                 shadow: {sample-rate: 1.0}
                 """))));
         return new RouteRuntime(engine, new LocalTier(host, CODEC), cloud, CODEC, time.now::get, time,
-                listener, null, null, Admission.none(), profiles);
+                listener, deferrer, null, Admission.none(), profiles);
     }
 
     private static byte[] request(String id) {
@@ -198,6 +203,25 @@ class EdgeRouteRuntimeTest {
         assertThat(escalated.inputs().get(1).shape()).containsExactly(1, 40);
         assertThat((float[]) escalated.inputs().get(1).data()).containsExactly(clip);
         assertThat(profiles.current("digits")).containsExactly(clip);
+    }
+
+    @Test
+    void anEscalationKeptWhileTheUplinkIsDownCarriesTheDevicesProfileAsTheLiveAttemptDid() throws Exception {
+        List<dev.hybridge.policy.runtime.Deferral> kept = new CopyOnWriteArrayList<>();
+        RouteRuntime runtime = runtime("device-profile: {from: clip_profile, to: voice_profile}\n",
+                DeviceProfiles.inMemory(), RouteRuntime.Listener.NONE, deferral -> {
+                    kept.add(deferral);
+                    return CompletableFuture.completedFuture("e-1");
+                });
+        byte[] body = request("r1");
+        CompletableFuture<RouteAnswer> answer = runtime.infer("digits", "device", body, jsonLength(body));
+        awaitCloudCall();
+        cloud.next.completeExceptionally(new TierFailure(TierFailure.Kind.CIRCUIT_OPEN, "the uplink is down"));
+        assertThat(decode(answer.get(5, TimeUnit.SECONDS)).parameters()).containsEntry("hybridge.escalation_id", "e-1");
+        InferRequest live = cloud.requests.get(0);
+        InferRequest later = CODEC.decodeRequest(kept.get(0).body(), kept.get(0).jsonLength());
+        assertThat(later.inputs()).extracting(Tensor::name).containsExactly("audio", "voice_profile");
+        assertThat((float[]) later.inputs().get(1).data()).containsExactly((float[]) live.inputs().get(1).data());
     }
 
     @Test

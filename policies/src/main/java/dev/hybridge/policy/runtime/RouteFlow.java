@@ -98,7 +98,7 @@ final class RouteFlow {
             case REJECT -> finish(state, rejection(call, state, before.reason()));
             case GO_CLOUD -> {
                 OipCodec.Encoded request = withProfile(call, new OipCodec.Encoded(call.body(), call.jsonLength()),
-                        keepsProfile(call) ? profiles.current(call.route()) : null);
+                        deviceProfile(call));
                 yield callCloud(state, Phase.CLOUD_FIRST, before.reason(), request.body(), request.jsonLength());
             }
             default -> {
@@ -137,6 +137,11 @@ final class RouteFlow {
         outputs.add(new InferRequest.RequestedOutput(from, Map.of(OipCodec.BINARY_DATA, true)));
         return new Step.CallEdge(codec.encodeRequest(new InferRequest(request.id(), request.parameters(),
                 request.inputs(), outputs), true));
+    }
+
+    /** The route's profile this runtime keeps, as it stands; null when it keeps none. */
+    private float[] deviceProfile(RouteCall call) {
+        return keepsProfile(call) ? profiles.current(call.route()) : null;
     }
 
     /** Adds an edge answer's profile rows to the route's mean; the mean with them, or null. */
@@ -303,7 +308,8 @@ final class RouteFlow {
         CallState at = state.charged(call.engine().charge(call.tenant(), Tier.EDGE, call.body().length));
         EdgeOutcome outcome = outcomeOf(response.parameters());
         // the request itself was for the cloud (hard, or asked for): an agent keeps it for later
-        return deferred(call, at, at.before().reason(), outcome, () -> new OipCodec.Encoded(call.body(), call.jsonLength()),
+        return deferred(call, at, at.before().reason(), outcome, () -> withProfile(call,
+                        new OipCodec.Encoded(call.body(), call.jsonLength()), deviceProfile(call)),
                 id -> answer(call, at, response, Tier.EDGE, Reason.CLOUD_UNAVAILABLE, outcome.confidence(), true, id));
     }
 
@@ -352,7 +358,8 @@ final class RouteFlow {
         Reason why = state.cloudFailure() != null && state.cloudFailure().kind() == TierFailure.Kind.BUSY
                 ? Reason.OVERLOADED : Reason.CLOUD_UNAVAILABLE;
         return deferred(call, state, state.reason(), edge.outcome(),
-                () -> handOff(call).cloudRequestAfterEdge(call, edge.response(), codec),
+                // kept as the live attempt was sent: with the device's profile (or views) as they stand now
+                () -> withProfile(call, handOff(call).cloudRequestAfterEdge(call, edge.response(), codec), deviceProfile(call)),
                 id -> answer(call, state, edge.response(), Tier.EDGE, why, edge.outcome().confidence(), true, id));
     }
 
