@@ -19,16 +19,11 @@ import java.util.*;
  * ("streamed") and the top 3 averaged.
  *
  * <p>With {@code --through-graphs}, the same as an edge agent would run it, through the graphs' own inputs
- * (train.py's --speed-input and --view-inputs) on a prepared copy of the folds (about 70 s; N: the edge model's
+ * (the edge model's {@code speed}, the cloud model's {@code view_speeds} and {@code view_profiles}: the shipped
+ * folds have them, {@code train.py --speed-views FOLDER} gives them to others) (about 45 s; N: the edge model's
  * speeds run on one clip in N, 1 by default):
  * <pre>
- * cp -r models/demo/loso /tmp/views
- * for v in george jackson lucas nicolas yweweler; do
- *   python3 models/demo/train.py --speed-input /tmp/views/$v/edge/digits-edge/model.onnx
- *   python3 models/demo/train.py --speed-input /tmp/views/$v/cloud/digits-cloud/model.onnx
- *   python3 models/demo/train.py --view-inputs /tmp/views/$v/cloud/digits-cloud/model.onnx
- * done
- * java -Xss4m -cp CLASSPATH models/demo/SpeedViews.java --through-graphs /tmp/views ../shared/datasets/fsdd/recordings [N]
+ * java -Xss4m -cp CLASSPATH models/demo/SpeedViews.java --through-graphs models/demo/loso ../shared/datasets/fsdd/recordings [N]
  * </pre>
  * Each voice's clips are one device's stream (shuffled with seed 7); a clip (one in N) goes through the edge model at
  * every speed (its speed input, one call of 8 rows), adding to a running mean confidence and clip profile per speed;
