@@ -93,6 +93,11 @@ public final class DemoEvaluation {
     }
 
     public static Answers answer(Path demoRepository, List<Fsdd.Clip> clips) {
+        return answer(demoRepository, clips, DIGITS_PROFILE);
+    }
+
+    /** @param setting the device profile a device runs ({@code cloudWithViews} follows its views, when it has any) */
+    public static Answers answer(Path demoRepository, List<Fsdd.Clip> clips, RoutePolicy.DeviceProfile setting) {
         float[] audio = new float[clips.size() * Fsdd.SAMPLES];
         int[] truth = new int[clips.size()];
         for (int i = 0; i < clips.size(); i++) {
@@ -138,8 +143,10 @@ public final class DemoEvaluation {
                     float[] ones = new float[clips.size()];
                     java.util.Arrays.fill(ones, 1f);
                     cloudWithProfile = cloudWithViews(model, input, ones, plain, 1, bands);
-                    float[][] sent = deviceViews(clips, edgeModel, input, plain, bands, DIGITS_PROFILE);
-                    cloudWithViews = cloudWithViews(model, input, sent[0], sent[1], DIGITS_PROFILE.views().pick(), bands);
+                    if (setting != null && setting.views() != null) {
+                        float[][] sent = deviceViews(clips, edgeModel, input, plain, bands, setting);
+                        cloudWithViews = cloudWithViews(model, input, sent[0], sent[1], setting.views().pick(), bands);
+                    }
                 }
             }
             return new Answers(truth, edgeTop, edgeConfidence, edgeMargin, edgeEntropy,
@@ -158,10 +165,10 @@ public final class DemoEvaluation {
 
     /**
      * What each clip's device sends with speed views, as an edge agent does it ({@link DeviceViews}):
-     * each speaker's clips are one device's stream ({@link #STREAM_SEED}); every clip is heard again
-     * at every speed after its answer (the setting's {@code every} is 1, and one clip at a time leaves
-     * no run skipped), so a clip's escalation carries the speeds picked from the clips before it, or,
-     * for the first, speed 1 with the plain profile ({@code plain}: the device profiles as
+     * each speaker's clips are one device's stream ({@link #STREAM_SEED}); one clip in the setting's
+     * {@code every} (the first, then every {@code every}-th) is heard again at every speed after its
+     * answer (one clip at a time leaves no run skipped), so a clip's escalation carries the speeds
+     * picked from the clips before it, or, until every speed has been heard, speed 1 with the plain profile ({@code plain}: the device profiles as
      * {@link #deviceProfiles} gives them). Returns the speeds ({@code [clips, pick]}) and profiles
      * ({@code [clips, pick, bands]}), rows in the clips' order.
      */
@@ -191,6 +198,7 @@ public final class DemoEvaluation {
             List<Integer> stream = speaker.getValue();
             java.util.Collections.shuffle(stream, new java.util.Random(STREAM_SEED));
             DeviceProfiles.Running device = DeviceProfiles.inMemory();
+            long heard = 0;
             for (int clip : stream) {
                 DeviceViews.Picked picked = DeviceViews.picked(device, speaker.getKey(), views);
                 if (picked == null) {
@@ -199,6 +207,9 @@ public final class DemoEvaluation {
                 }
                 System.arraycopy(picked.speeds(), 0, sentSpeeds, clip * views.pick(), views.pick());
                 System.arraycopy(picked.profiles(), 0, sentProfiles, clip * views.pick() * bands, views.pick() * bands);
+                if (heard++ % views.every() != 0) {
+                    continue;
+                }
                 float[] clipScores = new float[speeds.length * classes];
                 float[] clipRows = new float[speeds.length * bands];
                 for (int v = 0; v < speeds.length; v++) {

@@ -7,6 +7,7 @@ import dev.hybridge.policy.PolicyLoader;
 import dev.hybridge.policy.RequestFacts;
 import dev.hybridge.policy.RequestedRoute;
 import dev.hybridge.policy.RouteEngine;
+import dev.hybridge.policy.RoutePolicy;
 import dev.hybridge.policy.SpendLedger;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -79,12 +80,17 @@ public final class SpeakerFolds {
 
     /** Runs each fold's models (those present) on every recording of its held-out speaker. */
     public static List<Fold> evaluate(Path loso, List<Fsdd.Clip> all) {
+        return evaluate(loso, all, DemoEvaluation.DIGITS_PROFILE);
+    }
+
+    /** {@link #evaluate(Path, List)} for a device that runs this profile setting (its views, if any). */
+    public static List<Fold> evaluate(Path loso, List<Fsdd.Clip> all, RoutePolicy.DeviceProfile setting) {
         List<Fold> folds = new ArrayList<>();
         for (String speaker : SPEAKERS) {
             Path repository = loso.resolve(speaker);
             if (Files.isDirectory(repository.resolve("edge")) && Files.isDirectory(repository.resolve("cloud"))) {
                 List<Fsdd.Clip> theirs = all.stream().filter(c -> c.speaker().equals(speaker)).toList();
-                folds.add(new Fold(speaker, DemoEvaluation.answer(repository, theirs)));
+                folds.add(new Fold(speaker, DemoEvaluation.answer(repository, theirs, setting)));
             }
         }
         return folds;
@@ -302,7 +308,19 @@ public final class SpeakerFolds {
     public static void main(String[] args) {
         Path root = args.length > 0 ? Path.of(args[0]) : Path.of("").toAbsolutePath();
         Path loso = args.length > 1 ? Path.of(args[1]) : folder(root);
-        List<Fold> folds = evaluate(loso, Fsdd.load(Fsdd.recordings(root)));
+        // a route file to decide by instead of the shipped digits.yaml (another threshold, views run every N clips...)
+        Path routeFile = args.length > 2 ? Path.of(args[2]) : root.resolve("config/policies/digits.yaml");
+        RoutePolicy route;
+        try {
+            List<String> problems = new ArrayList<>();
+            route = new PolicyLoader().parseRoute(routeFile, Files.readString(routeFile), problems);
+            if (route == null) {
+                throw new IllegalArgumentException(routeFile + ": " + problems);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        List<Fold> folds = evaluate(loso, Fsdd.load(Fsdd.recordings(root)), route.deviceProfile());
         double share = 0.15;
         System.out.printf("%-9s %6s %6s %6s | at %.0f%% escalated, cascade/cloud: %s%n", "held out", "cloud", "edge", "head",
                 share * 100, "confidence, margin, entropy, learned (split)");
@@ -325,7 +343,7 @@ public final class SpeakerFolds {
                 System.out.printf(java.util.Locale.ROOT, "  %s quantiles 10/12/15%%: %.4f %.4f %.4f%n", s.name(),
                         scores[a.size() / 10], scores[a.size() * 12 / 100], scores[a.size() * 15 / 100]);
             }
-            Routed shipped = byPolicyEngine(a, root.resolve("config/policies/digits.yaml"), DemoEvaluation.STREAM_SEED);
+            Routed shipped = byPolicyEngine(a, routeFile, DemoEvaluation.STREAM_SEED);
             System.out.printf(java.util.Locale.ROOT, "%-9s %6.4f %6.4f %6.4f |%s | shipped route: %.1f%% escalated, %.4f (%.4f of its cloud)%n",
                     f.speaker(), cloud, DemoEvaluation.accuracy(a.edge(), a.truth()),
                     DemoEvaluation.accuracy(a.head(), a.truth()), line, shipped.escalated() * 100,
