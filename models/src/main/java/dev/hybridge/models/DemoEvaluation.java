@@ -190,13 +190,8 @@ public final class DemoEvaluation {
         int classes = scores[0].length / n;
         float[] sentSpeeds = new float[n * views.pick()];
         float[] sentProfiles = new float[n * views.pick() * bands];
-        Map<String, List<Integer>> bySpeaker = new java.util.TreeMap<>();
-        for (int i = 0; i < n; i++) {
-            bySpeaker.computeIfAbsent(clips.get(i).speaker(), k -> new ArrayList<>()).add(i);
-        }
-        for (Map.Entry<String, List<Integer>> speaker : bySpeaker.entrySet()) {
+        for (Map.Entry<String, List<Integer>> speaker : streams(clips).entrySet()) {
             List<Integer> stream = speaker.getValue();
-            java.util.Collections.shuffle(stream, new java.util.Random(STREAM_SEED));
             DeviceProfiles.Running device = DeviceProfiles.inMemory();
             long heard = 0;
             for (int clip : stream) {
@@ -230,13 +225,8 @@ public final class DemoEvaluation {
      */
     static float[] deviceProfiles(List<Fsdd.Clip> clips, float[] clipProfiles, int bands) {
         float[] out = new float[clips.size() * bands];
-        Map<String, List<Integer>> bySpeaker = new java.util.TreeMap<>();
-        for (int i = 0; i < clips.size(); i++) {
-            bySpeaker.computeIfAbsent(clips.get(i).speaker(), k -> new java.util.ArrayList<>()).add(i);
-        }
-        for (Map.Entry<String, List<Integer>> speaker : bySpeaker.entrySet()) {
+        for (Map.Entry<String, List<Integer>> speaker : streams(clips).entrySet()) {
             List<Integer> stream = speaker.getValue();
-            java.util.Collections.shuffle(stream, new java.util.Random(STREAM_SEED));
             // the running mean as an edge agent keeps it (the shipped digits route's window holds all 500 clips)
             DeviceProfiles.Running device = DeviceProfiles.inMemory();
             for (int clip : stream) {
@@ -245,6 +235,16 @@ public final class DemoEvaluation {
             }
         }
         return out;
+    }
+
+    /** Each speaker's clips (their indexes) as one device's stream, in the fixed shuffled order of {@link #STREAM_SEED}. */
+    private static Map<String, List<Integer>> streams(List<Fsdd.Clip> clips) {
+        Map<String, List<Integer>> bySpeaker = new java.util.TreeMap<>();
+        for (int i = 0; i < clips.size(); i++) {
+            bySpeaker.computeIfAbsent(clips.get(i).speaker(), k -> new ArrayList<>()).add(i);
+        }
+        bySpeaker.values().forEach(stream -> java.util.Collections.shuffle(stream, new java.util.Random(STREAM_SEED)));
+        return bySpeaker;
     }
 
     private static ModelHost host(Path folder) {
