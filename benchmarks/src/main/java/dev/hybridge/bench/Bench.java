@@ -201,6 +201,53 @@ final class Bench {
         }
     }
 
+    /** A slice of load, run for the seconds given. */
+    @FunctionalInterface
+    interface Load {
+        void run(int seconds) throws InterruptedException;
+    }
+
+    /**
+     * Loads programs in 5 s slices until their JIT compilers have settled: at least
+     * {@code minSeconds}, then until a slice in which the compiler threads of {@code pids}
+     * together used under a tenth of one CPU, or {@code maxSeconds} have passed. A Spring program
+     * on 2 shared CPUs keeps its compilers busy for minutes of load (the gateway about one CPU
+     * for 2 to 3 minutes under the `Overload` cascade): a phase measured before that compares
+     * compiling, not serving. Returns the seconds it took and the compilers' share of one CPU in
+     * the last slice, for the report.
+     */
+    static Settled warmUntilCompiled(Load load, List<Long> pids, int minSeconds, int maxSeconds)
+            throws InterruptedException {
+        int slice = 5;
+        int elapsed = 0;
+        double share = Double.NaN;
+        while (elapsed < maxSeconds) {
+            long before = 0;
+            for (long pid : pids) {
+                before += jitMillis(pid);
+            }
+            load.run(slice);
+            elapsed += slice;
+            long used = -before;
+            for (long pid : pids) {
+                used += jitMillis(pid);
+            }
+            share = used / (slice * 1000.0);
+            if (elapsed >= minSeconds && share < 0.1) {
+                break;
+            }
+        }
+        return new Settled(elapsed, share);
+    }
+
+    /** How a warm-up ended: its seconds, and the compilers' share of one CPU in its last slice. */
+    record Settled(int seconds, double jitShare) {
+        @Override
+        public String toString() {
+            return seconds + " s (compilers at " + Math.round(jitShare * 100) + "% of a CPU in the last 5 s)";
+        }
+    }
+
     /**
      * CPU time of a process's JIT compiler threads (HotSpot's "C1 CompilerThread" and "C2
      * CompilerThread"), in milliseconds: compiling is warm-up work, and a phase that still has

@@ -32,7 +32,9 @@ import java.util.function.ToDoubleFunction;
  *
  * <p>{@code java -cp benchmarks/target/benchmarks.jar dev.hybridge.bench.Observability} writes
  * {@code benchmarks/results/Observability.md}. Settings ({@code -D}): {@code bench.rounds} (8; long 12),
- * {@code bench.clients} (16), {@code bench.phaseSeconds} (6; 10), {@code bench.warmupSeconds} (40; 60),
+ * {@code bench.clients} (16), {@code bench.phaseSeconds} (6; 10), {@code bench.warmupSeconds} (40; 60: the least warm-up per pair;
+ * it goes on in 5 s slices until the pair's JIT compilers settle, at most {@code bench.warmupMaxSeconds},
+ * 240; 300),
  * {@code bench.calls} (1000; 3000), {@code bench.tracingSettings} (program settings added to the two
  * traced pairs, to try what lowers the cost; the results then go to {@code Observability-tried.md}),
  * {@code bench.jvm} (JVM options for every program, a profiler's agent say; results to the same),
@@ -89,6 +91,7 @@ public final class Observability {
         int clients = Bench.intSetting("clients", 16, 16);
         int phaseSeconds = Bench.intSetting("phaseSeconds", 6, 10);
         int warmupSeconds = Bench.intSetting("warmupSeconds", 40, 60);
+        int warmupMaxSeconds = Bench.intSetting("warmupMaxSeconds", 240, 300);
         int calls = Bench.intSetting("calls", 1000, 3000);
 
         Path policies = Files.createTempDirectory("hybridge-bench-policies");
@@ -135,13 +138,27 @@ public final class Observability {
                     + ", to tell the two costs apart. **Off**: `" + String.join(" ", OFF)
                     + "`. " + (TRACING_SETTINGS.isEmpty() ? "" : "Tried on both traced pairs: `"
                     + String.join(" ", TRACING_SETTINGS) + "`. ") + (JVM.isEmpty() ? ""
-                    : "JVM options on every program: `" + String.join(" ", JVM) + "`. ") + clients + " closed-loop clients; warm-up "
-                    + warmupSeconds + " s per pair; " + rounds + " rounds of one " + phaseSeconds
+                    : "JVM options on every program: `" + String.join(" ", JVM) + "`. ") + clients + " closed-loop clients; warm-up at least "
+                    + warmupSeconds + " s per pair (below); " + rounds + " rounds of one " + phaseSeconds
                     + " s phase per pair, alternating.");
+            List<String> warmed = new ArrayList<>();
             for (Pair pair : pairs) {
-                ClosedLoop.Result warm = ClosedLoop.run(pair.gateway().baseUri(), pair.post(), clients, warmupSeconds);
-                System.out.printf("warm-up %s: %d answered%n", pair.name(), warm.ok());
+                Bench.Settled settled = Bench.warmUntilCompiled(
+                        seconds -> ClosedLoop.run(pair.gateway().baseUri(), pair.post(), clients, seconds),
+                        List.of(pair.gateway().pid(), pair.worker().pid()), warmupSeconds, warmupMaxSeconds);
+                System.out.printf("warm-up %s: %s%n", pair.name(), settled);
+                warmed.add(pair.name() + ": " + settled);
             }
+            // one phase per pair, in the first round's order, not counted: without it the first round
+            // measures pairs that have idled through 0 to 3 others' warm-ups, and a pair that has
+            // idled runs slower for its next few seconds
+            for (Pair pair : pairs) {
+                ClosedLoop.run(pair.gateway().baseUri(), pair.post(), clients, phaseSeconds);
+            }
+            bench.text("Warm-up until the compilers settled (at least " + warmupSeconds + " s of load, then until"
+                    + " the JIT compiler threads of the gateway and the worker together used under a tenth of one CPU"
+                    + " over 5 s, at most " + warmupMaxSeconds + " s), then one uncounted phase per pair in the first"
+                    + " round's order: " + String.join("; ", warmed) + ".");
             Map<String, List<ClosedLoop.Result>> load = new LinkedHashMap<>();
             Map<String, List<Long>> p50s = new LinkedHashMap<>();
             Map<String, List<Cpu>> cpuPerRequest = new LinkedHashMap<>();
