@@ -212,7 +212,7 @@ final class Bench {
      * {@code minSeconds}, then until a slice in which the compiler threads of {@code pids}
      * together used under a tenth of one CPU, or {@code maxSeconds} have passed. A Spring program
      * on 2 shared CPUs keeps its compilers busy for minutes of load (the gateway about one CPU
-     * for 2 to 3 minutes under the `Overload` cascade): a phase measured before that compares
+     * for one to three minutes under the `Overload` cascade): a phase measured before that compares
      * compiling, not serving. Returns the seconds it took and the compilers' share of one CPU in
      * the last slice, for the report.
      */

@@ -41,7 +41,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>{@code java -cp benchmarks/target/benchmarks.jar dev.hybridge.bench.Overload} writes
  * {@code benchmarks/results/Overload.md}. Settings ({@code -D}): {@code bench.phaseSeconds} (10;
- * 20), {@code bench.warmupSeconds} (20; 40), {@code bench.connections} (256), {@code bench.gatewaySettings}
+ * 20), {@code bench.warmupSeconds} (20; 40: the least warm-up per route;
+ * it goes on in 5 s slices until the programs' JIT compilers settle, at most {@code bench.warmupMaxSeconds},
+ * 240; 300), {@code bench.connections} (256), {@code bench.gatewaySettings}
  * (program settings added to the gateway's, to try limits; the results then go to
  * {@code Overload-tried.md}), {@code bench.gatewayJvm} (the gateway's JVM options instead of
  * {@code -Xmx256m}, for example the chart's with {@code -XX:MaxRAM} as the pod's memory limit; the
@@ -80,6 +82,7 @@ public final class Overload {
         Bench bench = new Bench(tried ? "Overload-tried" : "Overload", Overload.class, args);
         int phaseSeconds = Bench.intSetting("phaseSeconds", 10, 20);
         int warmupSeconds = Bench.intSetting("warmupSeconds", 20, 40);
+        int warmupMaxSeconds = Bench.intSetting("warmupMaxSeconds", 240, 300);
         int connections = Bench.intSetting("connections", 256, 256);
         int base = 16;
 
@@ -140,13 +143,17 @@ public final class Overload {
                     + " the " + clips.size() + " test-split recordings in turn, one second of audio each as JSON; a"
                     + " client sends again as soon as it has an answer, whatever it was (no back-off: the worst case)."
                     + " Each row: " + phaseSeconds + " s at " + base + " connections, then " + phaseSeconds + " s at "
-                    + connections + "; warm-up " + warmupSeconds + " s at " + base + " connections on each route"
-                    + " first, as the `ample` tenant. Two gateways in turn, each started afresh: **as shipped**, and"
+                    + connections + "; warm-up at " + base + " connections on each route first, as the `ample`"
+                    + " tenant, at least " + warmupSeconds + " s and then until the four programs' JIT compilers"
+                    + " used under a tenth of one CPU over 5 s (at most " + warmupMaxSeconds + " s; the gateway keeps"
+                    + " about one CPU compiling for one to three minutes of this load, and phases measured meanwhile"
+                    + " compare compiling, not serving). Two gateways in turn, each started afresh: **as shipped**, and"
                     + " with **admission off** (`--hybridge.gateway.admission.enabled=false`: the pools' bulkheads and"
                     + " the workers' queues alone limit load), the peer that shows what the gates change.");
             List<List<String>> table = new ArrayList<>();
             List<List<String>> mix = new ArrayList<>();
             List<List<String>> targets = new ArrayList<>();
+            List<String> warmups = new ArrayList<>();
             for (String config : List.of("as shipped", "admission off")) {
                 List<String> settings = new ArrayList<>(gatewayArgs);
                 if (config.equals("admission off")) {
@@ -171,10 +178,17 @@ public final class Overload {
                             return posts;
                         });
                     }
+                    List<String> warmed = new ArrayList<>();
                     for (String route : List.of("digits", "digits-cloud")) {
-                        System.out.println(config + ": warm-up " + route);
-                        load(gateway, bodies.get(route + "|key-ample"), base, warmupSeconds, false);
+                        ProgramProcess target = gateway;
+                        Bench.Settled settled = Bench.warmUntilCompiled(
+                                seconds -> load(target, bodies.get(route + "|key-ample"), base, seconds, false),
+                                List.of(gateway.pid(), agent.pid(), cloudA.pid(), cloudB.pid()), warmupSeconds,
+                                warmupMaxSeconds);
+                        System.out.println(config + ": warm-up " + route + " " + settled);
+                        warmed.add("`" + route + "` " + settled);
                     }
+                    warmups.add(config + ": " + String.join(", ", warmed));
                     for (Row row : rows) {
                         List<byte[]> posts = bodies.get(row.route() + "|" + row.apiKey());
                         Phase low = load(gateway, posts, base, phaseSeconds, false);
@@ -215,6 +229,7 @@ public final class Overload {
                     running.close();
                 }
             }
+            bench.text("Warm-ups: " + String.join("; ", warmups) + ".");
             bench.heading("2xx per second at " + base + " and " + connections + " connections");
             bench.text("Two kinds of client at " + connections + " connections: **no back-off** sends again as soon as it"
                     + " has any answer (the worst case: a refusal then costs as much as sending the body); **wait as"
