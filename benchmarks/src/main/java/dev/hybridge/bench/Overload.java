@@ -191,12 +191,18 @@ public final class Overload {
                     warmups.add(config + ": " + String.join(", ", warmed));
                     for (Row row : rows) {
                         List<byte[]> posts = bodies.get(row.route() + "|" + row.apiKey());
+                        Map<String, Double> g0 = gates(gateway.baseUri());
                         Phase low = load(gateway, posts, base, phaseSeconds, false);
+                        Map<String, Double> g1 = gates(gateway.baseUri());
                         print(config, row, low, "");
                         Phase high = load(gateway, posts, connections, phaseSeconds, false);
+                        Map<String, Double> g2 = gates(gateway.baseUri());
                         print(config, row, high, "no back-off");
                         Phase acting = load(gateway, posts, connections, phaseSeconds, true);
+                        Map<String, Double> g3 = gates(gateway.baseUri());
                         print(config, row, acting, "clients wait as Retry-After says");
+                        Map<Phase, String> gateNotes = Map.of(low, gateNote(g0, g1), high, gateNote(g1, g2),
+                                acting, gateNote(g2, g3));
                         for (Phase at : List.of(high, acting)) {
                             String who = at == high ? "no back-off" : "wait as told";
                             double ratio = at.okPerSecond() / low.okPerSecond();
@@ -222,7 +228,7 @@ public final class Overload {
                             mix.add(List.of(config, row.name(), Integer.toString(phase.connections()),
                                     phase == acting ? "wait as told" : phase == high ? "no back-off" : "-", Long.toString(phase.ok()),
                                     describe(phase.statuses()), phase.refused() == 0 ? "-"
-                                            : phase.withRetryAfter() + " of " + phase.refused()));
+                                            : phase.withRetryAfter() + " of " + phase.refused(), gateNotes.get(phase)));
                         }
                     }
                 } finally {
@@ -240,8 +246,11 @@ public final class Overload {
                     "refusal p50 ms at " + connections, "refusal p99 ms at " + connections, "gateway peak RSS"), table);
             bench.heading("What every answer was");
             bench.text("Status and `Hybridge-Reason` of every answer, per phase; `Retry-After`: how many of the"
-                    + " non-2xx answers carried one.");
-            bench.table(List.of("gateway", "route, tenant", "connections", "clients", "2xx", "statuses (reason)", "Retry-After"), mix);
+                    + " non-2xx answers carried one; which of the gateway's admission gates refused them"
+                    + " (`hybridge_admission_refused_total` over the phase) and the door's limit when the phase"
+                    + " ended (`hybridge_admission_limit{gate=\"door\"}`).");
+            bench.table(List.of("gateway", "route, tenant", "connections", "clients", "2xx", "statuses (reason)", "Retry-After",
+                    "refused by gate (door / edge / cloud); door limit at the end"), mix);
             bench.heading("Targets");
             bench.text("At " + connections + " connections: 2xx rate at least 0.85 of the rate at " + base
                     + "; refusals answered in under 20 ms at p99; no 429 that a budget did not cause; no 504 for a"
@@ -279,6 +288,33 @@ public final class Overload {
         List<String> parts = new ArrayList<>();
         statuses.forEach((status, count) -> parts.add(count + " x " + status));
         return parts.isEmpty() ? "-" : String.join(", ", parts);
+    }
+
+    /** The gateway's admission figures: refusals by gate (summed over lanes) and each gate's limit. */
+    private static Map<String, Double> gates(URI gateway) {
+        String text;
+        try (RawHttp connection = new RawHttp(gateway)) {
+            text = connection.exchange(RawHttp.get(gateway, "/actuator/prometheus")).text();
+        }
+        Map<String, Double> figures = new TreeMap<>();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                "(?m)^hybridge_admission_(refused_total|limit)\\{gate=\"(\\w+)\"[^}]*} ([0-9.Ee+-]+)$").matcher(text);
+        while (m.find()) {
+            figures.merge(m.group(1) + " " + m.group(2), Double.parseDouble(m.group(3)), Double::sum);
+        }
+        return figures;
+    }
+
+    private static String gateNote(Map<String, Double> before, Map<String, Double> after) {
+        if (!after.containsKey("limit door")) {
+            return "-";
+        }
+        List<String> refused = new ArrayList<>();
+        for (String gate : List.of("door", "edge", "cloud")) {
+            String key = "refused_total " + gate;
+            refused.add(Long.toString(Math.round(after.getOrDefault(key, 0.0) - before.getOrDefault(key, 0.0))));
+        }
+        return String.join(" / ", refused) + "; " + Math.round(after.get("limit door"));
     }
 
     /**
