@@ -17,22 +17,7 @@ R=$PWD; A=$1; B=$2; ROUNDS=${3:-2}
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 G=18080; E=18081; C=18082
 export ORT_DISABLE_TELEMETRY=1
-python3 - "$W" ../shared/datasets/fsdd/recordings/7_george_3.wav <<'PY'
-import json, struct, sys, wave
-out, clip = sys.argv[1], sys.argv[2]
-w = wave.open(clip); n = w.getnframes()
-a = [x / 32768.0 for x in struct.unpack('<%dh' % n, w.readframes(n))][:8000]
-a += [0.0] * (8000 - len(a))
-open(out + '/json.body', 'w').write(json.dumps({"inputs": [{"name": "audio", "datatype": "FP32", "shape": [1, 8000], "data": a}]}))
-header = json.dumps({"inputs": [{"name": "audio", "datatype": "FP32", "shape": [1, 8000],
-                                 "parameters": {"binary_data_size": 32000}}]}).encode()
-open(out + '/bin.body', 'wb').write(header + struct.pack('<8000f', *a))
-open(out + '/json.lua', 'w').write('wrk.method = "POST"\nlocal f = io.open("%s/json.body", "rb"); wrk.body = f:read("*a"); f:close()\n'
-                                   'wrk.headers["Content-Type"] = "application/json"\n' % out)
-open(out + '/bin.lua', 'w').write('wrk.method = "POST"\nlocal f = io.open("%s/bin.body", "rb"); wrk.body = f:read("*a"); f:close()\n'
-                                  'wrk.headers["Content-Type"] = "application/octet-stream"\n'
-                                  'wrk.headers["Inference-Header-Content-Length"] = "%d"\n' % (out, len(header)))
-PY
+python3 benchmarks/scripts/wrk-bodies.py "$W" ../shared/datasets/fsdd/recordings/7_george_3.wav
 EDGE_JVM_OPTS="-XX:+UseSerialGC -Xms16m -Xmx96m -XX:MaxMetaspaceSize=96m -XX:ReservedCodeCacheSize=32m -Xss512k -XX:MaxDirectMemorySize=32m -XX:TieredStopAtLevel=1 -Dreactor.netty.ioWorkerCount=1 -Dio.netty.allocator.type=unpooled"
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
 run() { # jars label

@@ -30,16 +30,7 @@ export ORT_DISABLE_TELEMETRY=1
 mkdir -p "$W/policies" "$W/state" "$W/nginx"
 cp config/policies/* "$W/policies/"
 printf '  ample:\n    budget-usd: 1000000\n    when-spent: edge-only\n    allow: [auto, edge, cloud]\n' >> "$W/policies/tenants.yaml"
-python3 - "$W" ../shared/datasets/fsdd/recordings/4_george_3.wav <<'PY'
-import json, struct, sys, wave
-out, clip = sys.argv[1], sys.argv[2]
-w = wave.open(clip); n = w.getnframes()
-a = [x / 32768.0 for x in struct.unpack('<%dh' % n, w.readframes(n))][:8000]
-a += [0.0] * (8000 - len(a))
-open(out + '/json.body', 'w').write(json.dumps({"inputs": [{"name": "audio", "datatype": "FP32", "shape": [1, 8000], "data": a}]}))
-open(out + '/json.lua', 'w').write('wrk.method = "POST"\nlocal f = io.open("%s/json.body", "rb"); wrk.body = f:read("*a"); f:close()\n'
-                                   'wrk.headers["Content-Type"] = "application/json"\nwrk.headers["X-Api-Key"] = "key-ample"\n' % out)
-PY
+python3 benchmarks/scripts/wrk-bodies.py "$W" ../shared/datasets/fsdd/recordings/4_george_3.wav "X-Api-Key: key-ample"
 cat > "$W/nginx.conf" <<EOF
 worker_processes 2;
 pid $W/nginx.pid;
