@@ -2,6 +2,8 @@ package dev.hybridge.policy.runtime;
 
 import com.netflix.concurrency.limits.Limit;
 import com.netflix.concurrency.limits.Limiter;
+import com.netflix.concurrency.limits.limit.AIMDLimit;
+import com.netflix.concurrency.limits.limit.AbstractLimit;
 import com.netflix.concurrency.limits.limit.Gradient2Limit;
 import com.netflix.concurrency.limits.limit.WindowedLimit;
 import com.netflix.concurrency.limits.limiter.AbstractLimiter;
@@ -26,7 +28,10 @@ import java.util.function.LongSupplier;
  * over windows of round trips). While the average round trip of a window stays near the
  * long-term one, the limit grows (only while at least half of it is in use); when round trips
  * grow, queues are forming, and the limit shrinks towards what the tier answers without queueing.
- * The limit is kept between a floor and a ceiling ({@link Settings}).
+ * The limit is kept between a floor and a ceiling ({@link Settings}). It also backs off whenever
+ * work it let through is refused or times out further on (AIMD), so a gate in front of another
+ * (the door in front of a route's first tier) settles at what the one after it admits: the
+ * requests it cannot take are refused before their bodies are read.
  *
  * <p>Gates have lanes: client requests, and edge agents' escalations (live or replayed from an
  * outbox). Each lane has a guaranteed share of the limit; below the limit either lane may use all
@@ -183,12 +188,7 @@ public final class Admission {
                     .maxWindowTime(settings.window().toNanos() * 4, TimeUnit.NANOSECONDS)
                     .windowSize(10)
                     .minRttThreshold(1, TimeUnit.MICROSECONDS)
-                    .build(Gradient2Limit.newBuilder()
-                            .initialLimit(settings.initialLimit())
-                            .minLimit(settings.minLimit())
-                            .maxConcurrency(settings.maxLimit())
-                            .rttTolerance(settings.rttTolerance())
-                            .build());
+                    .build(new LatencyAndDrops(settings));
             PartitionedBuilder builder = new PartitionedBuilder()
                     .named(name)
                     .limit(limit)
@@ -256,6 +256,44 @@ public final class Admission {
         @Override
         public String toString() {
             return name + " (limit " + limit() + ", " + inFlight() + " in flight)";
+        }
+    }
+
+    /**
+     * A gate's limit: the lower of two of the library's limits fed the same windows of round
+     * trips. Gradient2 follows latency; it takes no notice of work that was let through and then
+     * refused or timed out further on, and such work, ended early, even shortens a window's round
+     * trips. Without more, a door in front of a tier gate grows past it, and the requests in
+     * between are read and decoded only to be refused after. AIMD backs off by a tenth in every
+     * window with such a drop and grows by one in a window without while at least half the limit
+     * is in use, so the gate settles just under what is admitted after it.
+     */
+    private static final class LatencyAndDrops extends AbstractLimit {
+        private final Gradient2Limit latency;
+        private final AIMDLimit drops;
+
+        LatencyAndDrops(Settings settings) {
+            super(settings.initialLimit());
+            this.latency = Gradient2Limit.newBuilder()
+                    .initialLimit(settings.initialLimit())
+                    .minLimit(settings.minLimit())
+                    .maxConcurrency(settings.maxLimit())
+                    .rttTolerance(settings.rttTolerance())
+                    .build();
+            this.drops = AIMDLimit.newBuilder()
+                    .initialLimit(settings.initialLimit())
+                    .minLimit(settings.minLimit())
+                    .maxLimit(settings.maxLimit())
+                    .backoffRatio(0.9)
+                    .timeout(1, TimeUnit.DAYS) // round trips are the latency limit's business
+                    .build();
+        }
+
+        @Override
+        protected int _update(long startTime, long rtt, int inflight, boolean didDrop) {
+            latency.onSample(startTime, rtt, inflight, didDrop);
+            drops.onSample(startTime, rtt, inflight, didDrop);
+            return Math.min(latency.getLimit(), drops.getLimit());
         }
     }
 

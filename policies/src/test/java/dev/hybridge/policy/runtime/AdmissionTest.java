@@ -70,6 +70,64 @@ class AdmissionTest {
         assertThat(gate.limit()).isEqualTo(16);
     }
 
+    /**
+     * {@code ticks} rounds of {@code concurrent} requests through {@code door} and then
+     * {@code inner}: a request the inner gate refuses is dropped 1 ms later (its body read and
+     * refused), the others take {@code rttMillis}.
+     */
+    void trafficBehind(Admission.Gate door, Admission.Gate inner, int ticks, int concurrent, long rttMillis) {
+        for (int t = 0; t < ticks; t++) {
+            List<Admission.Permit> doors = new ArrayList<>();
+            List<Admission.Permit> inners = new ArrayList<>();
+            List<Admission.Permit> refusedInside = new ArrayList<>();
+            for (int i = 0; i < concurrent; i++) {
+                Admission.Permit d = door.enter(Admission.Lane.CLIENT);
+                if (d == null) {
+                    continue;
+                }
+                Admission.Permit in = inner.enter(Admission.Lane.CLIENT);
+                if (in == null) {
+                    refusedInside.add(d);
+                } else {
+                    doors.add(d);
+                    inners.add(in);
+                }
+            }
+            now += 1_000_000;
+            refusedInside.forEach(Admission.Permit::dropped);
+            now += (rttMillis - 1) * 1_000_000;
+            inners.forEach(Admission.Permit::done);
+            doors.forEach(Admission.Permit::done);
+        }
+    }
+
+    @Test
+    void aDoorInFrontOfAFullerGateSettlesAtWhatThatGateAdmits() {
+        Admission.Gate door = admission(20, 4, 200, 0.25).door();
+        Admission.Gate inner = admission(32, 32, 32, 0.25).tier(Tier.EDGE); // a tier gate fixed at 32
+        trafficBehind(door, inner, 100, 200, 10);
+        long doorBefore = door.refused(Admission.Lane.CLIENT);
+        long innerBefore = inner.refused(Admission.Lane.CLIENT);
+        int highest = 0;
+        for (int round = 0; round < 10; round++) {
+            trafficBehind(door, inner, 50, 200, 10);
+            highest = Math.max(highest, door.limit());
+        }
+        assertThat(highest).as("the door's limit stays near the inner gate's (32)").isBetween(28, 40);
+        long atDoor = door.refused(Admission.Lane.CLIENT) - doorBefore;
+        long inside = inner.refused(Admission.Lane.CLIENT) - innerBefore;
+        assertThat(atDoor).as("nearly every refusal happens at the door, before any work").isGreaterThan(50 * inside);
+    }
+
+    @Test
+    void aDoorWhoseRequestsAreNotRefusedFurtherOnGrowsPastTheFloor() {
+        Admission.Gate door = admission(20, 4, 200, 0.25).door();
+        Admission.Gate inner = admission(200, 200, 200, 0.25).tier(Tier.EDGE);
+        trafficBehind(door, inner, 600, 100, 10);
+        assertThat(door.limit()).isGreaterThan(60);
+        assertThat(inner.refused(Admission.Lane.CLIENT)).isZero();
+    }
+
     @Test
     void overTheLimitWorkIsRefusedAtOnceAndCountedByLane() {
         Admission.Gate gate = admission(4, 4, 4, 0.25).tier(Tier.CLOUD);
