@@ -74,9 +74,12 @@ nginx_cpu() { local s=0; for p in $(pgrep -f "nginx: worker process"); do s=$((s
 phase() {
   local g0 e0 n0 g1 e1 n1 out n non flood=""
   g0=$(cpu $GP); e0=$(cpu $EP); n0=$(nginx_cpu)
-  if [ "$2" = nginx ]; then wrk -t1 -c240 -d${T}s -s "$W/json.lua" "http://127.0.0.1:$N/flood" >"$W/flood.out" & local FW=$!; fi
+  if [ "$2" = nginx ]; then wrk -t1 -c240 -d${T}s --latency -s "$W/json.lua" "http://127.0.0.1:$N/flood" >"$W/flood.out" & local FW=$!; fi
   out=$(wrk -t1 -c"$1" -d${T}s --latency -s "$W/json.lua" "$URL")
-  if [ "$2" = nginx ]; then wait $FW; flood=$(awk '/Requests\/sec/{printf "%.0f", $2}' "$W/flood.out"); fi
+  if [ "$2" = nginx ]; then
+    wait $FW
+    flood="$(awk '/Requests\/sec/{printf "%.0f", $2}' "$W/flood.out") (p99 $(awk '$1=="99%"{print $2}' "$W/flood.out"))"
+  fi
   g1=$(cpu $GP); e1=$(cpu $EP); n1=$(nginx_cpu)
   n=$(echo "$out" | awk '/requests in/{print $1}'); non=$(echo "$out" | awk '/Non-2xx/{print $5}'); non=${non:-0}
   echo "$(( (n - non) / T ))|$(( non / T ))|$(echo "$out" | awk '$1=="50%"{print $2}')|${flood:--}|$(echo "scale=2; ($g1-$g0)/$TICK/$T" | bc)|$(echo "scale=2; ($e1-$e0)/$TICK/$T" | bc)|$(echo "scale=2; ($n1-$n0)/$TICK/$T" | bc)"
@@ -100,7 +103,7 @@ echo
 echo "- Date: $(date -u +%FT%TZ); $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- Command: \`benchmarks/scripts/overload-floor.sh $ROUNDS\` (ROUTE=$ROUTE, ${T} s phases); warm-up ${warm} s at 16 connections, until the JIT compilers settled (last 10 s: $((used * 10 / TICK))% of a CPU)"
 echo
-echo "| round | phase | 2xx/s | ratio to alone | refused/s by the gateway | 2xx p50 | nginx 503/s | gateway CPUs | edge agent CPUs | nginx CPUs |"
+echo "| round | phase | 2xx/s | ratio to alone | refused/s by the gateway | 2xx p50 | nginx 503/s (refusal p99) | gateway CPUs | edge agent CPUs | nginx CPUs |"
 echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for round in $(seq 1 "$ROUNDS"); do
   alone=""

@@ -39,6 +39,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * with its {@code Hybridge-Reason}, whether refusals carried {@code Retry-After}, the p50 and p99
  * of refusals and of 2xx answers, and the gateway's peak resident memory.
  *
+ * <p>The peer, where nginx is on the PATH: the same flood sent to an nginx beside the system that
+ * refuses every request as the door does, while 16 connections use the gateway, with the same
+ * load generator: what any door that answers at once can keep on this machine, and how fast
+ * refusals can be answered here.
+ *
  * <p>{@code java -cp benchmarks/target/benchmarks.jar dev.hybridge.bench.Overload} writes
  * {@code benchmarks/results/Overload.md}. Settings ({@code -D}): {@code bench.phaseSeconds} (10;
  * 20), {@code bench.warmupSeconds} (20; 40: the least warm-up per route;
@@ -154,6 +159,8 @@ public final class Overload {
             List<List<String>> mix = new ArrayList<>();
             List<List<String>> targets = new ArrayList<>();
             List<String> warmups = new ArrayList<>();
+            List<List<String>> peer = new ArrayList<>();
+            boolean nginxPeer = Nginx.available();
             for (String config : List.of("as shipped", "admission off")) {
                 List<String> settings = new ArrayList<>(gatewayArgs);
                 if (config.equals("admission off")) {
@@ -231,6 +238,10 @@ public final class Overload {
                                             : phase.withRetryAfter() + " of " + phase.refused(), gateNotes.get(phase)));
                         }
                     }
+                    if (config.equals("as shipped") && nginxPeer) {
+                        peer.addAll(refusedBeside(gateway, bodies.get("digits|key-ample"), base, connections - base,
+                                phaseSeconds));
+                    }
                 } finally {
                     running.close();
                 }
@@ -263,12 +274,64 @@ public final class Overload {
             bench.table(List.of("gateway", "route, tenant", "clients", "2xx ratio", "refusal p99",
                     "refusal p99 after the first second", "connections opened, time to open p99",
                     "429 not caused by a budget", "504"), targets);
+            bench.heading("Peer: the same flood refused by nginx beside the system");
+            if (nginxPeer) {
+                bench.text("What any door that answers at once can do on this machine, with this load generator: the"
+                        + " as-shipped gateway's `digits` cascade (budget ample) at " + base + " connections alone, then"
+                        + " the same " + base + " while " + (connections - base) + " more clients send the same"
+                        + " requests to an nginx beside it (two worker processes) that refuses every one as the door"
+                        + " does (503, `Retry-After: 1`, body discarded unread, connection kept alive), so the system"
+                        + " does no work for them at all. The gateway's ratio is its 2xx rate against alone; the"
+                        + " refusal percentiles are nginx's. Compare with the rows above: the gateway's door refusing "
+                        + (connections - base) + " clients itself.");
+                bench.table(List.of("clients flooding nginx", "gateway 2xx/s alone", "gateway 2xx/s beside the flood",
+                        "ratio", "nginx refusals/s", "nginx refusal p50 ms", "nginx refusal p99 ms",
+                        "nginx refusal p99 after the first second"), peer);
+            } else {
+                bench.text("Not measured: nginx is not on the PATH (`apt-get install nginx-light`).");
+            }
         } finally {
             for (int i = programs.size() - 1; i >= 0; i--) {
                 programs.get(i).close();
             }
         }
         bench.write();
+    }
+
+    /**
+     * The gateway at {@code base} connections alone, then beside {@code flood} clients that an
+     * nginx refuses, no back-off and waiting as told: one row per kind of client.
+     */
+    private static List<List<String>> refusedBeside(ProgramProcess gateway, List<byte[]> posts, int base, int flood,
+                                                    int seconds) throws Exception {
+        List<List<String>> rows = new ArrayList<>();
+        Path work = Files.createTempDirectory("hybridge-bench-overload-nginx");
+        try (Nginx nginx = Nginx.refusing(work, 2)) {
+            Phase alone = load(gateway, posts, base, seconds, false);
+            System.out.printf("  peer: gateway alone at %d conn: %.0f 2xx/s%n", base, alone.okPerSecond());
+            for (boolean honour : List.of(false, true)) {
+                java.util.concurrent.CompletableFuture<Phase> refused = new java.util.concurrent.CompletableFuture<>();
+                Thread flooding = new Thread(() -> {
+                    try {
+                        refused.complete(load(nginx.base(), () -> 0, posts, flood, seconds, honour));
+                    } catch (Throwable e) {
+                        refused.completeExceptionally(e);
+                    }
+                }, "nginx-flood");
+                flooding.start();
+                Phase beside = load(gateway, posts, base, seconds, false);
+                Phase at = refused.get();
+                String who = honour ? "wait as told" : "no back-off";
+                System.out.printf("  peer: gateway at %d conn beside %d on nginx (%s): %.0f 2xx/s; nginx %s%n", base,
+                        flood, who, beside.okPerSecond(), describe(at.statuses()));
+                rows.add(List.of(flood + ", " + who, Bench.fixed(alone.okPerSecond(), 0),
+                        Bench.fixed(beside.okPerSecond(), 0), Bench.fixed(beside.okPerSecond() / alone.okPerSecond(), 2),
+                        Bench.fixed(at.refused() / at.seconds(), 0), Bench.ms(percentile(at.refusals(), 50)),
+                        Bench.ms(percentile(at.refusals(), 99)),
+                        at.steadyRefusals().length == 0 ? "-" : Bench.ms(percentile(at.steadyRefusals(), 99))));
+            }
+        }
+        return rows;
     }
 
     private static ProgramProcess start(List<ProgramProcess> programs, String program, List<String> jvm,
@@ -323,7 +386,12 @@ public final class Overload {
      */
     static Phase load(ProgramProcess gateway, List<byte[]> posts, int connections, double seconds, boolean honour)
             throws InterruptedException {
-        URI base = gateway.baseUri();
+        return load(gateway.baseUri(), gateway::residentBytes, posts, connections, seconds, honour);
+    }
+
+    /** {@link #load(ProgramProcess, List, int, double, boolean)} on {@code base}; {@code rss}: the resident bytes to follow. */
+    static Phase load(URI base, java.util.function.LongSupplier rss, List<byte[]> posts, int connections, double seconds,
+                      boolean honour) throws InterruptedException {
         long[][] answers = new long[connections][];
         long[][] refusals = new long[connections][];
         long[][] steadyRefusals = new long[connections][];
@@ -336,10 +404,10 @@ public final class Overload {
         AtomicLong withRetryAfter = new AtomicLong();
         CountDownLatch done = new CountDownLatch(connections);
         AtomicBoolean running = new AtomicBoolean(true);
-        AtomicLong rssMax = new AtomicLong(gateway.residentBytes());
-        Thread rss = new Thread(() -> {
+        AtomicLong rssMax = new AtomicLong(rss.getAsLong());
+        Thread rssWatch = new Thread(() -> {
             while (running.get()) {
-                rssMax.accumulateAndGet(gateway.residentBytes(), Math::max);
+                rssMax.accumulateAndGet(rss.getAsLong(), Math::max);
                 try {
                     Thread.sleep(200);
                 } catch (InterruptedException e) {
@@ -347,8 +415,8 @@ public final class Overload {
                 }
             }
         }, "rss");
-        rss.setDaemon(true);
-        rss.start();
+        rssWatch.setDaemon(true);
+        rssWatch.start();
         long start = System.nanoTime();
         long end = start + (long) (seconds * 1e9);
         for (int c = 0; c < connections; c++) {
@@ -453,7 +521,7 @@ public final class Overload {
         done.await();
         double elapsed = (System.nanoTime() - start) / 1e9;
         running.set(false);
-        rss.interrupt();
+        rssWatch.interrupt();
         Map<String, Long> all = new TreeMap<>();
         statuses.forEach(m -> m.forEach((k, v) -> all.merge(k, v, Long::sum)));
         List<long[]> okParts = new ArrayList<>();

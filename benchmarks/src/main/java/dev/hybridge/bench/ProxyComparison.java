@@ -111,7 +111,7 @@ public final class ProxyComparison {
                             "--spring.cloud.gateway.server.webflux.routes[0].filters[0]=StripPrefix=1",
                             "--hybridge.gateway.cloud.max-concurrent=256",
                             "--hybridge.gateway.anonymous-tenant=bench"));
-                 Nginx nginx = Nginx.start(work, worker.baseUri())) {
+                 Nginx nginx = Nginx.proxy(work, worker.baseUri())) {
                 gateway.awaitReady(Duration.ofSeconds(120));
                 List<Target> targets = List.of(
                         new Target("cloud-worker directly", worker.baseUri(), "/v2/models/" + MODEL + "/infer", List.of()),
@@ -339,80 +339,6 @@ public final class ProxyComparison {
             p.waitFor();
         } catch (IOException | InterruptedException e) {
             throw new IllegalStateException(program + " is needed: apt-get install wrk nginx-light");
-        }
-    }
-
-    /** nginx in the foreground on a free port, proxying to one worker over kept-alive connections. */
-    private record Nginx(Process process, URI base, Path prefix) implements AutoCloseable {
-
-        static Nginx start(Path work, URI worker) throws Exception {
-            int port;
-            try (ServerSocket s = new ServerSocket(0)) {
-                port = s.getLocalPort();
-            }
-            Path prefix = Files.createDirectories(work.resolve("nginx"));
-            Files.createDirectories(prefix.resolve("logs"));
-            Path conf = prefix.resolve("nginx.conf");
-            Files.writeString(conf, """
-                    worker_processes 1;
-                    error_log %s/logs/error.log warn;
-                    pid %s/nginx.pid;
-                    events { worker_connections 1024; }
-                    http {
-                      access_log off;
-                      client_body_temp_path %s/body;
-                      proxy_temp_path %s/proxy;
-                      upstream worker { server %s:%d; keepalive 32; }
-                      server {
-                        listen 127.0.0.1:%d;
-                        client_max_body_size 16m;
-                        client_body_buffer_size 1m;
-                        location / {
-                          proxy_pass http://worker;
-                          proxy_http_version 1.1;
-                          proxy_set_header Connection "";
-                          proxy_buffers 16 64k;
-                        }
-                      }
-                    }
-                    """.formatted(prefix, prefix, prefix, prefix, worker.getHost(), worker.getPort(), port));
-            Process process = new ProcessBuilder("nginx", "-p", prefix.toString(), "-c", conf.toString(), "-g",
-                    "daemon off;").redirectErrorStream(true).redirectOutput(prefix.resolve("logs/stdout.log").toFile())
-                    .start();
-            URI base = URI.create("http://127.0.0.1:" + port);
-            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-            while (System.nanoTime() < deadline) {
-                try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
-                    return new Nginx(process, base, prefix);
-                } catch (IOException notYet) {
-                    Thread.sleep(50);
-                }
-            }
-            process.destroy();
-            throw new IllegalStateException("nginx did not start: " + Files.readString(prefix.resolve("logs/stdout.log")));
-        }
-
-        /** The master and its worker. */
-        List<Long> pids() {
-            List<Long> pids = new ArrayList<>();
-            pids.add(process.pid());
-            process.toHandle().children().forEach(c -> pids.add(c.pid()));
-            return pids;
-        }
-
-        String version() {
-            try {
-                Process p = new ProcessBuilder("nginx", "-v").redirectErrorStream(true).start();
-                return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim()
-                        .replace("nginx version: ", "");
-            } catch (IOException e) {
-                return "?";
-            }
-        }
-
-        @Override
-        public void close() {
-            process.destroy();
         }
     }
 }
