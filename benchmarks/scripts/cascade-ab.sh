@@ -2,7 +2,8 @@
 # Side by side, two builds of the programs: the gateway's `digits` cascade with the edge agent as
 # its edge tier and a cloud worker (as bin/hybridge-local runs them, on ports 18080-18082), 16
 # kept-alive connections (wrk) sending one confident clip, as JSON and as binary tensor data;
-# throughput, p50 and each program's CPU per request from /proc. Each build is started afresh.
+# throughput, p50 and each program's CPU per request from /proc. Each build is started afresh and
+# warmed up until its JIT compilers settle (benchmarks/scripts/warm.sh).
 #
 #   benchmarks/scripts/cascade-ab.sh DIR_A DIR_B [rounds]
 #
@@ -20,6 +21,7 @@ export ORT_DISABLE_TELEMETRY=1
 python3 benchmarks/scripts/wrk-bodies.py "$W" ../shared/datasets/fsdd/recordings/7_george_3.wav
 EDGE_JVM_OPTS="-XX:+UseSerialGC -Xms16m -Xmx96m -XX:MaxMetaspaceSize=96m -XX:ReservedCodeCacheSize=32m -Xss512k -XX:MaxDirectMemorySize=32m -XX:TieredStopAtLevel=1 -Dreactor.netty.ioWorkerCount=1 -Dio.netty.allocator.type=unpooled"
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+. benchmarks/scripts/warm.sh
 run() { # jars label
   local J=$1 L=$2
   # shellcheck disable=SC2086
@@ -35,6 +37,8 @@ run() { # jars label
   for p in $E $C $G; do
     for _ in $(seq 1 600); do curl -fs "http://127.0.0.1:$p/v2/health/ready" >/dev/null 2>&1 && break; sleep 0.1; done
   done
+  warm_up "$GP $EP" "http://127.0.0.1:$G/v2/models/digits/infer" "$W/json.lua"
+  echo "build $L warmed up ${WARMED} s (compilers at ${WARM_LAST}% of a CPU in the last 10 s)" >&2
   for body in json bin; do
     wrk -t1 -c16 -d8s -s "$W/$body.lua" "http://127.0.0.1:$G/v2/models/digits/infer" >/dev/null
     local g0 e0 g1 e1 out n

@@ -85,23 +85,14 @@ phase() {
   echo "$(( (n - non) / T ))|$(( non / T ))|$(echo "$out" | awk '$1=="50%"{print $2}')|${flood:--}|$(echo "scale=2; ($g1-$g0)/$TICK/$T" | bc)|$(echo "scale=2; ($e1-$e0)/$TICK/$T" | bc)|$(echo "scale=2; ($n1-$n0)/$TICK/$T" | bc)"
 }
 
-# the compiler threads' CPU ticks (user + system) of a process
-jit() { local s=0 f; for f in /proc/"$1"/task/*/stat; do grep -q "(C[12] CompilerThre" "$f" 2>/dev/null && s=$((s + $(awk '{print $14+$15}' "$f"))); done; echo $s; }
-# warm-up: 16 connections in 10 s slices until the gateway's and the edge agent's JIT compilers used
-# under a tenth of one CPU over a slice (the gateway keeps one CPU compiling for one to three minutes of
-# this load on 2 CPUs), at least 30 s, at most 300 s
-warm=0
-while [ $warm -lt 300 ]; do
-  j0=$(( $(jit $GP) + $(jit $EP) ))
-  wrk -t1 -c16 -d10s -s "$W/json.lua" "$URL" >/dev/null
-  warm=$((warm + 10))
-  used=$(( $(jit $GP) + $(jit $EP) - j0 ))
-  [ $warm -ge 30 ] && [ "$used" -lt "$TICK" ] && break
-done
+# warm-up: 16 connections until the gateway's and the edge agent's JIT compilers settle
+. benchmarks/scripts/warm.sh
+warm_up "$GP $EP" "$URL" "$W/json.lua"
+warm=$WARMED
 echo "# Overload floor"
 echo
 echo "- Date: $(date -u +%FT%TZ); $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "- Command: \`benchmarks/scripts/overload-floor.sh $ROUNDS\` (ROUTE=$ROUTE, ${T} s phases); warm-up ${warm} s at 16 connections, until the JIT compilers settled (last 10 s: $((used * 10 / TICK))% of a CPU)"
+echo "- Command: \`benchmarks/scripts/overload-floor.sh $ROUNDS\` (ROUTE=$ROUTE, ${T} s phases); warm-up ${warm} s at 16 connections, until the JIT compilers settled (last 10 s: ${WARM_LAST}% of a CPU)"
 echo
 echo "| round | phase | 2xx/s | ratio to alone | refused/s by the gateway | 2xx p50 | nginx 503/s (refusal p99) | gateway CPUs | edge agent CPUs | nginx CPUs |"
 echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
