@@ -31,7 +31,7 @@ import java.util.function.LongSupplier;
  * The limit is kept between a floor and a ceiling ({@link Settings}). It also backs off whenever
  * work it let through is refused or times out further on (AIMD), so a gate in front of another
  * (the door in front of a route's first tier) settles at what the one after it admits: the
- * requests it cannot take are refused before their bodies are read.
+ * requests it cannot take are refused at the door (on the gateway, before their bodies are read).
  *
  * <p>Gates have lanes: client requests, and edge agents' escalations (live or replayed from an
  * outbox). Each lane has a guaranteed share of the limit; below the limit either lane may use all
