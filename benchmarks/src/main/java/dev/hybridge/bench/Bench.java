@@ -222,17 +222,10 @@ final class Bench {
         int elapsed = 0;
         double share = Double.NaN;
         while (elapsed < maxSeconds) {
-            long before = 0;
-            for (long pid : pids) {
-                before += jitMillis(pid);
-            }
+            long before = jitMillis(pids);
             load.run(slice);
             elapsed += slice;
-            long used = -before;
-            for (long pid : pids) {
-                used += jitMillis(pid);
-            }
-            share = used / (slice * 1000.0);
+            share = (jitMillis(pids) - before) / (slice * 1000.0);
             if (elapsed >= minSeconds && share < 0.1) {
                 break;
             }
@@ -249,10 +242,19 @@ final class Bench {
     }
 
     /**
-     * CPU time of a process's JIT compiler threads (HotSpot's "C1 CompilerThread" and "C2
+     * CPU time of the processes' JIT compiler threads (HotSpot's "C1 CompilerThread" and "C2
      * CompilerThread"), in milliseconds: compiling is warm-up work, and a phase that still has
      * much of it has not reached the steady state a per-request figure is meant to describe.
      */
+    static long jitMillis(List<Long> pids) {
+        long total = 0;
+        for (long pid : pids) {
+            total += jitMillis(pid);
+        }
+        return total;
+    }
+
+    /** {@link #jitMillis(List)} of one process. */
     static long jitMillis(long pid) {
         long total = 0;
         try (java.util.stream.Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {

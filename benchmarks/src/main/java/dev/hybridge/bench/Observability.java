@@ -172,13 +172,13 @@ public final class Observability {
                     Pair pair = pairs.get((i + round) % pairs.size());
                     long gatewayBefore = Bench.cpuMillis(pair.gateway().pid());
                     long workerBefore = Bench.cpuMillis(pair.worker().pid());
-                    long jitBefore = Bench.jitMillis(pair.gateway().pid()) + Bench.jitMillis(pair.worker().pid());
+                    long jitBefore = Bench.jitMillis(List.of(pair.gateway().pid(), pair.worker().pid()));
                     ClosedLoop.Result result = ClosedLoop.run(pair.gateway().baseUri(), pair.post(), clients, phaseSeconds);
                     double perRequest = result.ok() == 0 ? Double.NaN : 1000.0 / result.ok();
                     cpuPerRequest.get(pair.name()).add(new Cpu(
                             (Bench.cpuMillis(pair.gateway().pid()) - gatewayBefore) * perRequest,
                             (Bench.cpuMillis(pair.worker().pid()) - workerBefore) * perRequest,
-                            (Bench.jitMillis(pair.gateway().pid()) + Bench.jitMillis(pair.worker().pid()) - jitBefore)
+                            (Bench.jitMillis(List.of(pair.gateway().pid(), pair.worker().pid())) - jitBefore)
                                     * perRequest));
                     load.get(pair.name()).add(result);
                     long p50 = Bench.Stats.of(ClosedLoop.sequential(pair.gateway().baseUri(), pair.post(), calls, pair.name())).p50();

@@ -3,7 +3,6 @@ package dev.hybridge.bench;
 import dev.hybridge.e2e.ProgramProcess;
 import dev.hybridge.oip.OipCodec;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -149,12 +148,12 @@ public final class ProxyComparison {
                             Bench.OtherCpu other = Bench.OtherCpu.start();
                             long proxyBefore = cpu(target.proxyPids());
                             long workerBefore = Bench.cpuMillis(worker.pid());
-                            long jitBefore = jit(target.proxyPids());
+                            long jitBefore = Bench.jitMillis(target.proxyPids());
                             Phase phase = wrk(script, target, body, connections, phaseSeconds);
                             long[] c = cpu.get(target.name());
                             c[0] += cpu(target.proxyPids()) - proxyBefore;
                             c[1] += Bench.cpuMillis(worker.pid()) - workerBefore;
-                            c[2] += jit(target.proxyPids()) - jitBefore;
+                            c[2] += Bench.jitMillis(target.proxyPids()) - jitBefore;
                             phases.get(target.name()).add(phase);
                             others.get(target.name()).add(other.text());
                             System.out.printf("  %s round %d %-32s %.0f req/s p50 %.3f ms%n", body.name(), round + 1,
@@ -314,14 +313,6 @@ public final class ProxyComparison {
                 + Bench.fixed(share * 100, 1) + "%" + (share >= 0.02 ? " (the time allowed, " + seconds
                 + " s, ran out first)" : "") + ". The column \"of which JIT compiling\" is the proxy's compiler"
                 + " threads' CPU during the phases.";
-    }
-
-    private static long jit(List<Long> pids) {
-        long total = 0;
-        for (long pid : pids) {
-            total += Bench.jitMillis(pid);
-        }
-        return total;
     }
 
     private static long cpu(List<Long> pids) {
