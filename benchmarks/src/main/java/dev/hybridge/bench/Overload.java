@@ -48,7 +48,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code benchmarks/results/Overload.md}. Settings ({@code -D}): {@code bench.phaseSeconds} (10;
  * 20), {@code bench.warmupSeconds} (20; 40: the least warm-up per route;
  * it goes on in 5 s slices until the programs' JIT compilers settle, at most {@code bench.warmupMaxSeconds},
- * 240; 300), {@code bench.connections} (256), {@code bench.gatewaySettings}
+ * 240; 300), {@code bench.connections} (256), {@code bench.rounds} (3; 5: each row's phases
+ * are run that many times, the rounds going through the rows in turn, and its ratios are the
+ * medians), {@code bench.rows} (some of {@code digits-cloud/ample,digits/ample,digits/spent,digits/demo})
+ * and {@code bench.configs} ({@code as-shipped}, {@code admission-off}) for a shorter run whose
+ * results go to {@code Overload-tried.md}, {@code bench.gatewaySettings}
  * (program settings added to the gateway's, to try limits; the results then go to
  * {@code Overload-tried.md}), {@code bench.gatewayJvm} (the gateway's JVM options instead of
  * {@code -Xmx256m}, for example the chart's with {@code -XX:MaxRAM} as the pod's memory limit; the
@@ -64,7 +68,41 @@ public final class Overload {
             ? List.of() : List.of(System.getProperty("bench.gatewaySettings").trim().split("\\s+"));
 
     /** A route, and the API key of the tenant the requests run as (null: none, the shipped {@code demo}). */
-    private record Row(String name, String route, String apiKey) {
+    private record Row(String id, String name, String route, String apiKey) {
+    }
+
+    /** A row's phases over the rounds, and the refusals each gate made in each kind of phase. */
+    private static final class Runs {
+        final List<Phase> low = new ArrayList<>();
+        final List<Phase> high = new ArrayList<>();
+        final List<Phase> acting = new ArrayList<>();
+        final Map<String, Map<String, Double>> gateDeltas = new TreeMap<>();
+        final Map<String, Double> doorLimit = new TreeMap<>();
+
+        void gates(String kind, Map<String, Double> before, Map<String, Double> after) {
+            Map<String, Double> sum = gateDeltas.computeIfAbsent(kind, k -> new TreeMap<>());
+            after.forEach((key, value) -> {
+                if (key.startsWith("refused_total ")) {
+                    sum.merge(key, value - before.getOrDefault(key, 0.0), Double::sum);
+                }
+            });
+            if (after.containsKey("limit door")) {
+                doorLimit.put(kind, after.get("limit door"));
+            }
+        }
+
+        List<Phase> of(String kind) {
+            return kind.equals("low") ? low : kind.equals("high") ? high : acting;
+        }
+
+        /** Each round's 2xx rate at 256 against the same round's at 16. */
+        double[] ratios(List<Phase> at) {
+            double[] r = new double[at.size()];
+            for (int i = 0; i < r.length; i++) {
+                r[i] = at.get(i).okPerSecond() / low.get(i).okPerSecond();
+            }
+            return r;
+        }
     }
 
     /** What one phase gave. */
@@ -72,6 +110,26 @@ public final class Overload {
                          long[] refusals, long[] answers, long gatewayRssMax, long[] steadyRefusals, long[] connects) {
         double okPerSecond() {
             return ok / seconds;
+        }
+
+        /** The rounds' phases as one: counts summed, latencies pooled. */
+        static Phase pooled(List<Phase> phases) {
+            Map<String, Long> statuses = new TreeMap<>();
+            phases.forEach(p -> p.statuses().forEach((k, v) -> statuses.merge(k, v, Long::sum)));
+            return new Phase(phases.get(0).connections(), phases.stream().mapToDouble(Phase::seconds).sum(),
+                    phases.stream().mapToLong(Phase::ok).sum(), statuses,
+                    phases.stream().mapToLong(Phase::withRetryAfter).sum(),
+                    sorted(phases.stream().map(Phase::refusals).toList()),
+                    sorted(phases.stream().map(Phase::answers).toList()),
+                    phases.stream().mapToLong(Phase::gatewayRssMax).max().orElse(0),
+                    sorted(phases.stream().map(Phase::steadyRefusals).toList()),
+                    sorted(phases.stream().map(Phase::connects).toList()));
+        }
+
+        private static long[] sorted(List<long[]> parts) {
+            long[] all = Bench.concat(parts);
+            Arrays.sort(all);
+            return all;
         }
 
         long refused() {
@@ -83,12 +141,14 @@ public final class Overload {
     }
 
     public static void main(String[] args) throws Exception {
-        boolean tried = !GATEWAY_SETTINGS.isEmpty() || !System.getProperty("bench.gatewayJvm", "").isBlank();
+        boolean tried = !GATEWAY_SETTINGS.isEmpty() || !System.getProperty("bench.gatewayJvm", "").isBlank()
+                || System.getProperty("bench.rows") != null || System.getProperty("bench.configs") != null;
         Bench bench = new Bench(tried ? "Overload-tried" : "Overload", Overload.class, args);
         int phaseSeconds = Bench.intSetting("phaseSeconds", 10, 20);
         int warmupSeconds = Bench.intSetting("warmupSeconds", 20, 40);
         int warmupMaxSeconds = Bench.intSetting("warmupMaxSeconds", 240, 300);
         int connections = Bench.intSetting("connections", 256, 256);
+        int rounds = Bench.intSetting("rounds", 3, 5);
         int base = 16;
 
         Path policies = Files.createTempDirectory("hybridge-bench-overload-policies");
@@ -113,11 +173,15 @@ public final class Overload {
         Path state = Files.createTempDirectory("hybridge-bench-overload-state");
         List<Fsdd.Clip> clips = Fsdd.testSplit(Fsdd.recordings(Bench.root()));
         OipCodec codec = new OipCodec();
-        List<Row> rows = List.of(
-                new Row("`digits-cloud` (cloud only), budget ample", "digits-cloud", "key-ample"),
-                new Row("`digits` (cascade), budget ample", "digits", "key-ample"),
-                new Row("`digits` (cascade), budget spent (`when-spent: edge-only`)", "digits", "key-spent"),
-                new Row("`digits` (cascade), shipped `demo` tenant", "digits", null));
+        List<Row> known = List.of(
+                new Row("digits-cloud/ample", "`digits-cloud` (cloud only), budget ample", "digits-cloud", "key-ample"),
+                new Row("digits/ample", "`digits` (cascade), budget ample", "digits", "key-ample"),
+                new Row("digits/spent", "`digits` (cascade), budget spent (`when-spent: edge-only`)", "digits",
+                        "key-spent"),
+                new Row("digits/demo", "`digits` (cascade), shipped `demo` tenant", "digits", null));
+        List<Row> rows = Bench.chosen("rows", known, known, Row::id);
+        List<String> configs = Bench.chosen("configs", List.of("as shipped", "admission off"),
+                List.of("as shipped", "admission off"), c -> c.replace(' ', '-'));
 
         List<ProgramProcess> programs = new ArrayList<>();
         try {
@@ -148,7 +212,10 @@ public final class Overload {
                     + " the " + clips.size() + " test-split recordings in turn, one second of audio each as JSON; a"
                     + " client sends again as soon as it has an answer, whatever it was (no back-off: the worst case)."
                     + " Each row: " + phaseSeconds + " s at " + base + " connections, then " + phaseSeconds + " s at "
-                    + connections + "; warm-up at " + base + " connections on each route first, as the `ample`"
+                    + connections + " of each kind of client, " + rounds + " rounds going through the rows in turn (so"
+                    + " a slow minute of this shared machine falls on every row); a row's rates and ratio are the"
+                    + " medians of its rounds' (each ratio of two phases of the same round), its latencies and"
+                    + " counts those of all its rounds together; warm-up at " + base + " connections on each route first, as the `ample`"
                     + " tenant, at least " + warmupSeconds + " s and then until the four programs' JIT compilers"
                     + " used under a tenth of one CPU over 5 s (at most " + warmupMaxSeconds + " s; the gateway keeps"
                     + " about one CPU compiling for one to three minutes of this load, and phases measured meanwhile"
@@ -161,7 +228,7 @@ public final class Overload {
             List<String> warmups = new ArrayList<>();
             List<List<String>> peer = new ArrayList<>();
             boolean nginxPeer = Nginx.available();
-            for (String config : List.of("as shipped", "admission off")) {
+            for (String config : configs) {
                 List<String> settings = new ArrayList<>(gatewayArgs);
                 if (config.equals("admission off")) {
                     settings.add("--hybridge.gateway.admission.enabled=false");
@@ -170,23 +237,28 @@ public final class Overload {
                 ProgramProcess running = gateway;
                 gateway.awaitReady(Duration.ofSeconds(120));
                 try {
-
+                    List<String> routes = rows.stream().map(Row::route).distinct().sorted().toList();
                     Map<String, List<byte[]>> bodies = new TreeMap<>();
-                    for (Row row : rows) {
-                        bodies.computeIfAbsent(row.route() + "|" + row.apiKey(), k -> {
+                    List<String> keys = new ArrayList<>();
+                    routes.forEach(route -> keys.add(route + "|key-ample"));
+                    rows.forEach(row -> keys.add(row.route() + "|" + row.apiKey()));
+                    for (String key : keys) {
+                        bodies.computeIfAbsent(key, k -> {
+                            String route = k.substring(0, k.indexOf('|'));
+                            String apiKey = k.substring(k.indexOf('|') + 1);
                             List<byte[]> posts = new ArrayList<>();
                             for (Fsdd.Clip c : clips) {
                                 InferRequest request = new InferRequest(c.file(), Map.of(), List.of(new Tensor("audio",
                                         Datatype.FP32, new long[] {1, Fsdd.SAMPLES}, c.audio())), List.of());
-                                posts.add(RawHttp.post(running.baseUri(), "/v2/models/" + row.route() + "/infer",
-                                        codec.encodeRequest(request, false), row.apiKey() == null ? Map.of()
-                                                : Map.of("X-Api-Key", row.apiKey())));
+                                posts.add(RawHttp.post(running.baseUri(), "/v2/models/" + route + "/infer",
+                                        codec.encodeRequest(request, false), apiKey.equals("null") ? Map.of()
+                                                : Map.of("X-Api-Key", apiKey)));
                             }
                             return posts;
                         });
                     }
                     List<String> warmed = new ArrayList<>();
-                    for (String route : List.of("digits", "digits-cloud")) {
+                    for (String route : routes) {
                         ProgramProcess target = gateway;
                         Bench.Settled settled = Bench.warmUntilCompiled(
                                 seconds -> load(target, bodies.get(route + "|key-ample"), base, seconds, false),
@@ -196,51 +268,35 @@ public final class Overload {
                         warmed.add("`" + route + "` " + settled);
                     }
                     warmups.add(config + ": " + String.join(", ", warmed));
-                    for (Row row : rows) {
-                        List<byte[]> posts = bodies.get(row.route() + "|" + row.apiKey());
-                        Map<String, Double> g0 = gates(gateway.baseUri());
-                        Phase low = load(gateway, posts, base, phaseSeconds, false);
-                        Map<String, Double> g1 = gates(gateway.baseUri());
-                        print(config, row, low, "");
-                        Phase high = load(gateway, posts, connections, phaseSeconds, false);
-                        Map<String, Double> g2 = gates(gateway.baseUri());
-                        print(config, row, high, "no back-off");
-                        Phase acting = load(gateway, posts, connections, phaseSeconds, true);
-                        Map<String, Double> g3 = gates(gateway.baseUri());
-                        print(config, row, acting, "clients wait as Retry-After says");
-                        Map<Phase, String> gateNotes = Map.of(low, gateNote(g0, g1), high, gateNote(g1, g2),
-                                acting, gateNote(g2, g3));
-                        for (Phase at : List.of(high, acting)) {
-                            String who = at == high ? "no back-off" : "wait as told";
-                            double ratio = at.okPerSecond() / low.okPerSecond();
-                            table.add(List.of(config, row.name(), who, Bench.fixed(low.okPerSecond(), 0), Bench.fixed(at.okPerSecond(), 0),
-                                    Bench.fixed(ratio, 2), Bench.ms(percentile(low.answers(), 50)),
-                                    Bench.ms(percentile(at.answers(), 50)), Bench.ms(percentile(at.answers(), 99)),
-                                    at.refused() == 0 ? "-" : Bench.ms(percentile(at.refusals(), 50)),
-                                    at.refused() == 0 ? "-" : Bench.ms(percentile(at.refusals(), 99)),
-                                    Bench.mb(Math.max(low.gatewayRssMax(), at.gatewayRssMax()))));
-                            long wrong429 = at.statuses().entrySet().stream()
-                                    .filter(e -> e.getKey().startsWith("429") && !e.getKey().contains("budget_exhausted"))
-                                    .mapToLong(Map.Entry::getValue).sum();
-                            long all504 = at.statuses().entrySet().stream()
-                                    .filter(e -> e.getKey().startsWith("504")).mapToLong(Map.Entry::getValue).sum();
-                            long p99 = at.refused() == 0 ? 0 : percentile(at.refusals(), 99);
-                            targets.add(List.of(config, row.name(), who, Bench.fixed(ratio, 2) + (ratio >= 0.85 ? " (met)" : " (not met)"),
-                                    at.refused() == 0 ? "none refused" : Bench.ms(p99) + (p99 < 20_000_000 ? " (met)" : " (not met)"),
-                                    at.steadyRefusals().length == 0 ? "-" : Bench.ms(percentile(at.steadyRefusals(), 99)),
-                                    at.connects().length + ", p99 " + Bench.ms(percentile(at.connects(), 99)) + " ms",
-                                    Long.toString(wrong429), Long.toString(all504)));
-                        }
-                        for (Phase phase : List.of(low, high, acting)) {
-                            mix.add(List.of(config, row.name(), Integer.toString(phase.connections()),
-                                    phase == acting ? "wait as told" : phase == high ? "no back-off" : "-", Long.toString(phase.ok()),
-                                    describe(phase.statuses()), phase.refused() == 0 ? "-"
-                                            : phase.withRetryAfter() + " of " + phase.refused(), gateNotes.get(phase)));
+                    // the rounds go through every row in turn, so a slow minute of this shared machine
+                    // falls on every row; each ratio is of two phases of the same round
+                    Map<Row, Runs> runs = new java.util.LinkedHashMap<>();
+                    for (int round = 1; round <= rounds; round++) {
+                        for (Row row : rows) {
+                            Runs mine = runs.computeIfAbsent(row, r -> new Runs());
+                            List<byte[]> posts = bodies.get(row.route() + "|" + row.apiKey());
+                            Map<String, Double> g0 = gates(gateway.baseUri());
+                            Phase low = load(gateway, posts, base, phaseSeconds, false);
+                            Map<String, Double> g1 = gates(gateway.baseUri());
+                            print(config, row, round, low, "");
+                            Phase high = load(gateway, posts, connections, phaseSeconds, false);
+                            Map<String, Double> g2 = gates(gateway.baseUri());
+                            print(config, row, round, high, "no back-off");
+                            Phase acting = load(gateway, posts, connections, phaseSeconds, true);
+                            Map<String, Double> g3 = gates(gateway.baseUri());
+                            print(config, row, round, acting, "clients wait as Retry-After says");
+                            mine.low.add(low);
+                            mine.high.add(high);
+                            mine.acting.add(acting);
+                            mine.gates("low", g0, g1);
+                            mine.gates("high", g1, g2);
+                            mine.gates("acting", g2, g3);
                         }
                     }
-                    if (config.equals("as shipped") && nginxPeer) {
+                    runs.forEach((row, mine) -> report(config, row, mine, table, mix, targets));
+                    if (config.equals("as shipped") && nginxPeer && routes.contains("digits")) {
                         peer.addAll(refusedBeside(gateway, bodies.get("digits|key-ample"), base, connections - base,
-                                phaseSeconds));
+                                phaseSeconds, rounds));
                     }
                 } finally {
                     running.close();
@@ -252,7 +308,7 @@ public final class Overload {
                     + " has any answer (the worst case: a refusal then costs as much as sending the body); **wait as"
                     + " told** waits as long as a refusal's `Retry-After` says, as a client acting on the answer does.");
             bench.table(List.of("gateway", "route, tenant", "clients at " + connections, "2xx/s at " + base, "2xx/s at " + connections,
-                    "ratio",
+                    "ratio", "ratio each round",
                     "2xx p50 ms at " + base, "2xx p50 ms at " + connections, "2xx p99 ms at " + connections,
                     "refusal p50 ms at " + connections, "refusal p99 ms at " + connections, "gateway peak RSS"), table);
             bench.heading("What every answer was");
@@ -281,11 +337,12 @@ public final class Overload {
                         + " the same " + base + " while " + (connections - base) + " more clients send the same"
                         + " requests to an nginx beside it (two worker processes) that refuses every one as the door"
                         + " does (503, `Retry-After: 1`, body discarded unread, connection kept alive), so the system"
-                        + " does no work for them at all. The gateway's ratio is its 2xx rate against alone; the"
+                        + " does no work for them at all, " + rounds + " rounds. The gateway's ratio is its 2xx rate against"
+                        + " alone in the same round, the median of the rounds'; the"
                         + " refusal percentiles are nginx's. Compare with the rows above: the gateway's door refusing "
                         + (connections - base) + " clients itself.");
                 bench.table(List.of("clients flooding nginx", "gateway 2xx/s alone", "gateway 2xx/s beside the flood",
-                        "ratio", "nginx refusals/s", "nginx refusal p50 ms", "nginx refusal p99 ms",
+                        "ratio", "ratio each round", "nginx refusals/s", "nginx refusal p50 ms", "nginx refusal p99 ms",
                         "nginx refusal p99 after the first second"), peer);
             } else {
                 bench.text("Not measured: nginx is not on the PATH (`apt-get install nginx-light`).");
@@ -300,36 +357,55 @@ public final class Overload {
 
     /**
      * The gateway at {@code base} connections alone, then beside {@code flood} clients that an
-     * nginx refuses, no back-off and waiting as told: one row per kind of client.
+     * nginx refuses, no back-off and waiting as told, {@code rounds} times: one row per kind of
+     * client, its ratio the median of the rounds' (each beside against the same round's alone).
      */
     private static List<List<String>> refusedBeside(ProgramProcess gateway, List<byte[]> posts, int base, int flood,
-                                                    int seconds) throws Exception {
-        List<List<String>> rows = new ArrayList<>();
+                                                    int seconds, int rounds) throws Exception {
+        Map<Boolean, List<Phase>> nginxSide = new TreeMap<>();
+        Map<Boolean, List<Double>> ratios = new TreeMap<>();
+        List<Double> alones = new ArrayList<>();
+        Map<Boolean, List<Double>> besides = new TreeMap<>();
         Path work = Files.createTempDirectory("hybridge-bench-overload-nginx");
         try (Nginx nginx = Nginx.refusing(work, 2)) {
-            Phase alone = load(gateway, posts, base, seconds, false);
-            System.out.printf("  peer: gateway alone at %d conn: %.0f 2xx/s%n", base, alone.okPerSecond());
-            for (boolean honour : List.of(false, true)) {
-                java.util.concurrent.CompletableFuture<Phase> refused = new java.util.concurrent.CompletableFuture<>();
-                Thread flooding = new Thread(() -> {
-                    try {
-                        refused.complete(load(nginx.base(), () -> 0, posts, flood, seconds, honour));
-                    } catch (Throwable e) {
-                        refused.completeExceptionally(e);
-                    }
-                }, "nginx-flood");
-                flooding.start();
-                Phase beside = load(gateway, posts, base, seconds, false);
-                Phase at = refused.get();
-                String who = honour ? "wait as told" : "no back-off";
-                System.out.printf("  peer: gateway at %d conn beside %d on nginx (%s): %.0f 2xx/s; nginx %s%n", base,
-                        flood, who, beside.okPerSecond(), describe(at.statuses()));
-                rows.add(List.of(flood + ", " + who, Bench.fixed(alone.okPerSecond(), 0),
-                        Bench.fixed(beside.okPerSecond(), 0), Bench.fixed(beside.okPerSecond() / alone.okPerSecond(), 2),
-                        Bench.fixed(at.refused() / at.seconds(), 0), Bench.ms(percentile(at.refusals(), 50)),
-                        Bench.ms(percentile(at.refusals(), 99)),
-                        at.steadyRefusals().length == 0 ? "-" : Bench.ms(percentile(at.steadyRefusals(), 99))));
+            for (int round = 1; round <= rounds; round++) {
+                Phase alone = load(gateway, posts, base, seconds, false);
+                alones.add(alone.okPerSecond());
+                System.out.printf("  peer round %d: gateway alone at %d conn: %.0f 2xx/s%n", round, base,
+                        alone.okPerSecond());
+                for (boolean honour : List.of(false, true)) {
+                    java.util.concurrent.CompletableFuture<Phase> refused = new java.util.concurrent.CompletableFuture<>();
+                    Thread flooding = new Thread(() -> {
+                        try {
+                            refused.complete(load(nginx.base(), () -> 0, posts, flood, seconds, honour));
+                        } catch (Throwable e) {
+                            refused.completeExceptionally(e);
+                        }
+                    }, "nginx-flood");
+                    flooding.start();
+                    Phase beside = load(gateway, posts, base, seconds, false);
+                    Phase at = refused.get();
+                    System.out.printf("  peer round %d: gateway at %d conn beside %d on nginx (%s): %.0f 2xx/s; nginx %s%n",
+                            round, base, flood, honour ? "wait as told" : "no back-off", beside.okPerSecond(),
+                            describe(at.statuses()));
+                    nginxSide.computeIfAbsent(honour, k -> new ArrayList<>()).add(at);
+                    besides.computeIfAbsent(honour, k -> new ArrayList<>()).add(beside.okPerSecond());
+                    ratios.computeIfAbsent(honour, k -> new ArrayList<>()).add(beside.okPerSecond() / alone.okPerSecond());
+                }
             }
+        }
+        List<List<String>> rows = new ArrayList<>();
+        for (boolean honour : List.of(false, true)) {
+            Phase at = Phase.pooled(nginxSide.get(honour));
+            double[] r = ratios.get(honour).stream().mapToDouble(Double::doubleValue).toArray();
+            rows.add(List.of(flood + ", " + (honour ? "wait as told" : "no back-off"),
+                    Bench.fixed(Bench.median(alones.stream().mapToDouble(Double::doubleValue).toArray()), 0),
+                    Bench.fixed(Bench.median(besides.get(honour).stream().mapToDouble(Double::doubleValue).toArray()), 0),
+                    Bench.fixed(Bench.median(r), 2),
+                    String.join(" / ", Arrays.stream(r).mapToObj(x -> Bench.fixed(x, 2)).toList()),
+                    Bench.fixed(at.refused() / at.seconds(), 0), Bench.ms(percentile(at.refusals(), 50)),
+                    Bench.ms(percentile(at.refusals(), 99)),
+                    at.steadyRefusals().length == 0 ? "-" : Bench.ms(percentile(at.steadyRefusals(), 99))));
         }
         return rows;
     }
@@ -342,9 +418,52 @@ public final class Overload {
         return p;
     }
 
-    private static void print(String config, Row row, Phase phase, String clients) {
-        System.out.printf("  %-13s %-60s %4d conn %-34s: %6.0f 2xx/s, %s%n", config, row.name(), phase.connections(),
-                clients, phase.okPerSecond(), describe(phase.statuses()));
+    private static void print(String config, Row row, int round, Phase phase, String clients) {
+        System.out.printf("  %-13s %-18s round %d %4d conn %-34s: %6.0f 2xx/s, %s%n", config, row.id(), round,
+                phase.connections(), clients, phase.okPerSecond(), describe(phase.statuses()));
+    }
+
+    /** A row's lines in the three tables: medians over the rounds for rates, pooled latencies. */
+    private static void report(String config, Row row, Runs runs, List<List<String>> table, List<List<String>> mix,
+                               List<List<String>> targets) {
+        Phase low = Phase.pooled(runs.low);
+        double lowRate = Bench.median(runs.low.stream().mapToDouble(Phase::okPerSecond).toArray());
+        for (List<Phase> kind : List.of(runs.high, runs.acting)) {
+            Phase at = Phase.pooled(kind);
+            String who = kind == runs.high ? "no back-off" : "wait as told";
+            double[] ratios = runs.ratios(kind);
+            double ratio = Bench.median(ratios);
+            List<String> each = new ArrayList<>();
+            for (double r : ratios) {
+                each.add(Bench.fixed(r, 2));
+            }
+            table.add(List.of(config, row.name(), who, Bench.fixed(lowRate, 0),
+                    Bench.fixed(Bench.median(kind.stream().mapToDouble(Phase::okPerSecond).toArray()), 0),
+                    Bench.fixed(ratio, 2), String.join(" / ", each), Bench.ms(percentile(low.answers(), 50)),
+                    Bench.ms(percentile(at.answers(), 50)), Bench.ms(percentile(at.answers(), 99)),
+                    at.refused() == 0 ? "-" : Bench.ms(percentile(at.refusals(), 50)),
+                    at.refused() == 0 ? "-" : Bench.ms(percentile(at.refusals(), 99)),
+                    Bench.mb(Math.max(low.gatewayRssMax(), at.gatewayRssMax()))));
+            long wrong429 = at.statuses().entrySet().stream()
+                    .filter(e -> e.getKey().startsWith("429") && !e.getKey().contains("budget_exhausted"))
+                    .mapToLong(Map.Entry::getValue).sum();
+            long all504 = at.statuses().entrySet().stream()
+                    .filter(e -> e.getKey().startsWith("504")).mapToLong(Map.Entry::getValue).sum();
+            long p99 = at.refused() == 0 ? 0 : percentile(at.refusals(), 99);
+            targets.add(List.of(config, row.name(), who, Bench.fixed(ratio, 2) + (ratio >= 0.85 ? " (met)" : " (not met)"),
+                    at.refused() == 0 ? "none refused" : Bench.ms(p99) + (p99 < 20_000_000 ? " (met)" : " (not met)"),
+                    at.steadyRefusals().length == 0 ? "-" : Bench.ms(percentile(at.steadyRefusals(), 99)),
+                    at.connects().length + ", p99 " + Bench.ms(percentile(at.connects(), 99)) + " ms",
+                    Long.toString(wrong429), Long.toString(all504)));
+        }
+        for (String kind : List.of("low", "high", "acting")) {
+            Phase phase = Phase.pooled(runs.of(kind));
+            mix.add(List.of(config, row.name(), Integer.toString(phase.connections()),
+                    kind.equals("acting") ? "wait as told" : kind.equals("high") ? "no back-off" : "-",
+                    Long.toString(phase.ok()), describe(phase.statuses()),
+                    phase.refused() == 0 ? "-" : phase.withRetryAfter() + " of " + phase.refused(),
+                    gateNote(runs.gateDeltas.get(kind), runs.doorLimit.get(kind))));
+        }
     }
 
     private static String describe(Map<String, Long> statuses) {
@@ -368,16 +487,16 @@ public final class Overload {
         return figures;
     }
 
-    private static String gateNote(Map<String, Double> before, Map<String, Double> after) {
-        if (!after.containsKey("limit door")) {
+    /** Refusals by gate summed over the rounds, and the door's limit at the end of the last round. */
+    private static String gateNote(Map<String, Double> refused, Double doorLimit) {
+        if (doorLimit == null) {
             return "-";
         }
-        List<String> refused = new ArrayList<>();
+        List<String> counts = new ArrayList<>();
         for (String gate : List.of("door", "edge", "cloud")) {
-            String key = "refused_total " + gate;
-            refused.add(Long.toString(Math.round(after.getOrDefault(key, 0.0) - before.getOrDefault(key, 0.0))));
+            counts.add(Long.toString(Math.round(refused.getOrDefault("refused_total " + gate, 0.0))));
         }
-        return String.join(" / ", refused) + "; " + Math.round(after.get("limit door"));
+        return String.join(" / ", counts) + "; " + Math.round(doorLimit);
     }
 
     /**
