@@ -3,6 +3,7 @@ package dev.hybridge.bench;
 import ai.onnxruntime.OrtEnvironment;
 import dev.hybridge.e2e.OipClient;
 import dev.hybridge.e2e.ProgramProcess;
+import dev.hybridge.e2e.PrometheusText;
 import dev.hybridge.e2e.RawHttp;
 import dev.hybridge.oip.InferRequest;
 import dev.hybridge.oip.OipCodec;
@@ -19,8 +20,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * cloud-worker throughput with dynamic batching against without, at 16 concurrent clients,
@@ -262,9 +261,6 @@ public final class BatchingThroughput {
         return 0;
     }
 
-    private static final Pattern METRIC = Pattern.compile(
-            "^(hybridge_batch_requests_(?:sum|count)|hybridge_model_run_seconds_(?:sum|count))\\{([^}]*)\\}\\s+(\\S+)$");
-
     /** The batching and run metrics of dense_audio from /actuator/prometheus. */
     private static Map<String, Double> metrics(OipClient client) {
         Map<String, Double> values = new LinkedHashMap<>();
@@ -272,11 +268,10 @@ public final class BatchingThroughput {
         if (answer.status() != 200) {
             return values;
         }
-        for (String line : answer.text().split("\n")) {
-            Matcher m = METRIC.matcher(line);
-            if (m.matches() && m.group(2).contains("model=\"" + MODEL + "\"")) {
-                values.put(m.group(1), Double.parseDouble(m.group(3)));
-            }
+        PrometheusText samples = PrometheusText.parse(answer.text());
+        for (String name : List.of("hybridge_batch_requests_sum", "hybridge_batch_requests_count",
+                "hybridge_model_run_seconds_sum", "hybridge_model_run_seconds_count")) {
+            samples.sum(name, "model", MODEL).ifPresent(v -> values.put(name, v));
         }
         return values;
     }

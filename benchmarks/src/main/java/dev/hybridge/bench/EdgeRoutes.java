@@ -2,6 +2,7 @@ package dev.hybridge.bench;
 
 import dev.hybridge.e2e.EdgeLaunch;
 import dev.hybridge.e2e.ProgramProcess;
+import dev.hybridge.e2e.PrometheusText;
 import dev.hybridge.e2e.RawHttp;
 import dev.hybridge.models.Fsdd;
 import dev.hybridge.oip.Datatype;
@@ -16,8 +17,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * What deciding on the device costs a caller, against the edge model alone on the same agent (what
@@ -262,15 +261,9 @@ public final class EdgeRoutes {
     }
 
     private static long gcCount(URI agent) {
-        Matcher m = Pattern.compile("(?m)^jvm_gc_pause_seconds_count\\{[^}]*} ([0-9.eE+]+)$").matcher(
-                fetch(agent, "/actuator/prometheus"));
-        double total = 0;
-        boolean found = false;
-        while (m.find()) {
-            total += Double.parseDouble(m.group(1));
-            found = true;
-        }
-        return found ? Math.round(total) : -1;
+        java.util.OptionalDouble total = PrometheusText.parse(fetch(agent, "/actuator/prometheus"))
+                .sum("jvm_gc_pause_seconds_count");
+        return total.isPresent() ? Math.round(total.getAsDouble()) : -1;
     }
 
     /** Sequential calls, the bodies in turn from {@code offset}. */
@@ -333,8 +326,6 @@ public final class EdgeRoutes {
     }
 
     private static double metric(String text, String name, String route) {
-        Matcher m = Pattern.compile("(?m)^" + name + "\\{[^}]*route=\"" + Pattern.quote(route) + "\"[^}]*} ([0-9.Ee+-]+)$")
-                .matcher(text);
-        return m.find() ? Double.parseDouble(m.group(1)) : 0;
+        return PrometheusText.parse(text).sum(name, "route", route).orElse(0);
     }
 }

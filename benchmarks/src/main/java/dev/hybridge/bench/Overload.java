@@ -2,6 +2,7 @@ package dev.hybridge.bench;
 
 import dev.hybridge.e2e.EdgeLaunch;
 import dev.hybridge.e2e.ProgramProcess;
+import dev.hybridge.e2e.PrometheusText;
 import dev.hybridge.e2e.RawHttp;
 import dev.hybridge.models.Fsdd;
 import dev.hybridge.oip.Datatype;
@@ -479,10 +480,11 @@ public final class Overload {
             text = connection.exchange(RawHttp.get(gateway, "/actuator/prometheus")).text();
         }
         Map<String, Double> figures = new TreeMap<>();
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile(
-                "(?m)^hybridge_admission_(refused_total|limit)\\{gate=\"(\\w+)\"[^}]*} ([0-9.Ee+-]+)$").matcher(text);
-        while (m.find()) {
-            figures.merge(m.group(1) + " " + m.group(2), Double.parseDouble(m.group(3)), Double::sum);
+        PrometheusText samples = PrometheusText.parse(text);
+        for (String family : List.of("refused_total", "limit")) {
+            for (PrometheusText.Sample sample : samples.named("hybridge_admission_" + family)) {
+                figures.merge(family + " " + sample.labels().get("gate"), sample.value(), Double::sum);
+            }
         }
         return figures;
     }

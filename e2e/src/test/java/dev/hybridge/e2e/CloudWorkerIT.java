@@ -13,8 +13,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -151,14 +149,8 @@ class CloudWorkerIT {
     }
 
     static double metric(String prometheus, String name, String model) {
-        Pattern line = Pattern.compile("^" + Pattern.quote(name) + "\\{([^}]*)\\}\\s+(\\S+)", Pattern.MULTILINE);
-        Matcher m = line.matcher(prometheus);
-        while (m.find()) {
-            if (m.group(1).contains("model=\"" + model + "\"")) {
-                return Double.parseDouble(m.group(2));
-            }
-        }
-        throw new AssertionError("no " + name + " for model " + model + " in:\n" + prometheus.lines()
-                .filter(l -> l.startsWith("hybridge")).reduce("", (a, b) -> a + b + "\n"));
+        return PrometheusText.parse(prometheus).sum(name, "model", model).orElseThrow(() -> new AssertionError(
+                "no " + name + " for model " + model + " in:\n" + prometheus.lines()
+                        .filter(l -> l.startsWith("hybridge")).reduce("", (a, b) -> a + b + "\n")));
     }
 }

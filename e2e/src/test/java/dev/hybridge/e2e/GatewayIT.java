@@ -15,8 +15,6 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -212,13 +210,7 @@ class GatewayIT {
 
     static double shadowSamples() {
         String text = client.get("/actuator/prometheus").text();
-        Matcher m = Pattern.compile("(?m)^hybridge_gateway_shadow_total\\{[^}]*route=\"digits-shadow\"[^}]*} ([0-9.Ee+-]+)$")
-                .matcher(text);
-        double sum = 0;
-        while (m.find()) {
-            sum += Double.parseDouble(m.group(1));
-        }
-        return sum;
+        return PrometheusText.parse(text).sum("hybridge_gateway_shadow_total", "route", "digits-shadow").orElse(0);
     }
 
     @Test
@@ -275,11 +267,6 @@ class GatewayIT {
     /** A counter from a program's Prometheus page, for one model. */
     static double metric(ProgramProcess program, String name, String model) {
         String text = new OipClient(program.baseUri()).get("/actuator/prometheus").text();
-        Matcher m = Pattern.compile("(?m)^" + name + "\\{[^}]*model=\"" + model + "\"[^}]*} ([0-9.Ee+-]+)$").matcher(text);
-        double sum = 0;
-        while (m.find()) {
-            sum += Double.parseDouble(m.group(1));
-        }
-        return sum;
+        return PrometheusText.parse(text).sum(name, "model", model).orElse(0);
     }
 }

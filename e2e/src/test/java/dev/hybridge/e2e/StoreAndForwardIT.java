@@ -125,9 +125,8 @@ class StoreAndForwardIT {
     }
 
     static double gatewayCount(String result) {
-        Matcher m = Pattern.compile("(?m)^hybridge_gateway_escalations_total\\{[^}]*result=\"" + result + "\"[^}]*} ([0-9.Ee+-]+)$")
-                .matcher(new OipClient(gateway.baseUri()).get("/actuator/prometheus").text());
-        return m.find() ? Double.parseDouble(m.group(1)) : 0;
+        return PrometheusText.parse(new OipClient(gateway.baseUri()).get("/actuator/prometheus").text())
+                .sum("hybridge_gateway_escalations_total", "result", result).orElse(0);
     }
 
     /** Requests the cloud worker answered for the cloud model (a batched run answers several). */
