@@ -189,6 +189,26 @@ final class Bench {
         return classPath.replace(rootText, "");
     }
 
+    /**
+     * Binds a process and every thread it has to {@code cpus} (a {@code taskset} list such as
+     * {@code 4-15}); threads it starts later inherit that. Stops the run if {@code taskset} fails.
+     */
+    static void pin(long pid, String cpus) {
+        try {
+            Process taskset = new ProcessBuilder("taskset", "-a", "-p", "-c", cpus, Long.toString(pid))
+                    .redirectErrorStream(true).start();
+            String out = new String(taskset.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            if (taskset.waitFor() != 0) {
+                throw new IllegalStateException("taskset -a -p -c " + cpus + " " + pid + " failed: " + out.strip());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("taskset (util-linux) is needed to bind processes to CPUs", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** CPU time (user + system) a process has used, in milliseconds, from /proc (Linux, 100 ticks/s). */
     static long cpuMillis(long pid) {
         try {

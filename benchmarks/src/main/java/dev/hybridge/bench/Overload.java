@@ -53,7 +53,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * are run that many times, the rounds going through the rows in turn, and its ratios are the
  * medians), {@code bench.rows} (some of {@code digits-cloud/ample,digits/ample,digits/spent,digits/demo})
  * and {@code bench.configs} ({@code as-shipped}, {@code admission-off}) for a shorter run whose
- * results go to {@code Overload-tried.md}, {@code bench.gatewaySettings}
+ * results go to {@code Overload-tried.md}, {@code bench.systemCpus} and {@code bench.generatorCpus}
+ * ({@code taskset} CPU lists, both or neither: the system's programs and nginx on the first, the
+ * load generator on the second, so it no longer takes the CPUs the system needs; results to
+ * {@code Overload-tried.md}), {@code bench.gatewaySettings}
  * (program settings added to the gateway's, to try limits; the results then go to
  * {@code Overload-tried.md}), {@code bench.gatewayJvm} (the gateway's JVM options instead of
  * {@code -Xmx256m}, for example the chart's with {@code -XX:MaxRAM} as the pod's memory limit; the
@@ -67,6 +70,9 @@ public final class Overload {
             ? List.of("-Xmx256m") : List.of(System.getProperty("bench.gatewayJvm").trim().split("\\s+"));
     private static final List<String> GATEWAY_SETTINGS = System.getProperty("bench.gatewaySettings", "").isBlank()
             ? List.of() : List.of(System.getProperty("bench.gatewaySettings").trim().split("\\s+"));
+    /** Where the system's programs (and nginx) run, and where the load generator does: CPU lists, or null. */
+    private static final String SYSTEM_CPUS = System.getProperty("bench.systemCpus");
+    private static final String GENERATOR_CPUS = System.getProperty("bench.generatorCpus");
 
     /** A route, and the API key of the tenant the requests run as (null: none, the shipped {@code demo}). */
     private record Row(String id, String name, String route, String apiKey) {
@@ -143,7 +149,8 @@ public final class Overload {
 
     public static void main(String[] args) throws Exception {
         boolean tried = !GATEWAY_SETTINGS.isEmpty() || !System.getProperty("bench.gatewayJvm", "").isBlank()
-                || System.getProperty("bench.rows") != null || System.getProperty("bench.configs") != null;
+                || System.getProperty("bench.rows") != null || System.getProperty("bench.configs") != null
+                || SYSTEM_CPUS != null;
         Bench bench = new Bench(tried ? "Overload-tried" : "Overload", Overload.class, args);
         int phaseSeconds = Bench.intSetting("phaseSeconds", 10, 20);
         int warmupSeconds = Bench.intSetting("warmupSeconds", 20, 40);
@@ -151,6 +158,12 @@ public final class Overload {
         int connections = Bench.intSetting("connections", 256, 256);
         int rounds = Bench.intSetting("rounds", 3, 5);
         int base = 16;
+        if ((SYSTEM_CPUS == null) != (GENERATOR_CPUS == null)) {
+            throw new IllegalArgumentException("bench.systemCpus and bench.generatorCpus go together");
+        }
+        if (GENERATOR_CPUS != null) {
+            Bench.pin(ProcessHandle.current().pid(), GENERATOR_CPUS);
+        }
 
         Path policies = Files.createTempDirectory("hybridge-bench-overload-policies");
         try (var shipped = Files.list(Bench.root().resolve("config/policies"))) {
@@ -207,8 +220,10 @@ public final class Overload {
             bench.text("The local system: a gateway (`" + String.join(" ", GATEWAY_JVM) + "`, the shipped policies, two more tenants: `ample` with"
                     + " a budget the run cannot spend, `spent` with a budget that is spent, both `when-spent:"
                     + " edge-only`), one edge agent (its launch options) as the gateway's edge tier, two cloud workers"
-                    + " (`-Xmx512m`, batching as shipped) serving the demo models; all of it and the load generator on"
-                    + " the same 2 CPUs. " + (GATEWAY_SETTINGS.isEmpty() ? "" : "Gateway settings tried: `"
+                    + " (`-Xmx512m`, batching as shipped) serving the demo models;"
+                    + (SYSTEM_CPUS == null ? " all of it and the load generator on the same "
+                    + Runtime.getRuntime().availableProcessors() + " CPUs. " : " the programs (and nginx) bound to CPUs "
+                    + SYSTEM_CPUS + ", the load generator to CPUs " + GENERATOR_CPUS + ". ") + (GATEWAY_SETTINGS.isEmpty() ? "" : "Gateway settings tried: `"
                     + String.join(" ", GATEWAY_SETTINGS) + "`. ") + "Clients: closed-loop kept-alive connections,"
                     + " the " + clips.size() + " test-split recordings in turn, one second of audio each as JSON; a"
                     + " client sends again as soon as it has an answer, whatever it was (no back-off: the worst case)."
@@ -236,6 +251,7 @@ public final class Overload {
                 }
                 gateway = ProgramProcess.startOn(gatewayPort, "gateway", Bench.logDir(), GATEWAY_JVM, settings);
                 ProgramProcess running = gateway;
+                pin(gateway.pid());
                 gateway.awaitReady(Duration.ofSeconds(120));
                 try {
                     List<String> routes = rows.stream().map(Row::route).distinct().sorted().toList();
@@ -369,6 +385,7 @@ public final class Overload {
         Map<Boolean, List<Double>> besides = new TreeMap<>();
         Path work = Files.createTempDirectory("hybridge-bench-overload-nginx");
         try (Nginx nginx = Nginx.refusing(work, 2)) {
+            nginx.pids().forEach(Overload::pin);
             for (int round = 1; round <= rounds; round++) {
                 Phase alone = load(gateway, posts, base, seconds, false);
                 alones.add(alone.okPerSecond());
@@ -415,8 +432,16 @@ public final class Overload {
                                         List<String> arguments) {
         ProgramProcess p = ProgramProcess.start(program, Bench.logDir(), jvm, arguments);
         programs.add(p);
+        pin(p.pid());
         p.awaitReady(Duration.ofSeconds(120));
         return p;
+    }
+
+    /** Binds a program of the system to {@code bench.systemCpus}, where that is set. */
+    private static void pin(long pid) {
+        if (SYSTEM_CPUS != null) {
+            Bench.pin(pid, SYSTEM_CPUS);
+        }
     }
 
     private static void print(String config, Row row, int round, Phase phase, String clients) {
