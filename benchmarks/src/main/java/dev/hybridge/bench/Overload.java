@@ -28,17 +28,20 @@ import java.util.concurrent.atomic.AtomicLong;
  * many connections ask as it can serve, and what the rest are told. The system is the one a
  * newcomer runs: a gateway ({@code -Xmx256m}) with the shipped policies, one edge agent (its
  * launch options, {@code EdgeLaunch}) as the gateway's edge tier and two cloud workers
- * ({@code -Xmx512m}) serving the demo models, all on this machine's CPUs with the load generator.
+ * ({@code -Xmx512m}) serving the demo models, all on this machine's CPUs with the load generator
+ * (or on CPUs apart from it, {@code bench.systemCpus}).
  *
  * <p>Each row is a route and a tenant: {@code digits-cloud} (cloud only) and the {@code digits}
  * cascade with a budget the run cannot spend, the cascade with a spent budget
  * ({@code when-spent: edge-only}), and the cascade as the shipped {@code demo} tenant. Each row
- * runs {@code bench.phaseSeconds} with 16 closed-loop connections, then with 256; clients are
- * kept-alive {@link RawHttp} connections sending the test-split recordings in turn, one second
- * of audio each, as JSON (as curl or a plain client sends), and send again at once whatever the
- * answer (no client backs off: the worst case). Reported per phase: 2xx per second, every status
- * with its {@code Hybridge-Reason}, whether refusals carried {@code Retry-After}, the p50 and p99
- * of refusals and of 2xx answers, and the gateway's peak resident memory.
+ * runs {@code bench.phaseSeconds} with 16 closed-loop connections, then with 256 of clients that
+ * send again at once whatever the answer (no back-off: the worst case), then with 256 that wait as
+ * a refusal's {@code Retry-After} says; clients are kept-alive {@link RawHttp} connections sending
+ * the test-split recordings in turn, one second of audio each, as JSON (as curl or a plain client
+ * sends). The rows run {@code bench.rounds} times in turn; a row's rates and ratios are the
+ * medians of its rounds'. Reported per row: 2xx per second, every status with its
+ * {@code Hybridge-Reason}, whether refusals carried {@code Retry-After}, the p50 and p99 of
+ * refusals and of 2xx answers, the gateway's refusals by gate, and its peak resident memory.
  *
  * <p>The peer, where nginx is on the PATH: the same flood sent to an nginx beside the system that
  * refuses every request as the door does, while 16 connections use the gateway, with the same
