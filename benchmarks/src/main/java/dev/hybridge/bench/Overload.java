@@ -113,6 +113,16 @@ public final class Overload {
             }
             return r;
         }
+
+        /** Every round's ratio, as the tables list them. */
+        static String each(double[] ratios) {
+            return String.join(" / ", Arrays.stream(ratios).mapToObj(r -> Bench.fixed(r, 2)).toList());
+        }
+
+        /** The median 2xx rate of the rounds' phases. */
+        static double medianRate(List<Phase> phases) {
+            return Bench.median(phases.stream().mapToDouble(Phase::okPerSecond).toArray());
+        }
     }
 
     /** What one phase gave. */
@@ -258,25 +268,22 @@ public final class Overload {
                 gateway.awaitReady(Duration.ofSeconds(120));
                 try {
                     List<String> routes = rows.stream().map(Row::route).distinct().sorted().toList();
+                    // each route's requests as the ample tenant (for the warm-ups) and as each row's tenant
                     Map<String, List<byte[]>> bodies = new TreeMap<>();
-                    List<String> keys = new ArrayList<>();
-                    routes.forEach(route -> keys.add(route + "|key-ample"));
-                    rows.forEach(row -> keys.add(row.route() + "|" + row.apiKey()));
-                    for (String key : keys) {
-                        bodies.computeIfAbsent(key, k -> {
-                            String route = k.substring(0, k.indexOf('|'));
-                            String apiKey = k.substring(k.indexOf('|') + 1);
-                            List<byte[]> posts = new ArrayList<>();
-                            for (Fsdd.Clip c : clips) {
-                                InferRequest request = new InferRequest(c.file(), Map.of(), List.of(new Tensor("audio",
-                                        Datatype.FP32, new long[] {1, Fsdd.SAMPLES}, c.audio())), List.of());
-                                posts.add(RawHttp.post(running.baseUri(), "/v2/models/" + route + "/infer",
-                                        codec.encodeRequest(request, false), apiKey.equals("null") ? Map.of()
-                                                : Map.of("X-Api-Key", apiKey)));
-                            }
-                            return posts;
-                        });
-                    }
+                    java.util.function.BiConsumer<String, String> requests = (route, apiKey) ->
+                            bodies.computeIfAbsent(route + "|" + apiKey, k -> {
+                                List<byte[]> posts = new ArrayList<>();
+                                for (Fsdd.Clip c : clips) {
+                                    InferRequest request = new InferRequest(c.file(), Map.of(), List.of(new Tensor(
+                                            "audio", Datatype.FP32, new long[] {1, Fsdd.SAMPLES}, c.audio())), List.of());
+                                    posts.add(RawHttp.post(running.baseUri(), "/v2/models/" + route + "/infer",
+                                            codec.encodeRequest(request, false), apiKey == null ? Map.of()
+                                                    : Map.of("X-Api-Key", apiKey)));
+                                }
+                                return posts;
+                            });
+                    routes.forEach(route -> requests.accept(route, "key-ample"));
+                    rows.forEach(row -> requests.accept(row.route(), row.apiKey()));
                     List<String> warmed = new ArrayList<>();
                     for (String route : routes) {
                         ProgramProcess target = gateway;
@@ -383,15 +390,13 @@ public final class Overload {
     private static List<List<String>> refusedBeside(ProgramProcess gateway, List<byte[]> posts, int base, int flood,
                                                     int seconds, int rounds) throws Exception {
         Map<Boolean, List<Phase>> nginxSide = new TreeMap<>();
-        Map<Boolean, List<Double>> ratios = new TreeMap<>();
-        List<Double> alones = new ArrayList<>();
-        Map<Boolean, List<Double>> besides = new TreeMap<>();
+        Runs gateway16 = new Runs(); // alone as the low phases, beside the flood as the others
         Path work = Files.createTempDirectory("hybridge-bench-overload-nginx");
         try (Nginx nginx = Nginx.refusing(work, 2)) {
             nginx.pids().forEach(Overload::pin);
             for (int round = 1; round <= rounds; round++) {
                 Phase alone = load(gateway, posts, base, seconds, false);
-                alones.add(alone.okPerSecond());
+                gateway16.low.add(alone);
                 System.out.printf("  peer round %d: gateway alone at %d conn: %.0f 2xx/s%n", round, base,
                         alone.okPerSecond());
                 for (boolean honour : List.of(false, true)) {
@@ -410,20 +415,18 @@ public final class Overload {
                             round, base, flood, honour ? "wait as told" : "no back-off", beside.okPerSecond(),
                             describe(at.statuses()));
                     nginxSide.computeIfAbsent(honour, k -> new ArrayList<>()).add(at);
-                    besides.computeIfAbsent(honour, k -> new ArrayList<>()).add(beside.okPerSecond());
-                    ratios.computeIfAbsent(honour, k -> new ArrayList<>()).add(beside.okPerSecond() / alone.okPerSecond());
+                    (honour ? gateway16.acting : gateway16.high).add(beside);
                 }
             }
         }
         List<List<String>> rows = new ArrayList<>();
         for (boolean honour : List.of(false, true)) {
             Phase at = Phase.pooled(nginxSide.get(honour));
-            double[] r = ratios.get(honour).stream().mapToDouble(Double::doubleValue).toArray();
+            List<Phase> beside = honour ? gateway16.acting : gateway16.high;
+            double[] r = gateway16.ratios(beside);
             rows.add(List.of(flood + ", " + (honour ? "wait as told" : "no back-off"),
-                    Bench.fixed(Bench.median(alones.stream().mapToDouble(Double::doubleValue).toArray()), 0),
-                    Bench.fixed(Bench.median(besides.get(honour).stream().mapToDouble(Double::doubleValue).toArray()), 0),
-                    Bench.fixed(Bench.median(r), 2),
-                    String.join(" / ", Arrays.stream(r).mapToObj(x -> Bench.fixed(x, 2)).toList()),
+                    Bench.fixed(Runs.medianRate(gateway16.low), 0), Bench.fixed(Runs.medianRate(beside), 0),
+                    Bench.fixed(Bench.median(r), 2), Runs.each(r),
                     Bench.fixed(at.refused() / at.seconds(), 0), Bench.ms(percentile(at.refusals(), 50)),
                     Bench.ms(percentile(at.refusals(), 99)),
                     at.steadyRefusals().length == 0 ? "-" : Bench.ms(percentile(at.steadyRefusals(), 99))));
@@ -456,19 +459,14 @@ public final class Overload {
     private static void report(String config, Row row, Runs runs, List<List<String>> table, List<List<String>> mix,
                                List<List<String>> targets) {
         Phase low = Phase.pooled(runs.low);
-        double lowRate = Bench.median(runs.low.stream().mapToDouble(Phase::okPerSecond).toArray());
         for (List<Phase> kind : List.of(runs.high, runs.acting)) {
             Phase at = Phase.pooled(kind);
             String who = kind == runs.high ? "no back-off" : "wait as told";
             double[] ratios = runs.ratios(kind);
             double ratio = Bench.median(ratios);
-            List<String> each = new ArrayList<>();
-            for (double r : ratios) {
-                each.add(Bench.fixed(r, 2));
-            }
-            table.add(List.of(config, row.name(), who, Bench.fixed(lowRate, 0),
-                    Bench.fixed(Bench.median(kind.stream().mapToDouble(Phase::okPerSecond).toArray()), 0),
-                    Bench.fixed(ratio, 2), String.join(" / ", each), Bench.ms(percentile(low.answers(), 50)),
+            table.add(List.of(config, row.name(), who, Bench.fixed(Runs.medianRate(runs.low), 0),
+                    Bench.fixed(Runs.medianRate(kind), 0), Bench.fixed(ratio, 2), Runs.each(ratios),
+                    Bench.ms(percentile(low.answers(), 50)),
                     Bench.ms(percentile(at.answers(), 50)), Bench.ms(percentile(at.answers(), 99)),
                     at.refused() == 0 ? "-" : Bench.ms(percentile(at.refusals(), 50)),
                     at.refused() == 0 ? "-" : Bench.ms(percentile(at.refusals(), 99)),
